@@ -1,0 +1,57 @@
+"""casework: a case manager for municipal responsible social support programmes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from casework.config import PROJECT_ROOT, Settings, from_env
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the app. ``settings`` default to the ``CASEWORK_*`` environment variables."""
+    from casework import models, web  # noqa: F401  (models: every table known to migrations)
+    from casework.db import configure_sqlite
+    from casework.errors import register_error_handlers
+    from casework.extensions import babel, csrf, db, login_manager, migrate
+
+    settings = settings or from_env(**overrides)
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path.resolve()),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        CASEWORK=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE=settings.default_timezone,
+        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "casework" / "translations"),
+        TESTING=settings.env == "test",
+    )
+    if settings.sqlalchemy_url.startswith("sqlite:"):
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, settings.sqlite_busy_timeout_ms)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale)
+    register_error_handlers(app)
+    web.init_app(app)
+    return app

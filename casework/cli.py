@@ -1,0 +1,189 @@
+"""The ``casework`` command: set-up, users, serving, and the demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from casework import create_app
+from casework.config import ConfigError
+from casework.errors import DomainError
+from casework.extensions import db
+from casework.organizations.models import Municipality, Organization
+from casework.security.models import Role
+from casework.security.services import RoleGrant, create_user
+
+
+def _make_app() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as error:
+        click.echo(f"casework: configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+@click.group(
+    cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False
+)
+def main() -> None:
+    """casework: case manager for responsible social support programmes."""
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--admin-username", default="admin", show_default=True)
+@click.option("--admin-name", default="Administrator", show_default=True)
+@click.option(
+    "--admin-password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Password of the first admin (asked for when not given).",
+)
+@with_appcontext
+def init(admin_username: str, admin_name: str, admin_password: str) -> None:
+    """Create or upgrade the database schema and the first admin."""
+    upgrade()
+    click.echo("Database schema is up to date.")
+    from casework.security.models import User
+
+    if db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo("Users exist already: no admin created.")
+        return
+    try:
+        create_user(None, admin_username, admin_name, admin_password, [RoleGrant(Role.ADMIN, None)])
+    except DomainError as error:
+        db.session.rollback()
+        _fail(f"{error.field or 'admin'}: {error.message}")
+    db.session.commit()
+    click.echo(f"Admin {admin_username!r} created.")
+
+
+@main.group()
+def user() -> None:
+    """Manage user accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--full-name", required=True)
+@click.option("--role", "role_name", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--municipality", "municipality_code", help="Municipality code, e.g. KIC.")
+@click.option(
+    "--organization",
+    "organization_name",
+    help="For a supervisor: the name of its public enterprise.",
+)
+@click.option("--email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def user_create(
+    username: str,
+    full_name: str,
+    role_name: str,
+    municipality_code: str | None,
+    organization_name: str | None,
+    email: str | None,
+    password: str,
+) -> None:
+    """Create a user holding one role (in one municipality, except a global admin)."""
+    role = Role(role_name)
+    municipality = None
+    if municipality_code:
+        municipality = db.session.scalar(
+            select(Municipality).where(Municipality.code == municipality_code.upper())
+        )
+        if municipality is None:
+            _fail(f"municipality: no municipality with code {municipality_code!r}")
+    organization = None
+    if organization_name:
+        organization = db.session.scalar(
+            select(Organization).where(Organization.name == organization_name)
+        )
+        if organization is None:
+            _fail(f"organization: no organisation named {organization_name!r}")
+    try:
+        create_user(
+            None,
+            username,
+            full_name,
+            password,
+            [RoleGrant(role, municipality, organization)],
+            email=email,
+        )
+    except DomainError as error:
+        db.session.rollback()
+        _fail(f"{error.field or 'user'}: {error.message}")
+    db.session.commit()
+    click.echo(
+        f"User {username!r} created as {role.value}"
+        + (f" in {municipality.code}." if municipality else ".")
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Serve the app (for production use gunicorn, see the README)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    from werkzeug.serving import run_simple
+
+    click.echo(f"casework on http://{host}:{port}/  (Ctrl+C stops)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("instance/demo.sqlite"),
+    show_default=True,
+    help="SQLite file to (re)create.",
+)
+@click.option(
+    "--password", default="casework-demo", show_default=True, help="Password of every demo user."
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Fill the database and exit.")
+def demo(db_path: Path, password: str, host: str, port: int, no_serve: bool) -> None:
+    """Create a demo database with the Kičevo pilot and serve it."""
+    from casework.demo.data import fill_demo
+
+    db_path = db_path.resolve()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    try:
+        app = create_app(database_url=f"sqlite:///{db_path}")
+    except ConfigError as error:
+        _fail(str(error))
+    with app.app_context():
+        upgrade()
+        try:
+            summary = fill_demo(password=password)
+        except DomainError as error:
+            _fail(f"{error.field}: {error.message}")
+        db.session.commit()
+    click.echo(f"Demo database: {db_path}")
+    click.echo(summary)
+    click.echo(f"Every demo user's password: {password}")
+    if no_serve:
+        return
+    from werkzeug.serving import run_simple
+
+    click.echo(f"casework demo on http://{host}:{port}/  (Ctrl+C stops)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -1,0 +1,111 @@
+"""Settings, read once from ``CASEWORK_*`` environment variables and checked at start-up.
+
+A bad value stops the app with a message naming the variable, rather than failing later
+in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+INSECURE_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105 - marker value, refused in production
+ENVIRONMENTS = ("development", "production", "test")
+LOCALES = ("mk", "sq", "en")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    secret_key: str = INSECURE_SECRET_KEY
+    database_url: str = ""
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    default_locale: str = "mk"
+    default_timezone: str = "Europe/Skopje"
+    page_size: int = 25
+    sqlite_busy_timeout_ms: int = 5000
+    max_content_length: int = 10 * 1024 * 1024
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.instance_path / 'casework.sqlite'}"
+
+    def validate(self) -> Settings:
+        """Refuse values the app cannot run with; return self so calls chain."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"CASEWORK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
+            )
+        if self.is_production and (
+            self.secret_key == INSECURE_SECRET_KEY or len(self.secret_key) < 32
+        ):
+            raise ConfigError(
+                "CASEWORK_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (for example: "
+                "python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        if self.database_url and not self.database_url.startswith(
+            ("sqlite:", "postgresql:", "postgresql+psycopg:")
+        ):
+            raise ConfigError(
+                "CASEWORK_DATABASE_URL must start with sqlite:/// or postgresql+psycopg://, "
+                f"not {self.database_url.split(':', 1)[0]!r}"
+            )
+        if self.default_locale not in LOCALES:
+            raise ConfigError(
+                f"CASEWORK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, "
+                f"not {self.default_locale!r}"
+            )
+        if not 1 <= self.page_size <= 500:
+            raise ConfigError("CASEWORK_PAGE_SIZE must be between 1 and 500")
+        return self
+
+
+def _to_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``CASEWORK_*`` variables; keyword overrides win (tests use them)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        name = f"CASEWORK_{f.name.upper()}"
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        if f.type == "int":
+            values[f.name] = _to_int(name, raw)
+        elif f.type == "Path":
+            values[f.name] = Path(raw)
+        else:
+            values[f.name] = raw
+    if values.get("database_url", "").startswith("postgresql://"):
+        values["database_url"] = "postgresql+psycopg://" + values["database_url"].removeprefix(
+            "postgresql://"
+        )
+    settings = replace(Settings(), **values)
+    if overrides:
+        settings = replace(settings, **overrides)
+    return settings.validate()

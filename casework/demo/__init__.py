@@ -1,0 +1,1 @@
+"""The Kičevo demo: believable data for every role."""

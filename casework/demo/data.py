@@ -1,0 +1,359 @@
+"""Fill an empty database with the Kičevo pilot (DOMAIN.md): believable, clearly fake data.
+
+Everything goes through the services, so the demo obeys the same rules as real use.
+Random choices come from a fixed seed: the demo is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from stdnum.si import emso
+
+from casework.households.models import ExemptionReason, Relation
+from casework.households.services import (
+    HouseholdData,
+    MemberData,
+    add_exemption,
+    add_member,
+    assign_worker,
+    create_household,
+)
+from casework.organizations.models import Municipality, Organization, OrganizationKind
+from casework.organizations.services import create_municipality, create_organization
+from casework.programmes.services import ProgrammeData, create_programme
+from casework.security.models import Role, User
+from casework.security.services import RoleGrant, create_user
+
+TODAY = date(2022, 1, 17)  # mid-pilot: the programme opened on 08.11.2021
+KICEVO_REGION = "43"
+
+SURNAMES = [
+    "Мамудовски",
+    "Ибраимовски",
+    "Демировски",
+    "Рамадановски",
+    "Асановски",
+    "Јашаровски",
+    "Сулејмановски",
+    "Бајрамовски",
+    "Алиовски",
+    "Мустафовски",
+    "Шабановски",
+    "Исмаиловски",
+    "Реџеповски",
+    "Аметовски",
+    "Селимовски",
+    "Зеќировски",
+    "Османовски",
+    "Бекировски",
+]
+MALE_NAMES = [
+    "Мухамед",
+    "Сефер",
+    "Ердован",
+    "Шабан",
+    "Бајрам",
+    "Џемаил",
+    "Рамадан",
+    "Али",
+    "Енвер",
+    "Мустафа",
+    "Фикрет",
+    "Ерхан",
+    "Сами",
+    "Ервин",
+    "Дамир",
+    "Амет",
+    "Ремзи",
+    "Нехат",
+]
+FEMALE_NAMES = [
+    "Ајше",
+    "Фатиме",
+    "Мерсиха",
+    "Сабина",
+    "Неџмије",
+    "Хатиџе",
+    "Ремзије",
+    "Емине",
+    "Алмира",
+    "Шукрије",
+    "Севдије",
+    "Лејла",
+    "Нермина",
+    "Зумрије",
+    "Селвије",
+    "Елмаз",
+]
+STREETS = [
+    "ул. Гоце Делчев",
+    "ул. Борис Кидрич",
+    "ул. Илинденска",
+    "ул. 11 Октомври",
+    "ул. Раде Јовчевски Корчагин",
+    "ул. Јоаким Крчовски",
+    "ул. Христо Узунов",
+    "ул. Ѓорче Петров",
+]
+SETTLEMENTS = ["Кичево", "Кичево", "Кичево", "Осломеј", "Другово", "Зајас"]
+
+
+def female_form(surname: str) -> str:
+    """Macedonian surnames in -ски take -ска for women."""
+    return surname[:-1] + "а" if surname.endswith("ски") else surname
+
+
+_issued: set[str] = set()
+
+
+def national_id(birth: date, female: bool, rng: random.Random) -> str:
+    """A valid ЕМБГ for this birth date, region Kičevo, with the right check digit."""
+    while True:
+        serial = rng.randrange(500, 1000) if female else rng.randrange(0, 500)
+        stem = f"{birth:%d%m}{birth.year % 1000:03d}{KICEVO_REGION}{serial:03d}"
+        number = stem + emso.calc_check_digit(stem)
+        if number not in _issued:
+            _issued.add(number)
+            return number
+
+
+def birth(rng: random.Random, age_from: int, age_to: int) -> date:
+    return TODAY - timedelta(days=rng.randrange(age_from * 365 + 1, age_to * 365 - 1))
+
+
+@dataclass
+class DemoUsers:
+    admin: User
+    coordinator: User
+    worker: User
+    worker2: User
+    officer: User
+    officer2: User
+    supervisor: User
+    auditor: User
+
+
+def _users(password: str, kicevo: Municipality, enterprise: Organization) -> DemoUsers:
+    def make(username: str, name: str, role: Role, email: str, locale: str = "mk") -> User:
+        municipality = None if role is Role.ADMIN else kicevo
+        organization = enterprise if role is Role.SUPERVISOR else None
+        return create_user(
+            None,
+            username,
+            name,
+            password,
+            [RoleGrant(role, municipality, organization)],
+            email=email,
+            locale=locale,
+        )
+
+    return DemoUsers(
+        admin=make("admin", "Админ Системски", Role.ADMIN, "admin@casework.example"),
+        coordinator=make(
+            "coordinator", "Билјана Трајковска", Role.COORDINATOR, "coordinator@cgi.example"
+        ),
+        worker=make("worker", "Елена Стојановска", Role.SOCIAL_WORKER, "worker@cgi.example"),
+        worker2=make("worker2", "Адем Реџепи", Role.SOCIAL_WORKER, "worker2@cgi.example", "sq"),
+        officer=make("officer", "Горан Петровски", Role.OFFICER, "officer@kicevo.example"),
+        officer2=make("officer2", "Арта Лимани", Role.OFFICER, "officer2@kicevo.example", "sq"),
+        supervisor=make(
+            "supervisor", "Никола Јовановски", Role.SUPERVISOR, "supervisor@komunalec.example"
+        ),
+        auditor=make("auditor", "Sarah Keller", Role.AUDITOR, "auditor@donor.example", "en"),
+    )
+
+
+def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municipality) -> None:
+    surname = rng.choice(SURNAMES)
+    head_female = rng.random() < 0.3
+    head_birth = birth(rng, 28, 58)
+    street = rng.choice(STREETS)
+    head = MemberData(
+        first_name=rng.choice(FEMALE_NAMES if head_female else MALE_NAMES),
+        last_name=female_form(surname) if head_female else surname,
+        birth_date=head_birth,
+        national_id=national_id(head_birth, head_female, rng),
+        relation=Relation.HEAD.value,
+    )
+    household = create_household(
+        users.coordinator,
+        kicevo,
+        HouseholdData(
+            address=f"{street} бр. {rng.randrange(1, 140)}",
+            settlement=rng.choice(SETTLEMENTS),
+            phone=f"+389 7{rng.randrange(9)} {rng.randrange(100, 999)} {rng.randrange(100, 999)}",
+            language="sq" if index % 9 == 4 else "mk",
+            consent_on=date(2021, 11, 8) + timedelta(days=rng.randrange(0, 20)),
+        ),
+        head,
+        today=TODAY,
+    )
+    coordinator = users.coordinator
+    members = []
+    if rng.random() < 0.85:
+        spouse_female = not head_female
+        spouse_birth = head_birth + timedelta(days=rng.randrange(-2500, 2500))
+        members.append(
+            add_member(
+                coordinator,
+                household,
+                MemberData(
+                    first_name=rng.choice(FEMALE_NAMES if spouse_female else MALE_NAMES),
+                    last_name=female_form(surname) if spouse_female else surname,
+                    birth_date=spouse_birth,
+                    national_id=national_id(spouse_birth, spouse_female, rng),
+                    relation=Relation.SPOUSE.value,
+                ),
+                today=TODAY,
+            )
+        )
+    for _child in range(rng.randrange(1, 5)):
+        female = rng.random() < 0.5
+        head_age = (TODAY - head_birth).days // 365
+        child_birth = birth(rng, 1, min(24, head_age - 17))
+        members.append(
+            add_member(
+                coordinator,
+                household,
+                MemberData(
+                    first_name=rng.choice(FEMALE_NAMES if female else MALE_NAMES),
+                    last_name=female_form(surname) if female else surname,
+                    birth_date=child_birth,
+                    national_id=national_id(child_birth, female, rng),
+                    relation=Relation.CHILD.value,
+                ),
+                today=TODAY,
+            )
+        )
+    if index % 6 == 0:
+        grandparent_birth = birth(rng, 66, 80)
+        grandmother = add_member(
+            coordinator,
+            household,
+            MemberData(
+                first_name=rng.choice(FEMALE_NAMES),
+                last_name=female_form(surname),
+                birth_date=grandparent_birth,
+                national_id=national_id(grandparent_birth, True, rng),
+                relation=Relation.GRANDPARENT.value,
+            ),
+            today=TODAY,
+        )
+        add_exemption(
+            coordinator,
+            grandmother,
+            ExemptionReason.PENSIONER.value,
+            f"ПИОМ решение бр. 08-{rng.randrange(1000, 9999)}/21",
+            date(2021, 11, 8),
+        )
+    spouse = next((m for m in members if m.relation == Relation.SPOUSE), None)
+    if spouse is not None and spouse.sex == "F":
+        if index % 7 == 3:
+            add_exemption(
+                coordinator,
+                spouse,
+                ExemptionReason.PREGNANCY.value,
+                f"Потврда од гинеколог бр. {rng.randrange(100, 999)}/21",
+                date(2021, 10, 1),
+                date(2022, 4, 30),
+            )
+        elif index % 7 == 5:
+            add_exemption(
+                coordinator,
+                spouse,
+                ExemptionReason.MATERNITY.value,
+                f"Решение за породилно отсуство бр. {rng.randrange(100, 999)}",
+                date(2021, 9, 15),
+                date(2022, 6, 15),
+            )
+    if index % 10 == 7:
+        add_exemption(
+            coordinator,
+            household.members[0],
+            ExemptionReason.UNABLE_TO_WORK.value,
+            f"Наод на комисија за оценка на работна способност бр. {rng.randrange(10, 99)}",
+            date(2021, 6, 1),
+        )
+    if index % 13 != 12:  # a few new households wait for a caseload
+        assign_worker(coordinator, household, users.worker if index % 2 == 0 else users.worker2)
+
+
+def fill_demo(password: str, households: int = 30) -> str:
+    """Create the Kičevo programme, its users and ``households`` families; return a summary."""
+    rng = random.Random(2021)
+    _issued.clear()
+    kicevo = create_municipality(None, "KIC", "Кичево", name_sq="Kërçovë")
+    prilep = create_municipality(None, "PRI", "Прилеп")
+    create_organization(None, OrganizationKind.MUNICIPALITY, "Општина Кичево", municipality=kicevo)
+    ngo = create_organization(
+        None,
+        OrganizationKind.NGO,
+        "Центар за граѓански иницијативи Прилеп",
+        short_name="ЦГИ Прилеп",
+    )
+    create_organization(
+        None, OrganizationKind.CREDITOR, "ЕВН Хоум ДООЕЛ Скопје", short_name="EVN Home"
+    )
+    create_organization(
+        None,
+        OrganizationKind.CREDITOR,
+        "ЈКП „Комуналец“ Кичево",
+        municipality=kicevo,
+        short_name="Комуналец",
+    )
+    enterprise = create_organization(
+        None,
+        OrganizationKind.PUBLIC_ENTERPRISE,
+        "ЈКП „Комуналец“ Кичево",
+        municipality=kicevo,
+        short_name="Комуналец",
+    )
+    users = _users(password, kicevo, enterprise)
+    create_programme(
+        users.admin,
+        kicevo,
+        ngo,
+        ProgrammeData(
+            name="Пилот-програма за одговорна социјална поддршка – Кичево",
+            donor="Германско сојузно министерство за надворешни работи",
+            starts_on=date(2021, 11, 8),
+            ends_on=date(2022, 10, 31),
+            budget_deni=1_200_000_00,
+            hourly_value_deni=100_00,
+            approval_threshold_deni=25_000_00,
+            work_deadline_days=180,
+        ),
+    )
+    create_programme(
+        users.admin,
+        prilep,
+        ngo,
+        ProgrammeData(
+            name="Одговорна социјална поддршка – Прилеп",
+            donor="ЦГИ Прилеп",
+            starts_on=date(2022, 3, 1),
+            ends_on=None,
+            budget_deni=600_000_00,
+            hourly_value_deni=110_00,
+            approval_threshold_deni=25_000_00,
+        ),
+    )
+    for index in range(households):
+        _household(rng, index, users, kicevo)
+    lines = ["Demo users (username: role):"]
+    for username, role in (
+        ("admin", "admin"),
+        ("coordinator", "coordinator (Кичево)"),
+        ("worker", "social worker (Кичево)"),
+        ("worker2", "social worker (Кичево)"),
+        ("officer", "municipal officer (Кичево)"),
+        ("officer2", "municipal officer (Кичево)"),
+        ("supervisor", "site supervisor (ЈКП Комуналец)"),
+        ("auditor", "auditor (donor)"),
+    ):
+        lines.append(f"  {username:<12} {role}")
+    lines.append(f"{households} households registered in Кичево.")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Money, hours and dates as people in the programme write them, per locale."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_decimal
+
+CURRENCY_SUFFIX = {"mk": "ден.", "sq": "den.", "en": "MKD"}
+HOURS_SUFFIX = {"mk": "ч", "sq": "orë", "en": "h"}
+
+
+def money(deni: int | None, locale: str) -> str:
+    """``16605000`` deni → ``166.050,00 ден.`` in Macedonian."""
+    if deni is None:
+        return "—"
+    amount = format_decimal(Decimal(deni) / 100, format="#,##0.00", locale=locale)
+    return f"{amount} {CURRENCY_SUFFIX.get(locale, 'MKD')}"
+
+
+def hours(minutes: int | None, locale: str) -> str:
+    """``750`` minutes → ``12:30 ч``: hours and minutes, never a fraction of an hour."""
+    if minutes is None:
+        return "—"
+    sign = "−" if minutes < 0 else ""
+    h, m = divmod(abs(minutes), 60)
+    return f"{sign}{h}:{m:02d} {HOURS_SUFFIX.get(locale, 'h')}"
+
+
+def day(value: date | None, locale: str) -> str:
+    """Dates as ``23.11.2026`` in every locale the programme works in."""
+    if value is None:
+        return "—"
+    return value.strftime("%d.%m.%Y")
+
+
+def parse_money(text: str) -> int:
+    """``15.000,00`` or ``15000.5`` or ``15 000`` → deni. Refuses more than two decimals.
+
+    A single separator followed by exactly three digits is read as a thousands separator
+    (``15.000`` is fifteen thousand), as Macedonian bills write it.
+    """
+    raw = text.strip().replace(" ", "").replace("\u00a0", "")
+    for suffix in ("ден.", "ден", "den.", "den", "MKD"):
+        raw = raw.removesuffix(suffix)
+    if not raw:
+        raise ValueError("empty")
+    if raw.count(",") and raw.count("."):
+        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
+        raw = raw.replace("." if decimal_sep == "," else ",", "").replace(decimal_sep, ".")
+    elif raw.count(",") == 1 or raw.count(".") == 1:
+        sep = "," if "," in raw else "."
+        whole, frac = raw.split(sep)
+        raw = f"{whole}{frac}" if len(frac) == 3 else f"{whole}.{frac}"
+    elif raw.count(",") > 1 or raw.count(".") > 1:
+        sep = "," if "," in raw else "."
+        raw = raw.replace(sep, "")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not value.is_finite():
+        raise ValueError("not a number")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("more than two decimals")
+    return int(value * 100)

@@ -1,0 +1,68 @@
+"""Forms for households and members. The services check every rule again."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, Form, FormField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from casework.config import LOCALES
+from casework.forms_common import LANGUAGE_NAMES
+from casework.households.models import Relation
+from casework.labels import RELATION_LABELS, SEX_LABELS
+
+
+def relation_choices() -> list[tuple[str, str]]:
+    return [(r.value, str(RELATION_LABELS[r.value])) for r in Relation]
+
+
+def sex_choices() -> list[tuple[str, str]]:
+    return [("", str(_l("From the national ID"))), *((k, str(v)) for k, v in SEX_LABELS.items())]
+
+
+class MemberFields(Form):
+    """The fields of one person; used alone and nested in the new-household form."""
+
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=80)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=80)])
+    national_id = StringField(
+        _l("National ID (ЕМБГ)"),
+        validators=[Optional(), Length(min=13, max=16)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+    birth_date = DateField(_l("Birth date"), validators=[Optional()])
+    sex = SelectField(_l("Sex"), validators=[Optional()])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.sex.choices = sex_choices()
+
+
+class MemberForm(FlaskForm, MemberFields):
+    relation = SelectField(_l("Relation to the head"), validators=[DataRequired()])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.relation.choices = relation_choices()
+
+
+class HouseholdForm(FlaskForm):
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=200)])
+    settlement = StringField(
+        _l("Settlement or neighbourhood"), validators=[Optional(), Length(max=120)]
+    )
+    phone = StringField(
+        _l("Phone"), validators=[Optional(), Length(max=40)], render_kw={"inputmode": "tel"}
+    )
+    language = SelectField(
+        _l("Language for letters and statements"),
+        choices=[(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+    )
+    consent_on = DateField(_l("Consent to data processing signed on"), validators=[Optional()])
+    assigned_worker_id = SelectField(_l("Social worker"), coerce=int, validators=[Optional()])
+
+
+class NewHouseholdForm(HouseholdForm):
+    municipality_id = SelectField(_l("Municipality"), coerce=int)
+    head = FormField(MemberFields, label=_l("Head of household"))

@@ -1,0 +1,137 @@
+"""Households in the register and their members.
+
+There is deliberately no ethnicity field (DOMAIN.md, data protection), and an exemption
+keeps a reason code and a document reference, never a diagnosis.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.organizations.models import Municipality
+from casework.security.models import User
+
+
+class Sex(StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+
+
+class Relation(StrEnum):
+    HEAD = "head"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+    SIBLING = "sibling"
+    GRANDCHILD = "grandchild"
+    GRANDPARENT = "grandparent"
+    OTHER = "other"
+
+
+class ExemptionReason(StrEnum):
+    PENSIONER = "pensioner"
+    PREGNANCY = "pregnancy"
+    MATERNITY = "maternity"
+    UNABLE_TO_WORK = "unable_to_work"
+    OTHER = "other"
+
+
+class Household(Base):
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    case_number: Mapped[str] = mapped_column(String(20), unique=True)
+    address: Mapped[str] = mapped_column(String(200))
+    settlement: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    language: Mapped[str] = mapped_column(String(8), default="mk")
+    consent_on: Mapped[date | None] = mapped_column(Date)
+    assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    municipality: Mapped[Municipality] = relationship()
+    assigned_worker: Mapped[User | None] = relationship()
+    members: Mapped[list[Member]] = relationship(
+        back_populates="household", order_by="(Member.is_head.desc(), Member.birth_date)"
+    )
+
+    @property
+    def head(self) -> Member | None:
+        return next((m for m in self.members if m.is_head), None)
+
+    def __str__(self) -> str:
+        return self.case_number
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        CheckConstraint(enum_check("sex", Sex), name="sex"),
+        CheckConstraint(enum_check("relation", Relation), name="relation"),
+        # One head per household, enforced by the database as well as the service.
+        Index(
+            "uq_members_one_head",
+            "household_id",
+            unique=True,
+            sqlite_where=text("is_head = 1"),
+            postgresql_where=text("is_head"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    national_id: Mapped[str | None] = mapped_column(String(13), index=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    relation: Mapped[str] = mapped_column(String(20))
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    household: Mapped[Household] = relationship(back_populates="members")
+    exemptions: Mapped[list[Exemption]] = relationship(
+        back_populates="member", order_by="Exemption.starts_on"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def age_on(self, day: date) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class Exemption(Base):
+    __tablename__ = "exemptions"
+    __table_args__ = (
+        CheckConstraint(enum_check("reason", ExemptionReason), name="reason"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates_in_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    document_ref: Mapped[str] = mapped_column(String(120))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="exemptions")
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)

@@ -1,0 +1,89 @@
+"""Reads of the register, already filtered by what the user may see."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from casework.extensions import db
+from casework.households.models import Household, Member
+from casework.security import policies
+from casework.security.models import Role, RoleAssignment, User
+
+
+def household_visibility(user: User) -> ColumnElement[bool]:
+    """The SQL form of ``policies.household_scope``: the one filter every household list uses."""
+    scope = policies.household_scope(user)
+    clauses: list[ColumnElement[bool]] = []
+    if scope.municipalities:
+        clauses.append(Household.municipality_id.in_(scope.municipalities))
+    if scope.caseload_municipalities:
+        clauses.append(
+            (Household.municipality_id.in_(scope.caseload_municipalities))
+            & (Household.assigned_worker_id == scope.caseload_worker_id)
+        )
+    return or_(*clauses) if clauses else false()
+
+
+def _search(stmt: Select[Household], q: str) -> Select[Household]:
+    """Match the case number, address, settlement, or any member's name."""
+    pattern = f"%{q.strip().lower()}%"
+    member_match = (
+        select(Member.id)
+        .where(Member.household_id == Household.id)
+        .where(
+            or_(
+                func.lower(Member.first_name).like(pattern),
+                func.lower(Member.last_name).like(pattern),
+                func.lower(Member.first_name + " " + Member.last_name).like(pattern),
+            )
+        )
+        .exists()
+    )
+    return stmt.where(
+        or_(
+            func.lower(Household.case_number).like(pattern),
+            func.lower(Household.address).like(pattern),
+            func.lower(Household.settlement).like(pattern),
+            member_match,
+        )
+    )
+
+
+def visible_households(user: User, q: str = "") -> Select[Household]:
+    stmt = select(Household).where(household_visibility(user))
+    if q.strip():
+        stmt = _search(stmt, q)
+    return stmt.options(
+        selectinload(Household.members), selectinload(Household.assigned_worker)
+    ).order_by(Household.case_number)
+
+
+def get_visible_household(user: User, household_id: int) -> Household | None:
+    """The household, or None when it does not exist *or* lies outside the user's scope."""
+    return db.session.scalar(
+        select(Household)
+        .where(Household.id == household_id, household_visibility(user))
+        .options(selectinload(Household.members).selectinload(Member.exemptions))
+    )
+
+
+def get_visible_member(user: User, member_id: int) -> Member | None:
+    return db.session.scalar(
+        select(Member)
+        .join(Household, Member.household_id == Household.id)
+        .where(Member.id == member_id, household_visibility(user))
+    )
+
+
+def social_workers_of(municipality_id: int) -> Select[User]:
+    return (
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(
+            RoleAssignment.role == Role.SOCIAL_WORKER,
+            RoleAssignment.municipality_id == municipality_id,
+            User.active.is_(True),
+        )
+        .order_by(User.full_name)
+    )

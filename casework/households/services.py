@@ -1,0 +1,359 @@
+"""Rules for the household register: who may change it, and what a valid member is."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from stdnum.exceptions import InvalidChecksum, InvalidComponent
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.si import emso
+
+from casework.audit.services import diff, record, snapshot
+from casework.config import LOCALES
+from casework.errors import PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.households.models import Exemption, ExemptionReason, Household, Member, Relation, Sex
+from casework.organizations.models import Municipality
+from casework.security import policies
+from casework.security.models import User
+
+HOUSEHOLD_FIELDS = ("address", "settlement", "phone", "language", "consent_on")
+MEMBER_FIELDS = ("first_name", "last_name", "birth_date", "sex", "relation")
+
+
+@dataclass
+class HouseholdData:
+    address: str
+    settlement: str = ""
+    phone: str = ""
+    language: str = "mk"
+    consent_on: date | None = None
+
+
+@dataclass
+class MemberData:
+    first_name: str
+    last_name: str
+    birth_date: date | None
+    sex: str | None = None
+    relation: str = Relation.OTHER.value
+    national_id: str | None = None
+
+
+def validate_national_id(raw: str) -> str:
+    """Return the 13-digit ЕМБГ, or refuse it: wrong length, check digit or birth date.
+
+    The ЕМБГ uses the same layout and check digit as the Slovenian EMŠO, which
+    python-stdnum implements.
+    """
+    number = "".join(raw.split())
+    if not number.isdigit() or len(number) != 13:
+        raise ValidationError(_("A national ID (ЕМБГ) has exactly 13 digits."), "national_id")
+    try:
+        emso.validate(number)
+    except InvalidChecksum:
+        raise ValidationError(
+            _(
+                "This national ID (ЕМБГ) has a wrong check digit: "
+                "please compare it with the document."
+            ),
+            "national_id",
+        ) from None
+    except InvalidComponent:
+        raise ValidationError(
+            _("This national ID (ЕМБГ) does not contain a real birth date."), "national_id"
+        ) from None
+    except StdnumError:
+        raise ValidationError(_("This is not a valid national ID (ЕМБГ)."), "national_id") from None
+    return number
+
+
+def birth_date_from_national_id(number: str) -> date:
+    return emso.get_birth_date(number)
+
+
+def sex_from_national_id(number: str) -> str:
+    return Sex.MALE.value if emso.get_gender(number) == "M" else Sex.FEMALE.value
+
+
+def mask_national_id(number: str | None) -> str:
+    """Show only the last four digits: enough to tell two people apart on a call."""
+    if not number:
+        return "—"
+    return "•" * (len(number) - 4) + number[-4:]
+
+
+def _clean_household(data: HouseholdData) -> HouseholdData:
+    address = data.address.strip()
+    if not address:
+        raise ValidationError(_("Enter the household's address."), "address")
+    if len(address) > 200:
+        raise ValidationError(_("The address is too long (at most 200 characters)."), "address")
+    if data.language not in LOCALES:
+        raise ValidationError(_("Choose one of the offered languages."), "language")
+    phone = data.phone.strip()
+    if phone and not all(c.isdigit() or c in "+ -/()" for c in phone):
+        raise ValidationError(
+            _("A phone number may contain digits, spaces and + - / ( ) only."), "phone"
+        )
+    return HouseholdData(
+        address=address,
+        settlement=data.settlement.strip()[:120],
+        phone=phone[:40],
+        language=data.language,
+        consent_on=data.consent_on,
+    )
+
+
+def _clean_member(data: MemberData, today: date) -> MemberData:
+    first, last = data.first_name.strip(), data.last_name.strip()
+    if not first:
+        raise ValidationError(_("Enter the first name."), "first_name")
+    if not last:
+        raise ValidationError(_("Enter the last name."), "last_name")
+    if len(first) > 80 or len(last) > 80:
+        raise ValidationError(
+            _("A name may have at most 80 characters."),
+            "last_name" if len(last) > 80 else "first_name",
+        )
+    if data.relation not in {r.value for r in Relation}:
+        raise ValidationError(
+            _("Choose the member's relation to the head of the household."), "relation"
+        )
+    national_id = data.national_id.strip() if data.national_id else None
+    birth_date, sex = data.birth_date, data.sex
+    if national_id:
+        national_id = validate_national_id(national_id)
+        embedded = birth_date_from_national_id(national_id)
+        if birth_date is None:
+            birth_date = embedded
+        elif birth_date != embedded:
+            raise ValidationError(
+                _(
+                    "The birth date does not match the one in the national ID (%(date)s).",
+                    date=embedded.strftime("%d.%m.%Y"),
+                ),
+                "birth_date",
+            )
+        if sex is None:
+            sex = sex_from_national_id(national_id)
+        elif sex != sex_from_national_id(national_id):
+            raise ValidationError(_("The sex does not match the national ID."), "sex")
+    if birth_date is None:
+        raise ValidationError(_("Enter the birth date or the national ID."), "birth_date")
+    if birth_date > today:
+        raise ValidationError(_("The birth date cannot be in the future."), "birth_date")
+    if birth_date.year < 1900:
+        raise ValidationError(_("The birth date is too far in the past."), "birth_date")
+    if sex not in {s.value for s in Sex}:
+        raise ValidationError(_("Choose the member's sex."), "sex")
+    return MemberData(first, last, birth_date, sex, data.relation, national_id)
+
+
+def _check_unique_national_id(national_id: str | None, member_id: int | None = None) -> None:
+    if not national_id:
+        return
+    stmt = select(Member.id).where(Member.national_id == national_id)
+    if member_id is not None:
+        stmt = stmt.where(Member.id != member_id)
+    if db.session.scalar(stmt.limit(1)) is not None:
+        # Does not say where: the other household may be outside the user's scope.
+        raise ValidationError(
+            _("This national ID is already registered for another person."), "national_id"
+        )
+
+
+def _check_head(household: Household, data: MemberData, member: Member | None = None) -> None:
+    if data.relation == Relation.HEAD and any(
+        m.is_head and m is not member for m in household.members
+    ):
+        raise ValidationError(_("This household already has a head."), "relation")
+
+
+def _apply_member(member: Member, data: MemberData) -> None:
+    member.first_name = data.first_name
+    member.last_name = data.last_name
+    member.birth_date = data.birth_date  # type: ignore[assignment]  # set by _clean_member
+    member.sex = data.sex  # type: ignore[assignment]
+    member.relation = data.relation
+    member.is_head = data.relation == Relation.HEAD
+    member.national_id = data.national_id
+
+
+def create_household(
+    actor: User, municipality: Municipality, data: HouseholdData, head: MemberData, *, today: date
+) -> Household:
+    """Register a household with its head; the case number is the municipality code and id."""
+    if municipality.id not in policies.municipalities_for_new_households(actor):
+        raise PermissionDenied()
+    clean = _clean_household(data)
+    head = _clean_member(MemberData(**{**head.__dict__, "relation": Relation.HEAD.value}), today)
+    _check_unique_national_id(head.national_id)
+    household = Household(
+        municipality_id=municipality.id,
+        case_number=uuid.uuid4().hex[:20],  # replaced below once the id is known
+        **clean.__dict__,
+    )
+    db.session.add(household)
+    db.session.flush()
+    household.case_number = f"{municipality.code}-{household.id:05d}"
+    member = Member(household=household)
+    _apply_member(member, head)
+    db.session.add(member)
+    db.session.flush()
+    record(
+        actor,
+        "household.create",
+        "household",
+        household.id,
+        municipality_id=municipality.id,
+        changes={"after": snapshot(household, HOUSEHOLD_FIELDS), "head_member_id": member.id},
+    )
+    return household
+
+
+def update_household(actor: User, household: Household, data: HouseholdData) -> Household:
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    clean = _clean_household(data)
+    before = snapshot(household, HOUSEHOLD_FIELDS)
+    for name, value in clean.__dict__.items():
+        setattr(household, name, value)
+    db.session.flush()
+    changes = diff(before, snapshot(household, HOUSEHOLD_FIELDS))
+    if changes:
+        record(
+            actor,
+            "household.update",
+            "household",
+            household.id,
+            municipality_id=household.municipality_id,
+            changes=changes,
+        )
+    return household
+
+
+def add_member(actor: User, household: Household, data: MemberData, *, today: date) -> Member:
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    clean = _clean_member(data, today)
+    _check_head(household, clean)
+    _check_unique_national_id(clean.national_id)
+    member = Member(household=household)
+    _apply_member(member, clean)
+    db.session.add(member)
+    db.session.flush()
+    record(
+        actor,
+        "member.create",
+        "member",
+        member.id,
+        municipality_id=household.municipality_id,
+        changes={
+            "household_id": household.id,
+            "after": snapshot(member, MEMBER_FIELDS),
+            "national_id_set": bool(clean.national_id),
+        },
+    )
+    return member
+
+
+def update_member(actor: User, member: Member, data: MemberData, *, today: date) -> Member:
+    """Change a member; a national ID left out keeps the stored one."""
+    household = member.household
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    if not data.national_id:
+        data = MemberData(**{**data.__dict__, "national_id": member.national_id})
+    clean = _clean_member(data, today)
+    _check_head(household, clean, member)
+    _check_unique_national_id(clean.national_id, member.id)
+    before = snapshot(member, MEMBER_FIELDS)
+    id_changed = clean.national_id != member.national_id
+    _apply_member(member, clean)
+    db.session.flush()
+    changes = diff(before, snapshot(member, MEMBER_FIELDS))
+    if id_changed:
+        changes["national_id"] = "changed"  # the number itself never goes into the trail
+    if changes:
+        record(
+            actor,
+            "member.update",
+            "member",
+            member.id,
+            municipality_id=household.municipality_id,
+            changes=changes,
+        )
+    return member
+
+
+def assign_worker(actor: User, household: Household, worker: User | None) -> Household:
+    """Put a household in a social worker's caseload (or take it out with ``None``)."""
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    if worker is not None and not policies.can_assign_worker(actor, household, worker):
+        raise ValidationError(
+            _("This person is not a social worker in the household's municipality."),
+            "assigned_worker_id",
+        )
+    before = household.assigned_worker_id
+    household.assigned_worker_id = worker.id if worker else None
+    db.session.flush()
+    if before != household.assigned_worker_id:
+        record(
+            actor,
+            "household.assign_worker",
+            "household",
+            household.id,
+            municipality_id=household.municipality_id,
+            changes={"assigned_worker_id": [before, household.assigned_worker_id]},
+        )
+    return household
+
+
+def add_exemption(
+    actor: User,
+    member: Member,
+    reason: str,
+    document_ref: str,
+    starts_on: date,
+    ends_on: date | None = None,
+) -> Exemption:
+    """Record why a member is excused from work: a reason code and a document, no diagnosis."""
+    household = member.household
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    if reason not in {r.value for r in ExemptionReason}:
+        raise ValidationError(_("Choose the reason for the exemption."), "reason")
+    if not document_ref.strip():
+        raise ValidationError(_("Enter the reference of the supporting document."), "document_ref")
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationError(_("The end date is before the start date."), "ends_on")
+    exemption = Exemption(
+        member=member,
+        reason=reason,
+        document_ref=document_ref.strip()[:120],
+        starts_on=starts_on,
+        ends_on=ends_on,
+        created_by_id=actor.id,
+    )
+    db.session.add(exemption)
+    db.session.flush()
+    record(
+        actor,
+        "exemption.create",
+        "exemption",
+        exemption.id,
+        municipality_id=household.municipality_id,
+        changes={
+            "member_id": member.id,
+            "reason": reason,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+        },
+    )
+    return exemption

@@ -1,0 +1,212 @@
+"""The household register: list, detail, and the forms that change it.
+
+Each view loads the object through a scoped query (outside the scope is a 404), checks the
+policy, calls one service, commits, and redirects.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from casework.errors import DomainError
+from casework.extensions import db
+from casework.forms_common import show_domain_error
+from casework.households import queries, services
+from casework.households.forms import HouseholdForm, MemberForm, NewHouseholdForm
+from casework.households.models import Household, Member
+from casework.organizations.models import Municipality
+from casework.security import policies
+from casework.security.models import User
+
+bp = Blueprint("households", __name__, url_prefix="/households")
+
+
+def _today() -> date:
+    return date.today()
+
+
+def _load_household(household_id: int) -> Household:
+    household = queries.get_visible_household(current_user, household_id)
+    if household is None:
+        abort(404)
+    return household
+
+
+def _household_data(form: HouseholdForm) -> services.HouseholdData:
+    return services.HouseholdData(
+        address=form.address.data or "",
+        settlement=form.settlement.data or "",
+        phone=form.phone.data or "",
+        language=form.language.data or "mk",
+        consent_on=form.consent_on.data,
+    )
+
+
+def _member_data(fields: object, relation: str) -> services.MemberData:
+    return services.MemberData(
+        first_name=fields.first_name.data or "",  # type: ignore[attr-defined]
+        last_name=fields.last_name.data or "",  # type: ignore[attr-defined]
+        national_id=fields.national_id.data or None,  # type: ignore[attr-defined]
+        birth_date=fields.birth_date.data,  # type: ignore[attr-defined]
+        sex=fields.sex.data or None,  # type: ignore[attr-defined]
+        relation=relation,
+    )
+
+
+def _worker_choices(municipality_id: int) -> list[tuple[int, str]]:
+    workers = db.session.scalars(queries.social_workers_of(municipality_id)).all()
+    return [(0, "—"), *((w.id, w.full_name) for w in workers)]
+
+
+@bp.get("/")
+def index() -> str:
+    if not policies.can_list_households(current_user):
+        abort(403)
+    q = request.args.get("q", "")[:100]
+    page = request.args.get("page", 1, type=int)
+    pagination = db.paginate(
+        queries.visible_households(current_user, q),
+        page=page,
+        per_page=current_app.config["CASEWORK"].page_size,
+        error_out=False,
+    )
+    return render_template(
+        "households/index.html",
+        pagination=pagination,
+        q=q,
+        can_create=bool(policies.municipalities_for_new_households(current_user)),
+    )
+
+
+@bp.get("/<int:household_id>")
+def detail(household_id: int) -> str:
+    household = _load_household(household_id)
+    return render_template(
+        "households/detail.html",
+        household=household,
+        today=_today(),
+        can_manage=policies.can_manage_household(current_user, household),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create() -> str | Response:
+    allowed = policies.municipalities_for_new_households(current_user)
+    if not allowed:
+        abort(403)
+    municipalities = db.session.scalars(
+        db.select(Municipality).where(Municipality.id.in_(allowed)).order_by(Municipality.name)
+    ).all()
+    form = NewHouseholdForm()
+    form.municipality_id.choices = [(m.id, m.name) for m in municipalities]
+    chosen = form.municipality_id.data if form.municipality_id.data in allowed else None
+    form.assigned_worker_id.choices = _worker_choices(chosen or municipalities[0].id)
+    if request.method == "GET":
+        form.language.data = municipalities[0].default_locale
+    if form.validate_on_submit():
+        municipality = db.session.get(Municipality, form.municipality_id.data)
+        try:
+            if municipality is None:
+                abort(400)
+            household = services.create_household(
+                current_user,
+                municipality,
+                _household_data(form),
+                _member_data(form.head, "head"),
+                today=_today(),
+            )
+            if form.assigned_worker_id.data:
+                worker = db.session.get(User, form.assigned_worker_id.data)
+                services.assign_worker(current_user, household, worker)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form.head, form)
+        else:
+            db.session.commit()
+            flash(_("Household %(case)s registered.", case=household.case_number), "success")
+            return redirect(url_for("households.detail", household_id=household.id))
+    return render_template("households/new.html", form=form)
+
+
+@bp.route("/<int:household_id>/edit", methods=["GET", "POST"])
+def edit(household_id: int) -> str | Response:
+    household = _load_household(household_id)
+    if not policies.can_manage_household(current_user, household):
+        abort(403)
+    form = HouseholdForm(obj=household)
+    form.assigned_worker_id.choices = _worker_choices(household.municipality_id)
+    if request.method == "GET":
+        form.assigned_worker_id.data = household.assigned_worker_id or 0
+    if form.validate_on_submit():
+        worker_id = form.assigned_worker_id.data or None
+        worker = db.session.get(User, worker_id) if worker_id else None
+        try:
+            services.update_household(current_user, household, _household_data(form))
+            services.assign_worker(current_user, household, worker)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("households.detail", household_id=household.id))
+    return render_template("households/edit.html", form=form, household=household)
+
+
+@bp.route("/<int:household_id>/members/new", methods=["GET", "POST"])
+def add_member(household_id: int) -> str | Response:
+    household = _load_household(household_id)
+    if not policies.can_manage_household(current_user, household):
+        abort(403)
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            member = services.add_member(
+                current_user,
+                household,
+                _member_data(form, form.relation.data or ""),
+                today=_today(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+            flash(_("%(name)s added to the household.", name=member.full_name), "success")
+            return redirect(url_for("households.detail", household_id=household.id))
+    return render_template(
+        "households/member_form.html", form=form, household=household, member=None
+    )
+
+
+@bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
+def edit_member(member_id: int) -> str | Response:
+    member: Member | None = queries.get_visible_member(current_user, member_id)
+    if member is None:
+        abort(404)
+    household = member.household
+    if not policies.can_manage_household(current_user, household):
+        abort(403)
+    form = MemberForm(obj=member)
+    if request.method == "GET":
+        form.national_id.data = ""  # never sent to the browser; blank keeps the stored one
+    if form.validate_on_submit():
+        try:
+            services.update_member(
+                current_user, member, _member_data(form, form.relation.data or ""), today=_today()
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("households.detail", household_id=household.id))
+    return render_template(
+        "households/member_form.html", form=form, household=household, member=member
+    )

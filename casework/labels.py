@@ -1,0 +1,42 @@
+"""Human names for the codes stored in the database, translated at display time."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "coordinator": _l("Coordinator"),
+    "social_worker": _l("Social worker"),
+    "officer": _l("Municipal officer"),
+    "supervisor": _l("Site supervisor"),
+    "auditor": _l("Auditor"),
+}
+
+RELATION_LABELS = {
+    "head": _l("Head of household"),
+    "spouse": _l("Spouse or partner"),
+    "child": _l("Child"),
+    "parent": _l("Parent"),
+    "sibling": _l("Brother or sister"),
+    "grandchild": _l("Grandchild"),
+    "grandparent": _l("Grandparent"),
+    "other": _l("Other relative"),
+}
+
+EXEMPTION_LABELS = {
+    "pensioner": _l("Pensioner"),
+    "pregnancy": _l("Pregnancy"),
+    "maternity": _l("Maternity (up to 9 months)"),
+    "unable_to_work": _l("Unable to work"),
+    "other": _l("Other reason"),
+}
+
+SEX_LABELS = {"F": _l("Female"), "M": _l("Male")}
+
+
+def label(table: dict[str, object], code: str | None) -> str:
+    """The translated label for ``code``, or the code itself if it has none."""
+    if code is None:
+        return "—"
+    return str(table.get(str(code), code))

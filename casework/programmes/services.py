@@ -1,0 +1,92 @@
+"""Setting up a programme: its money, its hourly value and its limits on work."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from flask_babel import gettext as _
+
+from casework.audit.services import record
+from casework.errors import PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.organizations.models import Municipality, Organization, OrganizationKind
+from casework.programmes.models import (
+    DEFAULT_DAILY_CAP_MINUTES,
+    DEFAULT_SCHEDULE,
+    DEFAULT_WEEKLY_CAP_MINUTES,
+    Programme,
+)
+from casework.security import policies
+from casework.security.models import Role, User
+
+
+@dataclass
+class ProgrammeData:
+    name: str
+    donor: str
+    starts_on: date
+    ends_on: date | None
+    budget_deni: int
+    hourly_value_deni: int
+    approval_threshold_deni: int
+    daily_cap_minutes: int = DEFAULT_DAILY_CAP_MINUTES
+    weekly_cap_minutes: int = DEFAULT_WEEKLY_CAP_MINUTES
+    work_deadline_days: int = 180
+    check_schedule: str = DEFAULT_SCHEDULE
+    timezone: str = field(default="Europe/Skopje")
+
+
+def _check(data: ProgrammeData) -> None:
+    if not data.name.strip():
+        raise ValidationError(_("Enter the programme's name."), "name")
+    if data.ends_on is not None and data.ends_on < data.starts_on:
+        raise ValidationError(_("The end date is before the start date."), "ends_on")
+    if data.budget_deni < 0:
+        raise ValidationError(_("The budget cannot be negative."), "budget_deni")
+    if data.hourly_value_deni <= 0:
+        raise ValidationError(
+            _("The value of one hour must be more than zero."), "hourly_value_deni"
+        )
+    if data.approval_threshold_deni < 0:
+        raise ValidationError(_("The threshold cannot be negative."), "approval_threshold_deni")
+    if not 0 < data.daily_cap_minutes <= 24 * 60:
+        raise ValidationError(
+            _("The daily limit must be between 1 minute and 24 hours."), "daily_cap_minutes"
+        )
+    if not data.daily_cap_minutes <= data.weekly_cap_minutes <= 7 * 24 * 60:
+        raise ValidationError(
+            _("The weekly limit must be at least the daily limit."), "weekly_cap_minutes"
+        )
+    if data.work_deadline_days <= 0:
+        raise ValidationError(
+            _("The deadline for the work must be at least one day."), "work_deadline_days"
+        )
+
+
+def create_programme(
+    actor: User, municipality: Municipality, ngo: Organization, data: ProgrammeData
+) -> Programme:
+    """Admins of the municipality (or global admins) set programmes up."""
+    if not (policies.is_global_admin(actor) or actor.has_role(Role.ADMIN, municipality.id)):
+        raise PermissionDenied()
+    if ngo.kind != OrganizationKind.NGO:
+        raise ValidationError(_("Choose the NGO that runs the programme."), "ngo_id")
+    _check(data)
+    programme = Programme(municipality_id=municipality.id, ngo_id=ngo.id, **asdict(data))
+    programme.name = data.name.strip()
+    db.session.add(programme)
+    db.session.flush()
+    record(
+        actor,
+        "programme.create",
+        "programme",
+        programme.id,
+        municipality_id=municipality.id,
+        changes={
+            "after": {
+                k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(data).items()
+            }
+        },
+    )
+    return programme

@@ -1,0 +1,76 @@
+"""Every access rule, as a small pure function of the user and the object.
+
+This is the one place to read who may do what. Views call these before acting, and
+``queries`` turn the same scopes into SQL filters so that lists never hold rows a user
+could not open. Anything not allowed here is denied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from casework.households.models import Household
+from casework.security.models import Role, User
+
+
+@dataclass(frozen=True)
+class HouseholdScope:
+    """Which households a user may see: whole municipalities, or only its own caseload."""
+
+    municipalities: frozenset[int]
+    caseload_worker_id: int | None
+    caseload_municipalities: frozenset[int]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.municipalities and not self.caseload_municipalities
+
+
+def household_scope(user: User) -> HouseholdScope:
+    return HouseholdScope(
+        municipalities=frozenset(user.municipalities_as(Role.COORDINATOR, Role.OFFICER)),
+        caseload_worker_id=user.id,
+        caseload_municipalities=frozenset(user.municipalities_as(Role.SOCIAL_WORKER)),
+    )
+
+
+def can_list_households(user: User) -> bool:
+    return not household_scope(user).is_empty
+
+
+def can_view_household(user: User, household: Household) -> bool:
+    scope = household_scope(user)
+    if household.municipality_id in scope.municipalities:
+        return True
+    return (
+        household.municipality_id in scope.caseload_municipalities
+        and household.assigned_worker_id == user.id
+    )
+
+
+def municipalities_for_new_households(user: User) -> set[int]:
+    return user.municipalities_as(Role.COORDINATOR)
+
+
+def can_manage_household(user: User, household: Household) -> bool:
+    """Change a household's record and its members: the coordinators of its municipality."""
+    return household.municipality_id in user.municipalities_as(Role.COORDINATOR)
+
+
+def can_assign_worker(user: User, household: Household, worker: User) -> bool:
+    return can_manage_household(user, household) and worker.has_role(
+        Role.SOCIAL_WORKER, household.municipality_id
+    )
+
+
+def can_manage_users(user: User) -> bool:
+    return user.has_role(Role.ADMIN)
+
+
+def can_open_home(user: User, role: Role) -> bool:
+    return role in user.role_names()
+
+
+def is_global_admin(user: User) -> bool:
+    """An admin over every municipality (configuration only: no personal data through it)."""
+    return any(r.role == Role.ADMIN and r.municipality_id is None for r in user.roles)

@@ -1,0 +1,115 @@
+"""Web glue shared by every area: blueprints, deny-by-default, locale, filters, headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, redirect, request, session, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from casework import formatting, labels
+from casework.config import LOCALES
+from casework.extensions import db, login_manager
+from casework.forms_common import LANGUAGE_NAMES
+from casework.households.services import mask_national_id
+from casework.security import policies
+from casework.security.models import User
+
+# Deny by default: only these endpoints answer a visitor who is not logged in.
+PUBLIC_ENDPOINTS = frozenset({"static", "security.login", "set_language"})
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def select_locale() -> str | None:
+    """The user's own choice, then the session's, then the browser's, then the default."""
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return str(current_user.locale)
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return str(chosen)
+    return request.accept_languages.best_match(LOCALES)
+
+
+def _locale() -> str:
+    return str(get_locale() or "mk")
+
+
+def init_app(app: Flask) -> None:
+    from casework.home.views import bp as home_bp
+    from casework.households.views import bp as households_bp
+    from casework.security.views import bp as security_bp
+
+    app.register_blueprint(security_bp)
+    app.register_blueprint(home_bp)
+    app.register_blueprint(households_bp)
+
+    login_manager.login_view = "security.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        if not user_id.isdigit():
+            return None
+        return db.session.get(User, int(user_id))
+
+    @app.before_request
+    def _deny_by_default() -> BaseResponse | None:
+        if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+            return None
+        if request.endpoint is None:
+            return None  # unknown URL: the 404 page, which shows nothing
+        return redirect(url_for("security.login", next=request.full_path.rstrip("?")))
+
+    @app.post("/language")
+    def set_language() -> BaseResponse:
+        """Switch language and return to the same page."""
+        from casework.security.services import set_locale
+
+        locale = request.form.get("locale", "")
+        if locale in LOCALES:
+            session["locale"] = locale
+            if current_user.is_authenticated:
+                set_locale(current_user, locale)
+                db.session.commit()
+        target = request.form.get("next", "")
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("home.index")
+        return redirect(target)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        if app.config["CASEWORK"].is_production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.context_processor
+    def _template_helpers() -> dict[str, Any]:
+        return {
+            "LOCALES": LOCALES,
+            "current_locale": _locale,
+            "role_label": lambda code: labels.label(labels.ROLE_LABELS, code),
+            "relation_label": lambda code: labels.label(labels.RELATION_LABELS, code),
+            "exemption_label": lambda code: labels.label(labels.EXEMPTION_LABELS, code),
+            "sex_label": lambda code: labels.label(labels.SEX_LABELS, code),
+            "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
+            "nav_households": current_user.is_authenticated
+            and policies.can_list_households(current_user),
+        }
+
+    app.add_template_filter(lambda v: formatting.money(v, _locale()), "money")
+    app.add_template_filter(lambda v: formatting.hours(v, _locale()), "hours")
+    app.add_template_filter(lambda v: formatting.day(v, _locale()), "day")
+    app.add_template_filter(mask_national_id, "masked_id")
