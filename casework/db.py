@@ -54,10 +54,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL for concurrent readers, a busy timeout instead of instant 'database is locked',
-    enforced foreign keys, and BEGIN IMMEDIATE so that write transactions serialise up front
-    instead of failing on lock upgrade."""
+    enforced foreign keys, Unicode-aware lower(), and BEGIN IMMEDIATE so that write
+    transactions serialise up front instead of failing on lock upgrade."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -68,6 +72,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; names here are Cyrillic and Albanian.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

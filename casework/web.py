@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, redirect, request, session, url_for
+from flask import Flask, Response, has_request_context, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
@@ -29,6 +29,8 @@ CONTENT_SECURITY_POLICY = (
 
 def select_locale() -> str | None:
     """The user's own choice, then the session's, then the browser's, then the default."""
+    if not has_request_context():
+        return None  # the CLI and the scheduler speak the default language
     if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
         return str(current_user.locale)
     chosen = session.get("locale")

@@ -1,0 +1,277 @@
+"""Fixtures: a migrated database, factories that go through the services, ``login_as``.
+
+The suite runs on SQLite by default. Set ``CASEWORK_TEST_DATABASE_URL`` to a PostgreSQL
+database (``postgresql+psycopg://user@127.0.0.1/casework_test``) to run it there; its tables
+are dropped and rebuilt through the migrations.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+from stdnum.si import emso
+
+from casework import create_app
+from casework.config import Settings
+from casework.extensions import db
+from casework.households.models import Household, Member
+from casework.households.services import HouseholdData, MemberData, create_household
+from casework.organizations.models import Municipality, Organization, OrganizationKind
+from casework.organizations.services import create_municipality, create_organization
+from casework.security.models import Role, User
+from casework.security.services import RoleGrant, create_user
+
+PASSWORD = "correct horse battery staple"
+TODAY = date(2022, 1, 17)
+
+
+def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("CASEWORK_TEST_DATABASE_URL", "")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+def make_settings(database_url: str, instance_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        database_url=database_url,
+        instance_path=instance_path,
+        default_locale="en",
+    )
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    url = test_database_url(tmp_path_factory)
+    app = create_app(make_settings(url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+    yield app
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app: Flask) -> Iterator[None]:
+    """Each test starts from empty tables (faster than migrating again, same on both databases)."""
+    ctx = app.app_context()
+    ctx.push()
+    yield
+    db.session.rollback()
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    ctx.pop()
+
+
+_serials = itertools.count(1)
+
+
+def valid_national_id(birth: date, female: bool = False) -> str:
+    """A fresh, valid ЕМБГ for the birth date (region 43, Kičevo)."""
+    while True:
+        serial = next(_serials) % 500 + (500 if female else 0)
+        stem = f"{birth:%d%m}{birth.year % 1000:03d}43{serial:03d}"
+        return stem + emso.calc_check_digit(stem)
+
+
+@dataclass
+class Factory:
+    """Builds domain objects through the same services the app uses."""
+
+    app: Flask
+
+    def municipality(self, code: str = "KIC", name: str = "Кичево") -> Municipality:
+        existing = db.session.scalar(db.select(Municipality).where(Municipality.code == code))
+        return existing or create_municipality(None, code, name)
+
+    def enterprise(self, municipality: Municipality | None = None) -> Organization:
+        return create_organization(
+            None,
+            OrganizationKind.PUBLIC_ENTERPRISE,
+            f"ЈКП Комуналец {next(_serials)}",
+            municipality=municipality or self.municipality(),
+        )
+
+    def user(
+        self,
+        role: Role | str = Role.COORDINATOR,
+        municipality: Municipality | None = None,
+        username: str | None = None,
+        **kwargs: Any,
+    ) -> User:
+        role = Role(role)
+        if role is Role.ADMIN:
+            place = municipality
+        else:
+            place = municipality or self.municipality()
+        organization = self.enterprise(place) if role is Role.SUPERVISOR else None
+        username = username or f"{role.value.replace('_', '')}{next(_serials)}"
+        return create_user(
+            None,
+            username,
+            f"Test {role.value} {username}",
+            PASSWORD,
+            [RoleGrant(role, place, organization)],
+            **kwargs,
+        )
+
+    def household(
+        self,
+        municipality: Municipality | None = None,
+        worker: User | None = None,
+        head_name: tuple[str, str] = ("Мухамед", "Мамудовски"),
+        address: str = "ул. Гоце Делчев бр. 7",
+    ) -> Household:
+        municipality = municipality or self.municipality()
+        coordinator = self._coordinator(municipality)
+        birth = date(1984, 3, 15)
+        household = create_household(
+            coordinator,
+            municipality,
+            HouseholdData(address=address, settlement="Кичево"),
+            MemberData(head_name[0], head_name[1], birth, national_id=valid_national_id(birth)),
+            today=TODAY,
+        )
+        if worker is not None:
+            household.assigned_worker_id = worker.id
+        db.session.flush()
+        return household
+
+    def member(
+        self,
+        household: Household,
+        first_name: str = "Ајше",
+        birth: date | None = None,
+        relation: str = "spouse",
+        female: bool = True,
+    ) -> Member:
+        from casework.households.services import add_member
+
+        birth = birth or date(1988, 6, 2)
+        return add_member(
+            self._coordinator(household.municipality),
+            household,
+            MemberData(
+                first_name,
+                "Мамудовска",
+                birth,
+                national_id=valid_national_id(birth, female),
+                relation=relation,
+            ),
+            today=TODAY,
+        )
+
+    def _coordinator(self, municipality: Municipality) -> User:
+        existing = db.session.scalar(
+            db.select(User).where(
+                User.username == f"factory-coordinator-{municipality.code.lower()}"
+            )
+        )
+        return existing or self.user(
+            Role.COORDINATOR,
+            municipality,
+            username=f"factory-coordinator-{municipality.code.lower()}",
+        )
+
+
+@pytest.fixture
+def make(app: Flask) -> Factory:
+    return Factory(app)
+
+
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+class Client:
+    """A browser stand-in: fills in the CSRF token as a form submission would, and runs each
+    request in its own context, with its own database session, as a real request would.
+
+    The test's own session is committed first, so the request sees what the test built and
+    no lock is held across it; the test reads what the request stored afresh afterwards."""
+
+    def __init__(self, flask_client: FlaskClient) -> None:
+        self.http = flask_client
+        self.csrf_token = ""
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        db.session.commit()
+        response = contextvars.Context().run(self.http.open, url, method=method, **kwargs)
+        self._remember_token(response.get_data(as_text=True))
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self._request("GET", url, **kwargs)
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if not self.csrf_token:
+            self.get("/login")
+        return self._request(
+            "POST", url, data={"csrf_token": self.csrf_token, **(data or {})}, **kwargs
+        )
+
+    def _remember_token(self, body: str) -> None:
+        match = CSRF_RE.search(body)
+        if match:
+            self.csrf_token = match.group(1) or match.group(2)
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        """Log in as a person would; then open the landing page, whose forms carry the new
+        session's CSRF token (logging in starts a new session)."""
+        self.get("/login")
+        response = self.post("/login", {"username": username, "password": password})
+        if response.status_code == 302:
+            self.csrf_token = ""
+            self.get(response.headers["Location"], follow_redirects=True)
+        return response
+
+
+@pytest.fixture
+def client(app: Flask) -> Client:
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def login_as(app: Flask, make: Factory):  # type: ignore[no-untyped-def]
+    """``login_as("social_worker")`` → (client, user): a logged-in browser for a new user."""
+
+    def _login(
+        role: Role | str, municipality: Municipality | None = None, **kwargs: Any
+    ) -> tuple[Client, User]:
+        user = make.user(role, municipality, **kwargs)
+        db.session.commit()
+        browser = Client(app.test_client())
+        response = browser.login(user.username)
+        assert response.status_code == 302, "login failed in login_as"
+        return browser, user
+
+    return _login
+
+
+def commit() -> None:
+    db.session.commit()
+
+
+__all__ = ["PASSWORD", "TODAY", "Client", "Factory", "commit", "downgrade", "valid_national_id"]

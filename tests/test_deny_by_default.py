@@ -1,0 +1,59 @@
+"""Every endpoint needs a logged-in user unless it is on the short public allow-list."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from casework.web import PUBLIC_ENDPOINTS
+from tests.conftest import Client
+
+from werkzeug.routing import IntegerConverter, Rule
+
+
+def _sample_url(rule: Rule) -> str:
+    values = {
+        name: 1 if isinstance(converter, IntegerConverter) else "x"
+        for name, converter in rule._converters.items()
+    }
+    built = rule.build(values)
+    assert built is not None
+    return built[1]
+
+
+def test_every_registered_route_sends_an_anonymous_visitor_to_the_login(
+    app: Flask, client: Client
+) -> None:
+    client.get("/login")
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = _sample_url(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            # A valid CSRF token, so that the refusal comes from the login gate itself.
+            if method == "GET":
+                response = client.get(url)
+            else:
+                response = client._request(method, url, data={"csrf_token": client.csrf_token})
+            assert response.status_code == 302, (rule.endpoint, method, response.status_code)
+            assert response.headers["Location"].startswith("/login"), rule.endpoint
+            checked += 1
+    assert checked >= 8
+
+
+def test_the_allow_list_is_short_and_known() -> None:
+    assert PUBLIC_ENDPOINTS == {"static", "security.login", "set_language"}
+
+
+def test_the_login_page_is_public_and_sets_security_headers(client: Client) -> None:
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_unknown_page_is_a_plain_404(client: Client) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Not found" in response.get_data(as_text=True)

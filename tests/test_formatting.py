@@ -1,0 +1,54 @@
+"""Money in deni and time in minutes, written as people in the programme write them."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from casework.formatting import day, hours, money, parse_money
+
+
+def test_money_in_macedonian_uses_dot_groups_and_comma_decimals() -> None:
+    assert money(16605000, "mk") == "166.050,00 ден."
+    assert money(30000, "mk") == "300,00 ден."
+    assert money(16605000, "en") == "166,050.00 MKD"
+
+
+def test_hours_are_hours_and_minutes() -> None:
+    assert hours(750, "mk") == "12:30 ч"
+    assert hours(5, "en") == "0:05 h"
+
+
+def test_dates_are_day_month_year() -> None:
+    from datetime import date
+
+    assert day(date(2026, 11, 23), "mk") == "23.11.2026"
+
+
+@pytest.mark.parametrize(
+    ("text", "deni"),
+    [
+        ("15.000,00", 1500000),
+        ("15000", 1500000),
+        ("15 000", 1500000),
+        ("15000.5", 1500050),
+        ("15,5", 1550),
+        ("1.234.567,89", 123456789),
+        ("300,00 ден.", 30000),
+        ("1,234", 123400),  # one separator before three digits groups thousands
+    ],
+)
+def test_parse_money_reads_local_and_plain_amounts(text: str, deni: int) -> None:
+    assert parse_money(text) == deni
+
+
+@pytest.mark.parametrize("text", ["", "abc", "10.123,456", "1,5,0.25.3", "NaN", "inf"])
+def test_parse_money_refuses_what_is_not_an_amount_with_at_most_two_decimals(text: str) -> None:
+    with pytest.raises(ValueError, match=r".+"):
+        parse_money(text)
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_formatted_money_reads_back_to_the_same_deni(deni: int) -> None:
+    assert parse_money(money(deni, "mk")) == deni

@@ -1,0 +1,301 @@
+"""The household register: who sees which household, and what a valid entry is."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.audit.models import AuditEvent
+from casework.errors import PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.households import queries
+from casework.households.models import Household, Member
+from casework.households.services import HouseholdData, MemberData, create_household, update_member
+from casework.security.models import Role
+from tests.conftest import TODAY, Factory, valid_national_id
+
+
+def count(model: type) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+def test_a_social_worker_sees_only_its_caseload(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    browser, worker = login_as(Role.SOCIAL_WORKER)
+    mine = make.household(worker=worker, head_name=("Сефер", "Демировски"))
+    other = make.household(head_name=("Шабан", "Асановски"))
+    listing = browser.get("/households/").get_data(as_text=True)
+    assert "Демировски" in listing
+    assert "Асановски" not in listing
+    assert browser.get(f"/households/{mine.id}").status_code == 200
+    assert browser.get(f"/households/{other.id}").status_code == 404
+    assert {h.id for h in db.session.scalars(queries.visible_households(worker))} == {mine.id}
+
+
+def test_a_coordinator_of_another_municipality_sees_none_of_kicevos(
+    login_as, make: Factory
+) -> None:  # type: ignore[no-untyped-def]
+    kicevo_household = make.household(make.municipality("KIC"))
+    browser, _ = login_as(Role.COORDINATOR, make.municipality("PRI", "Прилеп"))
+    listing = browser.get("/households/").get_data(as_text=True)
+    assert "Мамудовски" not in listing
+    assert "No households to show." in listing
+    assert browser.get(f"/households/{kicevo_household.id}").status_code == 404
+    member = kicevo_household.members[0]
+    assert browser.get(f"/households/members/{member.id}/edit").status_code == 404
+
+
+def test_an_officer_sees_its_municipality_but_cannot_change_it(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    browser, _ = login_as(Role.OFFICER)
+    assert browser.get(f"/households/{household.id}").status_code == 200
+    assert browser.get(f"/households/{household.id}/edit").status_code == 403
+    response = browser.post(f"/households/{household.id}/edit", {"address": "hijacked"})
+    assert response.status_code == 403
+    db.session.refresh(household)
+    assert household.address == "ул. Гоце Делчев бр. 7"
+
+
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN])
+def test_roles_without_personal_data_access_see_no_register(
+    login_as, make: Factory, role: Role
+) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    browser, _ = login_as(role)
+    assert browser.get("/households/").status_code == 403
+    assert browser.get(f"/households/{household.id}").status_code == 404
+
+
+def test_national_ids_are_masked_on_the_household_page(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    browser, _ = login_as(Role.COORDINATOR)
+    number = household.members[0].national_id
+    assert number
+    page = browser.get(f"/households/{household.id}").get_data(as_text=True)
+    assert number not in page
+    assert number[-4:] in page
+    edit = browser.get(f"/households/members/{household.members[0].id}/edit").get_data(as_text=True)
+    assert number not in edit
+
+
+# --- list ----------------------------------------------------------------------------------
+
+
+def test_search_finds_members_by_name_and_pages_the_list(login_as, make: Factory, app) -> None:  # type: ignore[no-untyped-def]
+    browser, _ = login_as(Role.COORDINATOR)
+    for i in range(30):
+        make.household(head_name=("Али", f"Рамадановски{i:02d}"))
+    make.household(head_name=("Ердован", "Јашаровски"))
+    found = browser.get("/households/?q=јашаров").get_data(as_text=True)
+    assert "Јашаровски" in found and "Рамадановски" not in found
+    first = browser.get("/households/").get_data(as_text=True)
+    assert "Page 1 of 2 · 31 households" in first
+    second = browser.get("/households/?page=2").get_data(as_text=True)
+    assert second.count("/households/") >= 6
+
+
+# --- create and edit through the pages -----------------------------------------------------
+
+
+def _new_household_form(**overrides: str) -> dict[str, str]:
+    form = {
+        "address": "ул. Илинденска бр. 44",
+        "settlement": "Кичево",
+        "phone": "+389 70 123 456",
+        "language": "mk",
+        "consent_on": "2021-11-10",
+        "assigned_worker_id": "0",
+        "head-first_name": "Ердован",
+        "head-last_name": "Јашаровски",
+        "head-national_id": "1503985430018",
+        "head-birth_date": "",
+        "head-sex": "",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_a_coordinator_registers_a_household_with_its_head(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    browser, coordinator = login_as(Role.COORDINATOR)
+    worker = make.user(Role.SOCIAL_WORKER)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            assigned_worker_id=str(worker.id),
+        ),
+    )
+    assert response.status_code == 302
+    household = db.session.scalars(select(Household)).one()
+    assert household.case_number == f"KIC-{household.id:05d}"
+    assert household.assigned_worker_id == worker.id
+    head = household.members[0]
+    assert (head.first_name, head.last_name, head.is_head) == ("Ердован", "Јашаровски", True)
+    assert head.birth_date == date(1985, 3, 15)  # read from the national ID
+    assert head.sex == "M"
+    actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert "household.create" in actions and "household.assign_worker" in actions
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("head-national_id", "1503985430019", "wrong check digit"),
+        ("head-national_id", "3102985430018", "real birth date"),
+        ("head-first_name", "   ", "This field is required."),
+        ("head-birth_date", "1985-03-16", "does not match"),
+        ("head-sex", "F", "sex does not match"),
+        ("address", "", "This field is required."),
+    ],
+)
+def test_bad_input_is_named_on_the_form_and_nothing_is_stored(  # type: ignore[no-untyped-def]
+    login_as, field: str, value: str, message: str
+) -> None:
+    browser, coordinator = login_as(Role.COORDINATOR)
+    before_audit = count(AuditEvent)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id), **{field: value}
+        ),
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert message in body
+    assert 'class="field-error"' in body
+    assert count(Household) == 0 and count(Member) == 0
+    assert count(AuditEvent) == before_audit
+
+
+def test_a_duplicate_national_id_is_refused(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    browser, coordinator = login_as(Role.COORDINATOR)
+    taken = household.members[0].national_id
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id), **{"head-national_id": taken}
+        ),
+    )
+    assert "already registered" in response.get_data(as_text=True)
+    assert count(Household) == 1
+
+
+def test_a_coordinator_cannot_register_in_another_municipality(make: Factory) -> None:
+    outsider = make.user(Role.COORDINATOR, make.municipality("PRI", "Прилеп"))
+    kicevo = make.municipality("KIC")
+    with pytest.raises(PermissionDenied):
+        create_household(
+            outsider,
+            kicevo,
+            HouseholdData(address="x"),
+            MemberData("A", "B", date(1980, 1, 1), sex="M"),
+            today=TODAY,
+        )
+    assert count(Household) == 0
+
+
+def test_members_are_added_and_edited_through_the_pages(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    browser, _ = login_as(Role.COORDINATOR)
+    birth = date(2010, 5, 4)
+    response = browser.post(
+        f"/households/{household.id}/members/new",
+        {
+            "first_name": "Лејла",
+            "last_name": "Мамудовска",
+            "national_id": valid_national_id(birth, female=True),
+            "birth_date": "",
+            "sex": "",
+            "relation": "child",
+        },
+    )
+    assert response.status_code == 302
+    child = db.session.scalars(select(Member).where(Member.first_name == "Лејла")).one()
+    assert child.birth_date == birth and child.sex == "F" and not child.is_head
+    stored_id = child.national_id
+    response = browser.post(
+        f"/households/members/{child.id}/edit",
+        {
+            "first_name": "Лејла",
+            "last_name": "Мамудовска-Ибраимовска",
+            "national_id": "",
+            "birth_date": "2010-05-04",
+            "sex": "F",
+            "relation": "grandchild",
+        },
+    )
+    assert response.status_code == 302
+    db.session.refresh(child)
+    assert child.last_name == "Мамудовска-Ибраимовска"
+    assert child.relation == "grandchild"
+    assert child.national_id == stored_id  # left empty: kept
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "member.update")).one()
+    assert event.changes["last_name"] == ["Мамудовска", "Мамудовска-Ибраимовска"]
+
+
+def test_a_second_head_is_refused(make: Factory) -> None:
+    household = make.household()
+    with pytest.raises(ValidationError, match="already has a head"):
+        make.member(household, relation="head")
+    assert len(household.members) == 1
+
+
+def test_a_future_birth_date_is_refused(make: Factory) -> None:
+    household = make.household()
+    member = household.members[0]
+    coordinator = make._coordinator(household.municipality)
+    with pytest.raises(ValidationError) as refused:
+        update_member(
+            coordinator,
+            member,
+            MemberData("A", "B", date(2030, 1, 1), sex="M", national_id=None, relation="head"),
+            today=TODAY,
+        )
+    assert refused.value.field == "birth_date"
+
+
+def test_the_household_edit_page_changes_the_record_and_its_worker(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    worker = make.user(Role.SOCIAL_WORKER)
+    browser, _ = login_as(Role.COORDINATOR)
+    response = browser.post(
+        f"/households/{household.id}/edit",
+        {
+            "address": "ул. Борис Кидрич бр. 3",
+            "settlement": "Осломеј",
+            "phone": "",
+            "language": "sq",
+            "consent_on": "",
+            "assigned_worker_id": str(worker.id),
+        },
+    )
+    assert response.status_code == 302
+    db.session.refresh(household)
+    assert (household.address, household.language, household.assigned_worker_id) == (
+        "ул. Борис Кидрич бр. 3",
+        "sq",
+        worker.id,
+    )
+
+
+def test_a_worker_of_another_municipality_cannot_be_assigned(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    household = make.household()
+    outsider = make.user(Role.SOCIAL_WORKER, make.municipality("PRI", "Прилеп"))
+    browser, _ = login_as(Role.COORDINATOR)
+    response = browser.post(
+        f"/households/{household.id}/edit",
+        {
+            "address": "ул. Борис Кидрич бр. 3",
+            "language": "mk",
+            "assigned_worker_id": str(outsider.id),
+        },
+    )
+    assert response.status_code == 200
+    db.session.refresh(household)
+    assert household.assigned_worker_id is None
+    assert household.address == "ул. Гоце Делчев бр. 7"

@@ -1,0 +1,116 @@
+"""Logging in and out; every role lands on its own home page."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from casework.audit.models import AuditEvent
+from casework.extensions import db
+from casework.security.models import Role
+from tests.conftest import Client, Factory
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_lands_on_its_own_home_page(client: Client, make: Factory, role: Role) -> None:
+    user = make.user(role)
+    response = client.login(user.username)
+    assert response.status_code == 302
+    home = client.get(response.headers["Location"])
+    assert home.status_code == 302
+    assert home.headers["Location"] == f"/home/{role.value}"
+    page = client.get(f"/home/{role.value}")
+    assert page.status_code == 200
+    assert user.full_name in page.get_data(as_text=True)
+
+
+def test_a_user_may_not_open_another_roles_home_page(login_as) -> None:  # type: ignore[no-untyped-def]
+    browser, _ = login_as(Role.SOCIAL_WORKER)
+    assert browser.get("/home/officer").status_code == 403
+    assert browser.get("/home/nonsense").status_code == 404
+
+
+def test_wrong_password_gives_one_message_and_no_session(client: Client, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    response = client.login(user.username, "wrong password entirely")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Wrong username or password." in body
+    assert client.get("/households/").status_code == 302  # still anonymous
+
+
+def test_an_unknown_username_gets_the_same_message_as_a_wrong_password(client: Client) -> None:
+    response = client.login("nobody-here", "whatever password")
+    assert "Wrong username or password." in response.get_data(as_text=True)
+
+
+def test_a_deactivated_user_cannot_log_in(client: Client, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    user.active = False
+    response = client.login(user.username)
+    assert response.status_code == 200
+    assert "Wrong username or password." in response.get_data(as_text=True)
+
+
+def test_login_records_the_time_and_an_audit_event(client: Client, make: Factory) -> None:
+    user = make.user(Role.OFFICER)
+    client.login(user.username)
+    db.session.refresh(user)
+    assert user.last_login_at is not None
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.login")).all()
+    assert [e.actor_id for e in events] == [user.id]
+
+
+def test_login_starts_a_new_session(client: Client, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    client.get("/login")
+    with client.http.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    client.login(user.username)
+    with client.http.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == str(user.id)
+
+
+def test_logout_ends_the_session(login_as) -> None:  # type: ignore[no-untyped-def]
+    browser, _ = login_as(Role.COORDINATOR)
+    assert browser.get("/households/").status_code == 200
+    response = browser.post("/logout")
+    assert response.headers["Location"] == "/login"
+    assert browser.get("/households/").status_code == 302
+
+
+def test_logout_needs_the_csrf_token(login_as) -> None:  # type: ignore[no-untyped-def]
+    browser, _ = login_as(Role.COORDINATOR)
+    response = browser.http.post("/logout")
+    assert response.status_code == 400
+    assert browser.get("/households/").status_code == 200
+
+
+def test_next_parameter_never_redirects_off_site(client: Client, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    client.get("/login")
+    response = client.post(
+        "/login",
+        {
+            "username": user.username,
+            "password": "correct horse battery staple",
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_next_parameter_returns_to_the_page_asked_for(client: Client, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    response = client.get("/households/?q=x")
+    assert response.headers["Location"].startswith("/login?next=")
+    response = client.post(
+        "/login",
+        {
+            "username": user.username,
+            "password": "correct horse battery staple",
+            "next": "/households/?q=x",
+        },
+    )
+    assert response.headers["Location"] == "/households/?q=x"
