@@ -121,10 +121,7 @@ class Factory:
         **kwargs: Any,
     ) -> User:
         role = Role(role)
-        if role is Role.ADMIN:
-            place = municipality
-        else:
-            place = municipality or self.municipality()
+        place = municipality if role is Role.ADMIN else municipality or self.municipality()
         organization = self.enterprise(place) if role is Role.SUPERVISOR else None
         username = username or f"{role.value.replace('_', '')}{next(_serials)}"
         return create_user(

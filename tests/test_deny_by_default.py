@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Rule
 
 from casework.web import PUBLIC_ENDPOINTS
 from tests.conftest import Client
-
-from werkzeug.routing import IntegerConverter, Rule
 
 
 def _sample_url(rule: Rule) -> str:
@@ -42,7 +41,7 @@ def test_every_registered_route_sends_an_anonymous_visitor_to_the_login(
 
 
 def test_the_allow_list_is_short_and_known() -> None:
-    assert PUBLIC_ENDPOINTS == {"static", "security.login", "set_language"}
+    assert {"static", "security.login", "set_language"} == PUBLIC_ENDPOINTS
 
 
 def test_the_login_page_is_public_and_sets_security_headers(client: Client) -> None:
