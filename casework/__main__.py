@@ -1,0 +1,5 @@
+"""``python -m casework`` is the same as the ``casework`` command."""
+
+from casework.cli import main
+
+main()
