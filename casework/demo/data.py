@@ -1,7 +1,9 @@
 """Fill an empty database with the Kičevo pilot (DOMAIN.md): believable, clearly fake data.
 
 Everything goes through the services, so the demo obeys the same rules as real use.
-Random choices come from a fixed seed: the demo is the same on every machine.
+Random choices come from a fixed seed: the demo is the same on every machine. The pilot's
+calendar (call for applications, then about five months of work) is shifted so that the demo
+programme is under way on the day the demo is made: its balances and schedules are live.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
 
-TODAY = date(2022, 1, 17)  # mid-pilot: the programme opened on 08.11.2021
 KICEVO_REGION = "43"
 
 SURNAMES = [
@@ -120,8 +121,15 @@ def national_id(birth: date, female: bool, rng: random.Random) -> str:
             return number
 
 
-def birth(rng: random.Random, age_from: int, age_to: int) -> date:
-    return TODAY - timedelta(days=rng.randrange(age_from * 365 + 1, age_to * 365 - 1))
+def birth(rng: random.Random, today: date, age_from: int, age_to: int) -> date:
+    return today - timedelta(days=rng.randrange(age_from * 365 + 1, age_to * 365 - 1))
+
+
+def pick_name(rng: random.Random, names: list[str], taken: set[str]) -> str:
+    """A first name not yet used in this household."""
+    name = rng.choice([n for n in names if n not in taken] or names)
+    taken.add(name)
+    return name
 
 
 @dataclass
@@ -166,13 +174,17 @@ def _users(password: str, kicevo: Municipality, enterprise: Organization) -> Dem
     )
 
 
-def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municipality) -> None:
+def _household(
+    rng: random.Random, index: int, users: DemoUsers, kicevo: Municipality, opened: date,
+    today: date,
+) -> None:
     surname = rng.choice(SURNAMES)
     head_female = rng.random() < 0.3
-    head_birth = birth(rng, 28, 58)
+    head_birth = birth(rng, today, 28, 58)
     street = rng.choice(STREETS)
+    taken: set[str] = set()
     head = MemberData(
-        first_name=rng.choice(FEMALE_NAMES if head_female else MALE_NAMES),
+        first_name=pick_name(rng, FEMALE_NAMES if head_female else MALE_NAMES, taken),
         last_name=female_form(surname) if head_female else surname,
         birth_date=head_birth,
         national_id=national_id(head_birth, head_female, rng),
@@ -186,10 +198,10 @@ def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municip
             settlement=rng.choice(SETTLEMENTS),
             phone=f"+389 7{rng.randrange(9)} {rng.randrange(100, 999)} {rng.randrange(100, 999)}",
             language="sq" if index % 9 == 4 else "mk",
-            consent_on=date(2021, 11, 8) + timedelta(days=rng.randrange(0, 20)),
+            consent_on=opened + timedelta(days=rng.randrange(0, 20)),
         ),
         head,
-        today=TODAY,
+        today=today,
     )
     coordinator = users.coordinator
     members = []
@@ -201,35 +213,35 @@ def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municip
                 coordinator,
                 household,
                 MemberData(
-                    first_name=rng.choice(FEMALE_NAMES if spouse_female else MALE_NAMES),
+                    first_name=pick_name(rng, FEMALE_NAMES if spouse_female else MALE_NAMES, taken),
                     last_name=female_form(surname) if spouse_female else surname,
                     birth_date=spouse_birth,
                     national_id=national_id(spouse_birth, spouse_female, rng),
                     relation=Relation.SPOUSE.value,
                 ),
-                today=TODAY,
+                today=today,
             )
         )
     for _child in range(rng.randrange(1, 5)):
         female = rng.random() < 0.5
-        head_age = (TODAY - head_birth).days // 365
-        child_birth = birth(rng, 1, min(24, head_age - 17))
+        head_age = (today - head_birth).days // 365
+        child_birth = birth(rng, today, 1, min(24, head_age - 17))
         members.append(
             add_member(
                 coordinator,
                 household,
                 MemberData(
-                    first_name=rng.choice(FEMALE_NAMES if female else MALE_NAMES),
+                    first_name=pick_name(rng, FEMALE_NAMES if female else MALE_NAMES, taken),
                     last_name=female_form(surname) if female else surname,
                     birth_date=child_birth,
                     national_id=national_id(child_birth, female, rng),
                     relation=Relation.CHILD.value,
                 ),
-                today=TODAY,
+                today=today,
             )
         )
     if index % 6 == 0:
-        grandparent_birth = birth(rng, 66, 80)
+        grandparent_birth = birth(rng, today, 66, 80)
         grandmother = add_member(
             coordinator,
             household,
@@ -240,14 +252,14 @@ def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municip
                 national_id=national_id(grandparent_birth, True, rng),
                 relation=Relation.GRANDPARENT.value,
             ),
-            today=TODAY,
+            today=today,
         )
         add_exemption(
             coordinator,
             grandmother,
             ExemptionReason.PENSIONER.value,
-            f"ПИОМ решение бр. 08-{rng.randrange(1000, 9999)}/21",
-            date(2021, 11, 8),
+            f"ПИОМ решение бр. 08-{rng.randrange(1000, 9999)}",
+            opened,
         )
     spouse = next((m for m in members if m.relation == Relation.SPOUSE), None)
     if spouse is not None and spouse.sex == "F":
@@ -256,9 +268,9 @@ def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municip
                 coordinator,
                 spouse,
                 ExemptionReason.PREGNANCY.value,
-                f"Потврда од гинеколог бр. {rng.randrange(100, 999)}/21",
-                date(2021, 10, 1),
-                date(2022, 4, 30),
+                f"Потврда од гинеколог бр. {rng.randrange(100, 999)}",
+                opened - timedelta(days=40),
+                opened + timedelta(days=170),
             )
         elif index % 7 == 5:
             add_exemption(
@@ -266,8 +278,8 @@ def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municip
                 spouse,
                 ExemptionReason.MATERNITY.value,
                 f"Решение за породилно отсуство бр. {rng.randrange(100, 999)}",
-                date(2021, 9, 15),
-                date(2022, 6, 15),
+                opened - timedelta(days=60),
+                opened + timedelta(days=210),
             )
     if index % 10 == 7:
         add_exemption(
@@ -275,14 +287,22 @@ def _household(rng: random.Random, index: int, users: DemoUsers, kicevo: Municip
             household.members[0],
             ExemptionReason.UNABLE_TO_WORK.value,
             f"Наод на комисија за оценка на работна способност бр. {rng.randrange(10, 99)}",
-            date(2021, 6, 1),
+            opened - timedelta(days=150),
         )
     if index % 13 != 12:  # a few new households wait for a caseload
         assign_worker(coordinator, household, users.worker if index % 2 == 0 else users.worker2)
 
 
-def fill_demo(password: str, households: int = 30) -> str:
+def programme_opening(today: date) -> date:
+    """The Monday about ten weeks before ``today``: the call for applications opens."""
+    ten_weeks_ago = today - timedelta(weeks=10)
+    return ten_weeks_ago - timedelta(days=ten_weeks_ago.weekday())
+
+
+def fill_demo(password: str, households: int = 30, today: date | None = None) -> str:
     """Create the Kičevo programme, its users and ``households`` families; return a summary."""
+    today = today or date.today()
+    opened = programme_opening(today)
     rng = random.Random(2021)
     _issued.clear()
     kicevo = create_municipality(None, "KIC", "Кичево", name_sq="Kërçovë")
@@ -317,10 +337,10 @@ def fill_demo(password: str, households: int = 30) -> str:
         kicevo,
         ngo,
         ProgrammeData(
-            name="Пилот-програма за одговорна социјална поддршка – Кичево",
+            name="Програма за одговорна социјална поддршка – Кичево",
             donor="Германско сојузно министерство за надворешни работи",
-            starts_on=date(2021, 11, 8),
-            ends_on=date(2022, 10, 31),
+            starts_on=opened,
+            ends_on=opened + timedelta(days=360),
             budget_deni=1_200_000_00,
             hourly_value_deni=100_00,
             approval_threshold_deni=25_000_00,
@@ -334,7 +354,7 @@ def fill_demo(password: str, households: int = 30) -> str:
         ProgrammeData(
             name="Одговорна социјална поддршка – Прилеп",
             donor="ЦГИ Прилеп",
-            starts_on=date(2022, 3, 1),
+            starts_on=opened + timedelta(weeks=8),
             ends_on=None,
             budget_deni=600_000_00,
             hourly_value_deni=110_00,
@@ -342,7 +362,7 @@ def fill_demo(password: str, households: int = 30) -> str:
         ),
     )
     for index in range(households):
-        _household(rng, index, users, kicevo)
+        _household(rng, index, users, kicevo, opened, today)
     lines = ["Demo users (username: role):"]
     for username, role in (
         ("admin", "admin"),
