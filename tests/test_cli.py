@@ -25,8 +25,13 @@ def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
     }
     environment.pop("CASEWORK_DATABASE_URL")
     return subprocess.run(
-        [*CASEWORK, *args], env=environment, capture_output=True, text=True, timeout=120,
-        check=False, cwd=tmp_path,
+        [*CASEWORK, *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
     )
 
 
@@ -63,23 +68,66 @@ def test_init_refuses_a_short_password_and_stores_no_user(tmp_path: Path) -> Non
 
 def test_user_create_names_the_bad_field_and_stores_nothing(tmp_path: Path) -> None:
     run(["init", "--admin-password", "a long secret passphrase"], tmp_path)
-    unknown_role = run(["user", "create", "ana", "--full-name", "Ana", "--role", "boss",
-                        "--municipality", "KIC", "--password", "a long enough pw"], tmp_path)
+    unknown_role = run(
+        [
+            "user",
+            "create",
+            "ana",
+            "--full-name",
+            "Ana",
+            "--role",
+            "boss",
+            "--municipality",
+            "KIC",
+            "--password",
+            "a long enough pw",
+        ],
+        tmp_path,
+    )
     assert unknown_role.returncode == 2
     assert "--role" in unknown_role.stderr
-    unknown_place = run(["user", "create", "ana", "--full-name", "Ana", "--role", "coordinator",
-                         "--municipality", "XYZ", "--password", "a long enough pw"], tmp_path)
+    unknown_place = run(
+        [
+            "user",
+            "create",
+            "ana",
+            "--full-name",
+            "Ana",
+            "--role",
+            "coordinator",
+            "--municipality",
+            "XYZ",
+            "--password",
+            "a long enough pw",
+        ],
+        tmp_path,
+    )
     assert unknown_place.returncode == 1
     assert "municipality" in unknown_place.stderr and "XYZ" in unknown_place.stderr
-    no_place = run(["user", "create", "ana", "--full-name", "Ana", "--role", "coordinator",
-                    "--password", "a long enough pw"], tmp_path)
+    no_place = run(
+        [
+            "user",
+            "create",
+            "ana",
+            "--full-name",
+            "Ana",
+            "--role",
+            "coordinator",
+            "--password",
+            "a long enough pw",
+        ],
+        tmp_path,
+    )
     assert no_place.returncode == 1 and "municipality" in no_place.stderr
     assert rows(tmp_path / "casework.sqlite", "SELECT username FROM users") == [("admin",)]
 
 
 def test_a_bad_environment_value_stops_with_a_message(tmp_path: Path) -> None:
-    result = run(["init", "--admin-password", "a long secret passphrase"], tmp_path,
-                 CASEWORK_PAGE_SIZE="lots")
+    result = run(
+        ["init", "--admin-password", "a long secret passphrase"],
+        tmp_path,
+        CASEWORK_PAGE_SIZE="lots",
+    )
     assert result.returncode == 2
     assert "CASEWORK_PAGE_SIZE" in result.stderr
     assert not (tmp_path / "casework.sqlite").exists()
@@ -89,8 +137,16 @@ def test_demo_fills_a_database_from_nothing(tmp_path: Path) -> None:
     db = tmp_path / "demo" / "demo.sqlite"
     result = run(["demo", "--no-serve", "--db", str(db)], tmp_path)
     assert result.returncode == 0, result.stderr
-    for username in ("admin", "coordinator", "worker", "worker2", "officer", "officer2",
-                     "supervisor", "auditor"):
+    for username in (
+        "admin",
+        "coordinator",
+        "worker",
+        "worker2",
+        "officer",
+        "officer2",
+        "supervisor",
+        "auditor",
+    ):
         assert username in result.stdout
     assert rows(db, "SELECT count(*) FROM households") == [(30,)]
     assert rows(db, "SELECT count(DISTINCT assigned_worker_id) FROM households") == [(2,)]
@@ -113,7 +169,11 @@ def test_demo_serves_a_login_page(tmp_path: Path) -> None:
     env.pop("CASEWORK_DATABASE_URL", None)
     server = subprocess.Popen(
         [*CASEWORK, "demo", "--db", str(tmp_path / "d.sqlite"), "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

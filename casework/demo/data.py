@@ -175,7 +175,11 @@ def _users(password: str, kicevo: Municipality, enterprise: Organization) -> Dem
 
 
 def _household(
-    rng: random.Random, index: int, users: DemoUsers, kicevo: Municipality, opened: date,
+    rng: random.Random,
+    index: int,
+    users: DemoUsers,
+    kicevo: Municipality,
+    opened: date,
     today: date,
 ) -> None:
     surname = rng.choice(SURNAMES)
