@@ -15,8 +15,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from casework.db import configure_sqlite
     from casework.errors import register_error_handlers
     from casework.extensions import babel, csrf, db, login_manager, migrate
+    from casework.i18n import translations_directory
 
     settings = settings or from_env(**overrides)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
     app = Flask(
         __name__,
         instance_path=str(settings.instance_path.resolve()),
@@ -36,11 +38,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         BABEL_DEFAULT_LOCALE=settings.default_locale,
         BABEL_DEFAULT_TIMEZONE=settings.default_timezone,
-        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "casework" / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(translations_directory(settings.instance_path)),
         TESTING=settings.env == "test",
     )
-    if settings.sqlalchemy_url.startswith("sqlite:"):
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     with app.app_context():

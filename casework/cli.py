@@ -131,6 +131,20 @@ def user_create(
     )
 
 
+@main.group()
+def translations() -> None:
+    """Keep the message catalogues in step with the code."""
+
+
+@translations.command("update")
+def translations_update() -> None:
+    """Extract marked strings and add the new ones, untranslated, to every catalogue."""
+    from casework.i18n import update_catalogues
+
+    update_catalogues()
+    click.echo("Catalogues updated: translate the new entries (the tests list them).")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

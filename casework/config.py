@@ -16,7 +16,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 INSECURE_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105 - marker value, refused in production
 ENVIRONMENTS = ("development", "production", "test")
-LOCALES = ("mk", "sq", "en")
+# English is the source language; every folder under casework/translations adds a language.
+LOCALES = (
+    *sorted(
+        p.name
+        for p in (PROJECT_ROOT / "casework" / "translations").glob("*")
+        if (p / "LC_MESSAGES").is_dir()
+    ),
+    "en",
+)
 
 
 class ConfigError(ValueError):

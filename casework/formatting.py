@@ -7,8 +7,11 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
 
-CURRENCY_SUFFIX = {"mk": "ден.", "sq": "den.", "en": "MKD"}
-HOURS_SUFFIX = {"mk": "ч", "sq": "orë", "en": "h"}
+from casework.i18n import gettext_noop, translate
+
+# Each language writes the denar and the hour its own way: the catalogues say how.
+CURRENCY = gettext_noop("MKD")
+HOUR = gettext_noop("h")
 
 
 def money(deni: int | None, locale: str) -> str:
@@ -16,7 +19,7 @@ def money(deni: int | None, locale: str) -> str:
     if deni is None:
         return "—"
     amount = format_decimal(Decimal(deni) / 100, format="#,##0.00", locale=locale)
-    return f"{amount} {CURRENCY_SUFFIX.get(locale, 'MKD')}"
+    return f"{amount} {translate(CURRENCY, locale)}"
 
 
 def hours(minutes: int | None, locale: str) -> str:
@@ -25,7 +28,7 @@ def hours(minutes: int | None, locale: str) -> str:
         return "—"
     sign = "−" if minutes < 0 else ""
     h, m = divmod(abs(minutes), 60)
-    return f"{sign}{h}:{m:02d} {HOURS_SUFFIX.get(locale, 'h')}"
+    return f"{sign}{h}:{m:02d} {translate(HOUR, locale)}"
 
 
 def day(value: date | None, locale: str) -> str:
@@ -42,7 +45,7 @@ def parse_money(text: str) -> int:
     (``15.000`` is fifteen thousand), as Macedonian bills write it.
     """
     raw = text.strip().replace(" ", "").replace("\u00a0", "")
-    for suffix in ("ден.", "ден", "den.", "den", "MKD"):
+    for suffix in ("ден.", "ден", "den.", "den", "MKD", "мкд"):
         raw = raw.removesuffix(suffix)
     if not raw:
         raise ValueError("empty")

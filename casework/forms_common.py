@@ -6,10 +6,12 @@ from typing import Any
 
 from wtforms import Form
 
+from casework.config import LOCALES
 from casework.errors import DomainError
+from casework.i18n import language_name
 
 # Languages are named in their own language, so everyone finds theirs.
-LANGUAGE_NAMES = {"mk": "Македонски", "sq": "Shqip", "en": "English"}
+LANGUAGE_NAMES = {code: language_name(code) for code in LOCALES}
 
 
 def show_domain_error(error: DomainError, *forms: Any) -> None:

@@ -40,3 +40,29 @@ def label(table: dict[str, object], code: str | None) -> str:
     if code is None:
         return "—"
     return str(table.get(str(code), code))
+
+
+ENROLLMENT_STATUS_LABELS = {
+    "applied": _l("applied"),
+    "approved": _l("approved"),
+    "active": _l("active"),
+    "completed": _l("completed"),
+    "withdrawn": _l("withdrawn"),
+    "rejected": _l("rejected"),
+}
+
+SEAT_LABELS = {
+    "municipality": _l("Municipality"),
+    "social_work_centre": _l("Centre for social work"),
+    "roma_ngo": _l("Roma NGO"),
+    "disability_ngo": _l("Disability NGO"),
+    "lawyer": _l("Lawyer"),
+    "other": _l("Other"),
+}
+
+VOTE_LABELS = {"for": _l("For"), "against": _l("Against"), "abstain": _l("Abstained")}
+
+NOTE_VISIBILITY_LABELS = {
+    "ngo": _l("NGO only"),
+    "shared": _l("Shared with the municipality"),
+}

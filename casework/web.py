@@ -28,15 +28,24 @@ CONTENT_SECURITY_POLICY = (
 
 
 def select_locale() -> str | None:
-    """The user's own choice, then the session's, then the browser's, then the default."""
+    """The user's own choice (profile, or the switcher before logging in), then the browser's,
+    then the default of the user's municipality, then the configured default."""
     if not has_request_context():
-        return None  # the CLI and the scheduler speak the default language
-    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
-        return str(current_user.locale)
+        return None  # the CLI and the scheduler speak the configured default
+    user = current_user if current_user and current_user.is_authenticated else None
+    if user is not None and user.locale in LOCALES:
+        return str(user.locale)
     chosen = session.get("locale")
     if chosen in LOCALES:
         return str(chosen)
-    return request.accept_languages.best_match(LOCALES)
+    from_browser = request.accept_languages.best_match(LOCALES)
+    if from_browser:
+        return from_browser
+    if user is not None:
+        place = next((r.municipality for r in user.roles if r.municipality is not None), None)
+        if place is not None and place.default_locale in LOCALES:
+            return place.default_locale
+    return None
 
 
 def _locale() -> str:
@@ -44,6 +53,7 @@ def _locale() -> str:
 
 
 def init_app(app: Flask) -> None:
+    from casework.enrollment.views import bp as enrollment_bp
     from casework.home.views import bp as home_bp
     from casework.households.views import bp as households_bp
     from casework.security.views import bp as security_bp
@@ -51,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(security_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(households_bp)
+    app.register_blueprint(enrollment_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
@@ -106,6 +117,10 @@ def init_app(app: Flask) -> None:
             "relation_label": lambda code: labels.label(labels.RELATION_LABELS, code),
             "exemption_label": lambda code: labels.label(labels.EXEMPTION_LABELS, code),
             "sex_label": lambda code: labels.label(labels.SEX_LABELS, code),
+            "status_label": lambda code: labels.label(labels.ENROLLMENT_STATUS_LABELS, code),
+            "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
+            "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
+            "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
             "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
             "nav_households": current_user.is_authenticated
             and policies.can_list_households(current_user),

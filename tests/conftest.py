@@ -121,6 +121,7 @@ class Factory:
         **kwargs: Any,
     ) -> User:
         role = Role(role)
+        kwargs.setdefault("locale", "en")  # tests read pages in the source language
         place = municipality if role is Role.ADMIN else municipality or self.municipality()
         organization = self.enterprise(place) if role is Role.SUPERVISOR else None
         username = username or f"{role.value.replace('_', '')}{next(_serials)}"

@@ -21,6 +21,7 @@ def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
         **os.environ,
         "CASEWORK_INSTANCE_PATH": str(tmp_path),
         "CASEWORK_DATABASE_URL": "",
+        "CASEWORK_DEFAULT_LOCALE": "en",
         **env,
     }
     environment.pop("CASEWORK_DATABASE_URL")
@@ -148,12 +149,12 @@ def test_demo_fills_a_database_from_nothing(tmp_path: Path) -> None:
         "auditor",
     ):
         assert username in result.stdout
-    assert rows(db, "SELECT count(*) FROM households") == [(30,)]
+    assert rows(db, "SELECT count(*) FROM households") == [(31,)]
     assert rows(db, "SELECT count(DISTINCT assigned_worker_id) FROM households") == [(2,)]
     assert rows(db, "SELECT count(DISTINCT reason) FROM exemptions") == [(4,)]
     # A second run recreates it rather than adding to it.
     assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
-    assert rows(db, "SELECT count(*) FROM households") == [(30,)]
+    assert rows(db, "SELECT count(*) FROM households") == [(31,)]
 
 
 def _free_port() -> int:

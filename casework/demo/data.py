@@ -14,17 +14,21 @@ from datetime import date, timedelta
 
 from stdnum.si import emso
 
-from casework.households.models import ExemptionReason, Relation
+from casework.enrollment import services as enrollment_services
+from casework.enrollment.models import CommissionMember, Seat
+from casework.households.models import ExemptionReason, Household, Relation
 from casework.households.services import (
     HouseholdData,
     MemberData,
     add_exemption,
     add_member,
+    add_note,
     assign_worker,
     create_household,
 )
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
+from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
@@ -181,7 +185,7 @@ def _household(
     kicevo: Municipality,
     opened: date,
     today: date,
-) -> None:
+) -> Household:
     surname = rng.choice(SURNAMES)
     head_female = rng.random() < 0.3
     head_birth = birth(rng, today, 28, 58)
@@ -295,6 +299,143 @@ def _household(
         )
     if index % 13 != 12:  # a few new households wait for a caseload
         assign_worker(coordinator, household, users.worker if index % 2 == 0 else users.worker2)
+    return household
+
+
+COMMISSION = [
+    ("Весна Илиевска", Seat.MUNICIPALITY),
+    ("Драган Ристески", Seat.SOCIAL_WORK_CENTRE),
+    ("Сениха Мустафовска", Seat.ROMA_NGO),
+    ("Благој Николоски", Seat.DISABILITY_NGO),
+    ("адв. Мирјана Талеска", Seat.LAWYER),
+]
+
+# The path of each demo household, by its index: most are active, the rest show every state.
+PATHS = {
+    0: "applied",
+    9: "applied",
+    5: "approved",
+    14: "approved",
+    8: "rejected",
+    19: "rejected",
+    23: "withdrawn",
+}
+
+
+def _enroll(
+    rng: random.Random,
+    index: int,
+    household: Household,
+    programme: Programme,
+    commission: list[CommissionMember],
+    coordinator: User,
+    opened: date,
+    today: date,
+) -> None:
+    path = PATHS.get(index, "active")
+    applied_on = opened + timedelta(days=rng.randrange(0, 14))
+    enrollment = enrollment_services.apply(
+        coordinator, household, programme, applied_on=applied_on, today=today
+    )
+    if path == "applied":
+        return
+    sitting = opened + timedelta(days=17)  # the commission meets once, after the first round
+    present = commission if index % 3 else commission[:4]
+    if path == "rejected":
+        enrollment_services.record_decision(
+            coordinator,
+            enrollment,
+            enrollment_services.DecisionData(
+                decided_on=sitting,
+                outcome="rejected",
+                votes={m.id: ("against" if i < 3 else "for") for i, m in enumerate(present)},
+                reference=f"Записник бр. 08-{rng.randrange(100, 999)}",
+                reason="Долговите се настанати надвор од периодот на јавниот повик."
+                if index % 2
+                else "Домаќинството не живее на територијата на општината.",
+            ),
+            today=today,
+        )
+        return
+    enrollment_services.record_decision(
+        coordinator,
+        enrollment,
+        enrollment_services.DecisionData(
+            decided_on=sitting,
+            outcome="approved",
+            votes={
+                m.id: ("abstain" if i == 4 and index % 5 == 0 else "for")
+                for i, m in enumerate(present)
+            },
+            reference=f"Записник бр. 08-{rng.randrange(100, 999)}",
+        ),
+        today=today,
+    )
+    if path == "approved":
+        return
+    signed_on = sitting + timedelta(days=rng.randrange(3, 10))
+    adults = [m.id for m in household.members if m.age_on(signed_on) >= 18][:2]
+    enrollment_services.sign_agreement(
+        coordinator,
+        enrollment,
+        signed_on=signed_on,
+        reference=f"Договор бр. {index + 1:02d}/{signed_on.year}",
+        signatory_ids=adults,
+        today=today,
+    )
+    if path == "withdrawn":
+        enrollment_services.withdraw(
+            coordinator,
+            enrollment,
+            on=signed_on + timedelta(days=20),
+            reason="Семејството се пресели во Скопје.",
+            today=today,
+        )
+
+
+NOTES = [
+    ("Домашна посета: семејството ги донесе сметките од ЕВН за последните 12 месеци.", "ngo"),
+    ("Носителот на домаќинството е заинтересиран да работи во паркот; договоривме термин.", "ngo"),
+    ("Домаќинството доби решение за социјална помош; копија е во досието.", "shared"),
+    ("Децата редовно одат на училиште; мајката бара информации за бесплатни учебници.", "ngo"),
+]
+
+
+def _duplicate_candidate(
+    coordinator: User, kicevo: Municipality, existing: Household, today: date
+) -> None:
+    """A late application from a relative's address: its head is already in ``existing``."""
+    person = (
+        next(m for m in existing.members if m.relation == Relation.SPOUSE)
+        if any(m.relation == Relation.SPOUSE for m in existing.members)
+        else existing.members[0]
+    )
+    household = create_household(
+        coordinator,
+        kicevo,
+        HouseholdData(
+            address="ул. Илинденска бр. 102",
+            settlement="Кичево",
+            language="mk",
+            consent_on=today - timedelta(days=2),
+        ),
+        MemberData(
+            person.first_name,
+            person.last_name,
+            person.birth_date,
+            sex=person.sex,
+            relation=Relation.HEAD.value,
+        ),
+        today=today,
+    )
+    add_note(
+        coordinator,
+        household,
+        "Нова пријава; изгледа дека лицето веќе е член на друго домаќинство.",
+        "ngo",
+        written_on=today - timedelta(days=2),
+        today=today,
+    )
 
 
 def programme_opening(today: date) -> date:
@@ -318,10 +459,10 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         "Центар за граѓански иницијативи Прилеп",
         short_name="ЦГИ Прилеп",
     )
-    create_organization(
+    evn = create_organization(
         None, OrganizationKind.CREDITOR, "ЕВН Хоум ДООЕЛ Скопје", short_name="EVN Home"
     )
-    create_organization(
+    komunalec = create_organization(
         None,
         OrganizationKind.CREDITOR,
         "ЈКП „Комуналец“ Кичево",
@@ -336,7 +477,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         short_name="Комуналец",
     )
     users = _users(password, kicevo, enterprise)
-    create_programme(
+    kicevo_programme = create_programme(
         users.admin,
         kicevo,
         ngo,
@@ -349,8 +490,15 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             hourly_value_deni=100_00,
             approval_threshold_deni=25_000_00,
             work_deadline_days=180,
+            debt_period_from=opened - timedelta(days=372),
+            debt_period_to=opened - timedelta(days=8),
         ),
+        [evn, komunalec],
     )
+    commission = [
+        enrollment_services.add_commission_member(users.coordinator, kicevo_programme, name, seat)
+        for name, seat in COMMISSION
+    ]
     create_programme(
         users.admin,
         prilep,
@@ -365,8 +513,24 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             approval_threshold_deni=25_000_00,
         ),
     )
+    registered = []
     for index in range(households):
-        _household(rng, index, users, kicevo, opened, today)
+        household = _household(rng, index, users, kicevo, opened, today)
+        _enroll(
+            rng, index, household, kicevo_programme, commission, users.coordinator, opened, today
+        )
+        registered.append(household)
+    for index, household in enumerate(registered[: len(NOTES) * 3 : 3]):
+        text, visibility = NOTES[index]
+        add_note(
+            users.coordinator,
+            household,
+            text,
+            visibility,
+            written_on=opened + timedelta(days=5 + index),
+            today=today,
+        )
+    _duplicate_candidate(users.coordinator, kicevo, registered[4], today)
     lines = ["Demo users (username: role):"]
     for username, role in (
         ("admin", "admin"),
@@ -379,5 +543,8 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         ("auditor", "auditor (donor)"),
     ):
         lines.append(f"  {username:<12} {role}")
-    lines.append(f"{households} households registered in Кичево.")
+    lines.append(
+        f"{households + 1} households registered in Кичево: applications in every state, "
+        "a possible duplicate to decide, case notes."
+    )
     return "\n".join(lines)

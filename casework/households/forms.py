@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, Form, FormField, SelectField, StringField
+from wtforms import DateField, Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from casework.config import LOCALES
 from casework.forms_common import LANGUAGE_NAMES
 from casework.households.models import Relation
-from casework.labels import RELATION_LABELS, SEX_LABELS
+from casework.labels import EXEMPTION_LABELS, NOTE_VISIBILITY_LABELS, RELATION_LABELS, SEX_LABELS
 
 
 def relation_choices() -> list[tuple[str, str]]:
@@ -66,3 +66,37 @@ class HouseholdForm(FlaskForm):
 class NewHouseholdForm(HouseholdForm):
     municipality_id = SelectField(_l("Municipality"), coerce=int)
     head = FormField(MemberFields, label=_l("Head of household"))
+
+
+class ExemptionForm(FlaskForm):
+    reason = SelectField(_l("Reason"))
+    document_ref = StringField(
+        _l("Supporting document (number and issuer)"),
+        validators=[DataRequired(), Length(max=120)],
+    )
+    starts_on = DateField(_l("From"), validators=[DataRequired()])
+    ends_on = DateField(_l("Until"), validators=[Optional()])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [(k, str(v)) for k, v in EXEMPTION_LABELS.items()]
+
+
+class NoteForm(FlaskForm):
+    written_on = DateField(_l("Date"), validators=[DataRequired()])
+    text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=5000)])
+    visibility = SelectField(_l("Who may read it"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.visibility.choices = [(k, str(v)) for k, v in NOTE_VISIBILITY_LABELS.items()]
+
+
+class DuplicateForm(FlaskForm):
+    decision = SelectField(
+        _l("Is it the same family?"),
+        choices=[
+            ("same", _l("Same family: use the existing case")),
+            ("different", _l("A different family")),
+        ],
+    )

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.db import Base, UTCDateTime, enum_check, utcnow
@@ -90,7 +100,9 @@ class Member(Base):
     )
     first_name: Mapped[str] = mapped_column(String(80))
     last_name: Mapped[str] = mapped_column(String(80))
-    national_id: Mapped[str | None] = mapped_column(String(13), index=True)
+    # Unique: one person, one record. The database refuses a second one even when two
+    # registrations race past the service's own check.
+    national_id: Mapped[str | None] = mapped_column(String(13), unique=True)
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(1))
     relation: Mapped[str] = mapped_column(String(20))
@@ -113,6 +125,69 @@ class Member(Base):
 
     def __str__(self) -> str:
         return self.full_name
+
+
+class NoteVisibility(StrEnum):
+    NGO = "ngo"  # the NGO's staff only
+    SHARED = "shared"  # also the municipality's officers
+
+
+class DuplicateDecision(StrEnum):
+    PENDING = "pending"
+    SAME_FAMILY = "same"
+    DIFFERENT = "different"
+
+
+class CaseloadAssignment(Base):
+    """Who followed a household when: the caseload's history, never overwritten."""
+
+    __tablename__ = "caseload_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    worker: Mapped[User | None] = relationship(foreign_keys=[worker_id])
+    assigned_by: Mapped[User] = relationship(foreign_keys=[assigned_by_id])
+
+
+class CaseNote(Base):
+    __tablename__ = "case_notes"
+    __table_args__ = (CheckConstraint(enum_check("visibility", NoteVisibility), name="visibility"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    written_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(8), default=NoteVisibility.NGO.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
+class DuplicateReview(Base):
+    """A likely duplicate found at intake, and the coordinator's call on it."""
+
+    __tablename__ = "duplicate_reviews"
+    __table_args__ = (
+        CheckConstraint(enum_check("decision", DuplicateDecision), name="decision"),
+        UniqueConstraint("household_id", "other_household_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    other_household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    reason: Mapped[str] = mapped_column(String(20))  # "name_and_birth" or "address_and_head"
+    decision: Mapped[str] = mapped_column(String(10), default=DuplicateDecision.PENDING.value)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    household: Mapped[Household] = relationship(foreign_keys=[household_id])
+    other_household: Mapped[Household] = relationship(foreign_keys=[other_household_id])
+    decided_by: Mapped[User | None] = relationship()
 
 
 class Exemption(Base):

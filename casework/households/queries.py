@@ -6,7 +6,14 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from casework.extensions import db
-from casework.households.models import Household, Member
+from casework.households.models import (
+    CaseloadAssignment,
+    CaseNote,
+    DuplicateReview,
+    Household,
+    Member,
+    NoteVisibility,
+)
 from casework.security import policies
 from casework.security.models import Role, RoleAssignment, User
 
@@ -86,4 +93,51 @@ def social_workers_of(municipality_id: int) -> Select[User]:
             User.active.is_(True),
         )
         .order_by(User.full_name)
+    )
+
+
+def notes_for(user: User, household: Household) -> list[CaseNote]:
+    """The household's notes this user may read: officers get the shared ones only."""
+    stmt = select(CaseNote).where(CaseNote.household_id == household.id)
+    if not policies.can_read_ngo_notes(user, household):
+        stmt = stmt.where(CaseNote.visibility == NoteVisibility.SHARED.value)
+    return list(
+        db.session.scalars(
+            stmt.options(selectinload(CaseNote.author)).order_by(
+                CaseNote.written_on.desc(), CaseNote.id.desc()
+            )
+        )
+    )
+
+
+def caseload_history(household: Household) -> list[CaseloadAssignment]:
+    return list(
+        db.session.scalars(
+            select(CaseloadAssignment)
+            .where(CaseloadAssignment.household_id == household.id)
+            .options(
+                selectinload(CaseloadAssignment.worker),
+                selectinload(CaseloadAssignment.assigned_by),
+            )
+            .order_by(CaseloadAssignment.assigned_at.desc(), CaseloadAssignment.id.desc())
+        )
+    )
+
+
+def duplicate_reviews(household: Household) -> list[DuplicateReview]:
+    return list(
+        db.session.scalars(
+            select(DuplicateReview)
+            .where(DuplicateReview.household_id == household.id)
+            .options(selectinload(DuplicateReview.other_household).selectinload(Household.members))
+            .order_by(DuplicateReview.id)
+        )
+    )
+
+
+def get_visible_duplicate_review(user: User, review_id: int) -> DuplicateReview | None:
+    return db.session.scalar(
+        select(DuplicateReview)
+        .join(Household, DuplicateReview.household_id == Household.id)
+        .where(DuplicateReview.id == review_id, household_visibility(user))
     )

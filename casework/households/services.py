@@ -5,22 +5,40 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from stdnum.exceptions import InvalidChecksum, InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.si import emso
 
 from casework.audit.services import diff, record, snapshot
 from casework.config import LOCALES
-from casework.errors import PermissionDenied, ValidationError
+from casework.db import utcnow
+from casework.errors import ConflictError, PermissionDenied, ValidationError
 from casework.extensions import db
-from casework.households.models import Exemption, ExemptionReason, Household, Member, Relation, Sex
+from casework.households.models import (
+    CaseloadAssignment,
+    CaseNote,
+    DuplicateDecision,
+    DuplicateReview,
+    Exemption,
+    ExemptionReason,
+    Household,
+    Member,
+    NoteVisibility,
+    Relation,
+    Sex,
+)
 from casework.organizations.models import Municipality
 from casework.security import policies
 from casework.security.models import User
 
+MATERNITY_MONTHS = 9
+NOTE_MAX_LENGTH = 5000
 HOUSEHOLD_FIELDS = ("address", "settlement", "phone", "language", "consent_on")
 MEMBER_FIELDS = ("first_name", "last_name", "birth_date", "sex", "relation")
 
@@ -167,6 +185,19 @@ def _check_unique_national_id(national_id: str | None, member_id: int | None = N
         )
 
 
+def _flush_member() -> None:
+    """Flush, turning the database's refusal of a duplicate national ID into the same message
+    the check gives: two registrations that race past the check still store one person."""
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        if "national_id" in str(error.orig):
+            raise ValidationError(
+                _("This national ID is already registered for another person."), "national_id"
+            ) from None
+        raise
+
+
 def _check_head(household: Household, data: MemberData, member: Member | None = None) -> None:
     if data.relation == Relation.HEAD and any(
         m.is_head and m is not member for m in household.members
@@ -204,7 +235,8 @@ def create_household(
     member = Member(household=household)
     _apply_member(member, head)
     db.session.add(member)
-    db.session.flush()
+    _flush_member()
+    find_duplicates(household)
     record(
         actor,
         "household.create",
@@ -246,7 +278,8 @@ def add_member(actor: User, household: Household, data: MemberData, *, today: da
     member = Member(household=household)
     _apply_member(member, clean)
     db.session.add(member)
-    db.session.flush()
+    _flush_member()
+    find_duplicates(household)
     record(
         actor,
         "member.create",
@@ -275,7 +308,7 @@ def update_member(actor: User, member: Member, data: MemberData, *, today: date)
     before = snapshot(member, MEMBER_FIELDS)
     id_changed = clean.national_id != member.national_id
     _apply_member(member, clean)
-    db.session.flush()
+    _flush_member()
     changes = diff(before, snapshot(member, MEMBER_FIELDS))
     if id_changed:
         changes["national_id"] = "changed"  # the number itself never goes into the trail
@@ -302,6 +335,14 @@ def assign_worker(actor: User, household: Household, worker: User | None) -> Hou
         )
     before = household.assigned_worker_id
     household.assigned_worker_id = worker.id if worker else None
+    if before != household.assigned_worker_id:
+        db.session.add(
+            CaseloadAssignment(
+                household_id=household.id,
+                worker_id=household.assigned_worker_id,
+                assigned_by_id=actor.id,
+            )
+        )
     db.session.flush()
     if before != household.assigned_worker_id:
         record(
@@ -333,6 +374,18 @@ def add_exemption(
         raise ValidationError(_("Enter the reference of the supporting document."), "document_ref")
     if ends_on is not None and ends_on < starts_on:
         raise ValidationError(_("The end date is before the start date."), "ends_on")
+    if reason == ExemptionReason.MATERNITY:
+        # The pilot's call: mothers are exempt up to nine months into maternity leave.
+        limit = _add_months(starts_on, MATERNITY_MONTHS)
+        if ends_on is None or ends_on > limit:
+            raise ValidationError(
+                _(
+                    "A maternity exemption ends at the latest nine months after it starts "
+                    "(%(date)s).",
+                    date=limit.strftime("%d.%m.%Y"),
+                ),
+                "ends_on",
+            )
     exemption = Exemption(
         member=member,
         reason=reason,
@@ -357,3 +410,164 @@ def add_exemption(
         },
     )
     return exemption
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate_day in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, candidate_day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# --- likely duplicates -----------------------------------------------------------------------
+
+
+def _normalised(column: Any) -> Any:
+    return func.lower(func.trim(column))
+
+
+def find_duplicates(household: Household) -> list[DuplicateReview]:
+    """Other households of the same municipality that look like this one: a member with the
+    same name and birth date, or the same address and head's name. Each becomes a review for
+    the coordinator; nothing is merged or refused automatically."""
+    other = aliased(Member)
+    this = aliased(Member)
+    same_person = (
+        select(other.household_id)
+        .join(
+            this,
+            (_normalised(this.first_name) == _normalised(other.first_name))
+            & (_normalised(this.last_name) == _normalised(other.last_name))
+            & (this.birth_date == other.birth_date),
+        )
+        .where(this.household_id == household.id, other.household_id != household.id)
+        .distinct()
+    )
+    found = dict.fromkeys(db.session.scalars(same_person), "name_and_birth")
+    head = household.head
+    if head is not None:
+        other_household = aliased(Household)
+        same_home = (
+            select(other_household.id)
+            .join(other, (other.household_id == other_household.id) & other.is_head.is_(True))
+            .where(
+                other_household.municipality_id == household.municipality_id,
+                other_household.id != household.id,
+                _normalised(other_household.address) == household.address.strip().lower(),
+                _normalised(other.first_name) == head.first_name.strip().lower(),
+                _normalised(other.last_name) == head.last_name.strip().lower(),
+            )
+        )
+        for other_id in db.session.scalars(same_home):
+            found.setdefault(other_id, "address_and_head")
+    municipality_of = dict(
+        db.session.execute(
+            select(Household.id, Household.municipality_id).where(Household.id.in_(found))
+        )
+        .tuples()
+        .all()
+    )
+    known = set(
+        db.session.scalars(
+            select(DuplicateReview.other_household_id).where(
+                DuplicateReview.household_id == household.id
+            )
+        )
+    )
+    reviews = [
+        DuplicateReview(household_id=household.id, other_household_id=other_id, reason=reason)
+        for other_id, reason in sorted(found.items())
+        if other_id not in known and municipality_of.get(other_id) == household.municipality_id
+    ]
+    db.session.add_all(reviews)
+    db.session.flush()
+    return reviews
+
+
+def decide_duplicate(actor: User, review: DuplicateReview, decision: str, *, today: date) -> None:
+    """ "Same family": the new registration is closed and the existing case is used (no merge).
+    "Different": both are kept, and who said so is recorded."""
+    from casework.enrollment import services as enrollment_services
+
+    household = review.household
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    if decision not in (DuplicateDecision.SAME_FAMILY, DuplicateDecision.DIFFERENT):
+        raise ValidationError(_("Choose whether it is the same family."), "decision")
+    if review.decision != DuplicateDecision.PENDING:
+        raise ConflictError(_("This possible duplicate has been decided already."))
+    review.decision = decision
+    review.decided_by_id = actor.id
+    review.decided_at = utcnow()
+    db.session.flush()
+    record(
+        actor,
+        "duplicate.decide",
+        "household",
+        household.id,
+        municipality_id=household.municipality_id,
+        changes={"other_household_id": review.other_household_id, "decision": decision},
+    )
+    if decision == DuplicateDecision.SAME_FAMILY:
+        enrollment = enrollment_services.open_enrollment(household)
+        if enrollment is not None:
+            other = db.session.get(Household, review.other_household_id)
+            enrollment_services.withdraw(
+                actor,
+                enrollment,
+                on=today,
+                reason=_(
+                    "Same family as case %(case)s: the existing case is used.",
+                    case=other.case_number if other else "?",
+                ),
+                today=today,
+            )
+
+
+# --- case notes -------------------------------------------------------------------------------
+
+
+def add_note(
+    actor: User,
+    household: Household,
+    text: str,
+    visibility: str,
+    *,
+    written_on: date,
+    today: date,
+) -> CaseNote:
+    if not policies.can_write_note(actor, household):
+        raise PermissionDenied()
+    body = text.strip()
+    if not body:
+        raise ValidationError(_("Write the note."), "text")
+    if len(body) > NOTE_MAX_LENGTH:
+        raise ValidationError(
+            _("A note may have at most %(n)d characters.", n=NOTE_MAX_LENGTH), "text"
+        )
+    if visibility not in {v.value for v in NoteVisibility}:
+        raise ValidationError(_("Choose who may read the note."), "visibility")
+    if written_on > today:
+        raise ValidationError(_("The date cannot be in the future."), "written_on")
+    note = CaseNote(
+        household_id=household.id,
+        author_id=actor.id,
+        written_on=written_on,
+        text=body,
+        visibility=visibility,
+    )
+    db.session.add(note)
+    db.session.flush()
+    record(
+        actor,
+        "note.create",
+        "case_note",
+        note.id,
+        municipality_id=household.municipality_id,
+        changes={"household_id": household.id, "visibility": visibility},
+    )
+    return note

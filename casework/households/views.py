@@ -13,11 +13,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.enrollment import queries as enrollment_queries
+from casework.enrollment import services as enrollment_services
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.forms_common import show_domain_error
 from casework.households import queries, services
-from casework.households.forms import HouseholdForm, MemberForm, NewHouseholdForm
+from casework.households.forms import (
+    DuplicateForm,
+    ExemptionForm,
+    HouseholdForm,
+    MemberForm,
+    NewHouseholdForm,
+    NoteForm,
+)
 from casework.households.models import Household, Member
 from casework.organizations.models import Municipality
 from casework.security import policies
@@ -86,11 +95,26 @@ def index() -> str:
 @bp.get("/<int:household_id>")
 def detail(household_id: int) -> str:
     household = _load_household(household_id)
+    today = _today()
+    enrollments = enrollment_queries.enrollments_of(household)
+    current = next((e for e in enrollments if e.is_open), None)
+    can_manage = policies.can_manage_household(current_user, household)
     return render_template(
         "households/detail.html",
         household=household,
-        today=_today(),
-        can_manage=policies.can_manage_household(current_user, household),
+        today=today,
+        can_manage=can_manage,
+        can_write_note=policies.can_write_note(current_user, household),
+        enrollments=enrollments,
+        current=current,
+        work_refusals={
+            m.id: enrollment_services.work_refusal(m, current, today) for m in household.members
+        },
+        notes=queries.notes_for(current_user, household),
+        history=queries.caseload_history(household) if can_manage else [],
+        reviews=queries.duplicate_reviews(household) if can_manage else [],
+        note_form=NoteForm(formdata=None, written_on=today),
+        duplicate_form=DuplicateForm(formdata=None),
     )
 
 
@@ -210,3 +234,86 @@ def edit_member(member_id: int) -> str | Response:
     return render_template(
         "households/member_form.html", form=form, household=household, member=member
     )
+
+
+@bp.route("/members/<int:member_id>/exemptions/new", methods=["GET", "POST"])
+def add_exemption(member_id: int) -> str | Response:
+    member = queries.get_visible_member(current_user, member_id)
+    if member is None:
+        abort(404)
+    if not policies.can_manage_household(current_user, member.household):
+        abort(403)
+    form = ExemptionForm()
+    if request.method == "GET":
+        form.starts_on.data = _today()
+    if form.validate_on_submit():
+        try:
+            services.add_exemption(
+                current_user,
+                member,
+                form.reason.data or "",
+                form.document_ref.data or "",
+                form.starts_on.data,
+                form.ends_on.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+            flash(_("Exemption recorded."), "success")
+            return redirect(url_for("households.detail", household_id=member.household_id))
+    return render_template("households/exemption_form.html", form=form, member=member)
+
+
+@bp.post("/<int:household_id>/notes")
+def add_note(household_id: int) -> str | Response:
+    household = _load_household(household_id)
+    if not policies.can_write_note(current_user, household):
+        abort(403)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            services.add_note(
+                current_user,
+                household,
+                form.text.data or "",
+                form.visibility.data or "",
+                written_on=form.written_on.data,
+                today=_today(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+            flash(_("Note saved."), "success")
+            return redirect(url_for("households.detail", household_id=household.id) + "#notes")
+    flash(
+        " ".join(str(e) for errors in form.errors.values() for e in errors)
+        or " ".join(form.form_errors),
+        "error",
+    )
+    return redirect(url_for("households.detail", household_id=household.id) + "#notes")
+
+
+@bp.post("/duplicates/<int:review_id>")
+def decide_duplicate(review_id: int) -> Response:
+    review = queries.get_visible_duplicate_review(current_user, review_id)
+    if review is None:
+        abort(404)
+    if not policies.can_manage_household(current_user, review.household):
+        abort(403)
+    form = DuplicateForm()
+    if form.validate_on_submit():
+        try:
+            services.decide_duplicate(
+                current_user, review, form.decision.data or "", today=_today()
+            )
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(_("Decision on the possible duplicate recorded."), "success")
+    return redirect(url_for("households.detail", household_id=review.household_id))

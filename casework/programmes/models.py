@@ -30,6 +30,11 @@ class Programme(Base):
         ),
         CheckConstraint("work_deadline_days > 0", name="deadline_positive"),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates_in_order"),
+        CheckConstraint(
+            "debt_period_to IS NULL OR debt_period_from IS NULL "
+            "OR debt_period_to >= debt_period_from",
+            name="debt_period_in_order",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,9 +52,24 @@ class Programme(Base):
     work_deadline_days: Mapped[int] = mapped_column(Integer, default=180)
     check_schedule: Mapped[str] = mapped_column(String(100), default=DEFAULT_SCHEDULE)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Skopje")
+    # The call for applications: which debts count (the pilot: 01.11.2020–31.10.2021).
+    debt_period_from: Mapped[date | None] = mapped_column(Date)
+    debt_period_to: Mapped[date | None] = mapped_column(Date)
 
     municipality: Mapped[Municipality] = relationship()
     ngo: Mapped[Organization] = relationship()
+    eligible_creditors: Mapped[list[Organization]] = relationship(
+        secondary="programme_creditors", order_by="Organization.name"
+    )
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProgrammeCreditor(Base):
+    """A creditor whose debts the programme pays (electricity, communal services, ...)."""
+
+    __tablename__ = "programme_creditors"
+
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)

@@ -35,6 +35,8 @@ class ProgrammeData:
     work_deadline_days: int = 180
     check_schedule: str = DEFAULT_SCHEDULE
     timezone: str = field(default="Europe/Skopje")
+    debt_period_from: date | None = None
+    debt_period_to: date | None = None
 
 
 def _check(data: ProgrammeData) -> None:
@@ -58,6 +60,12 @@ def _check(data: ProgrammeData) -> None:
         raise ValidationError(
             _("The weekly limit must be at least the daily limit."), "weekly_cap_minutes"
         )
+    if (
+        data.debt_period_from is not None
+        and data.debt_period_to is not None
+        and data.debt_period_to < data.debt_period_from
+    ):
+        raise ValidationError(_("The debt period ends before it starts."), "debt_period_to")
     if data.work_deadline_days <= 0:
         raise ValidationError(
             _("The deadline for the work must be at least one day."), "work_deadline_days"
@@ -65,7 +73,11 @@ def _check(data: ProgrammeData) -> None:
 
 
 def create_programme(
-    actor: User, municipality: Municipality, ngo: Organization, data: ProgrammeData
+    actor: User,
+    municipality: Municipality,
+    ngo: Organization,
+    data: ProgrammeData,
+    eligible_creditors: list[Organization] | None = None,
 ) -> Programme:
     """Admins of the municipality (or global admins) set programmes up."""
     if not (policies.is_global_admin(actor) or actor.has_role(Role.ADMIN, municipality.id)):
@@ -75,6 +87,12 @@ def create_programme(
     _check(data)
     programme = Programme(municipality_id=municipality.id, ngo_id=ngo.id, **asdict(data))
     programme.name = data.name.strip()
+    creditors = eligible_creditors or []
+    if any(c.kind != OrganizationKind.CREDITOR for c in creditors):
+        raise ValidationError(
+            _("Only creditors can be eligible for payment."), "eligible_creditors"
+        )
+    programme.eligible_creditors = creditors
     db.session.add(programme)
     db.session.flush()
     record(

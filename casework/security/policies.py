@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from casework.households.models import Household
+from casework.programmes.models import Programme
 from casework.security.models import Role, User
 
 
@@ -74,3 +75,27 @@ def can_open_home(user: User, role: Role) -> bool:
 def is_global_admin(user: User) -> bool:
     """An admin over every municipality (configuration only: no personal data through it)."""
     return any(r.role == Role.ADMIN and r.municipality_id is None for r in user.roles)
+
+
+def can_view_programme(user: User, programme: Programme) -> bool:
+    return is_global_admin(user) or programme.municipality_id in user.municipalities_as(*Role)
+
+
+def can_manage_programme(user: User, programme: Programme) -> bool:
+    """Set up a programme's commission and settings: its coordinators and admins."""
+    return programme.municipality_id in user.municipalities_as(
+        Role.COORDINATOR, Role.ADMIN
+    ) or is_global_admin(user)
+
+
+def can_write_note(user: User, household: Household) -> bool:
+    """NGO staff following the household: its coordinators and its own social worker."""
+    return can_manage_household(user, household) or (
+        household.assigned_worker_id == user.id
+        and household.municipality_id in user.municipalities_as(Role.SOCIAL_WORKER)
+    )
+
+
+def can_read_ngo_notes(user: User, household: Household) -> bool:
+    """NGO-only notes: never the municipality's officers."""
+    return can_write_note(user, household)

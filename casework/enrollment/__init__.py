@@ -1,0 +1,1 @@
+"""Enrollment: from application to active case."""

@@ -1,0 +1,56 @@
+"""Forms for the steps of an enrollment. The services check every rule again."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from casework.labels import SEAT_LABELS, VOTE_LABELS
+
+
+class ApplyForm(FlaskForm):
+    programme_id = SelectField(_l("Programme"), coerce=int)
+    applied_on = DateField(_l("Application received on"), validators=[DataRequired()])
+
+
+class DecisionForm(FlaskForm):
+    """Votes are read from ``vote-<member id>`` fields, one per commission member."""
+
+    decided_on = DateField(_l("Decided on"), validators=[DataRequired()])
+    outcome = SelectField(
+        _l("Decision"),
+        choices=[("approved", _l("Approved")), ("rejected", _l("Rejected"))],
+    )
+    reference = StringField(
+        _l("Minutes or decision number"), validators=[Optional(), Length(max=120)]
+    )
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+
+
+def vote_choices() -> list[tuple[str, str]]:
+    return [("", str(_l("Absent"))), *((k, str(v)) for k, v in VOTE_LABELS.items())]
+
+
+class AgreementForm(FlaskForm):
+    signed_on = DateField(_l("Signed on"), validators=[DataRequired()])
+    reference = StringField(_l("Agreement number"), validators=[DataRequired(), Length(max=120)])
+    signatories = SelectMultipleField(
+        _l("Signed by"),
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,
+    )
+
+
+class CloseForm(FlaskForm):
+    effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+
+
+class CommissionMemberForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    seat = SelectField(_l("Seat"), choices=[(k, v) for k, v in SEAT_LABELS.items()])

@@ -1,0 +1,404 @@
+"""The rules of the path into a programme: application → decision → agreement → active.
+
+Each transition is one function. It checks the acting user, the current state and the
+documents the step needs, records an ``EnrollmentEvent`` and an audit event, and refuses
+anything else with a message that names the field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from casework.audit.services import record
+from casework.enrollment.models import (
+    OPEN_STATUSES,
+    Agreement,
+    AgreementSignatory,
+    CommissionDecision,
+    CommissionMember,
+    DecisionVote,
+    Enrollment,
+    EnrollmentEvent,
+    Seat,
+    Status,
+    Vote,
+)
+from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.households.models import DuplicateDecision, DuplicateReview, Household, Member
+from casework.programmes.models import Programme
+from casework.security import policies
+from casework.security.models import User
+
+ADULT_AGE = 18
+
+# Which state may follow which. Anything else is refused.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.APPLIED: frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN}),
+    Status.APPROVED: frozenset({Status.ACTIVE, Status.WITHDRAWN}),
+    Status.ACTIVE: frozenset({Status.COMPLETED, Status.WITHDRAWN}),
+    Status.COMPLETED: frozenset(),
+    Status.WITHDRAWN: frozenset(),
+    Status.REJECTED: frozenset(),
+}
+
+
+def _refuse_transition(enrollment: Enrollment, target: Status) -> ConflictError:
+    current = Status(enrollment.status)
+    if target is Status.ACTIVE and current is Status.APPLIED:
+        return ConflictError(
+            _("This application has not been approved by the commission: it cannot become active.")
+        )
+    if not TRANSITIONS[current]:
+        return ConflictError(_("This enrollment is closed: nothing more can change it."))
+    return ConflictError(
+        _(
+            "An enrollment that is %(current)s cannot become %(target)s.",
+            current=_status_name(current),
+            target=_status_name(target),
+        )
+    )
+
+
+def _status_name(status: Status) -> str:
+    from casework.labels import ENROLLMENT_STATUS_LABELS
+
+    return str(ENROLLMENT_STATUS_LABELS[status.value])
+
+
+def _check_manage(actor: User, enrollment: Enrollment) -> None:
+    if not policies.can_manage_household(actor, enrollment.household):
+        raise PermissionDenied()
+
+
+def _check_date(day: date, today: date, field: str, *, not_before: date | None = None) -> None:
+    if day > today:
+        raise ValidationError(_("The date cannot be in the future."), field)
+    if not_before is not None and day < not_before:
+        raise ValidationError(
+            _("The date cannot be before %(date)s.", date=not_before.strftime("%d.%m.%Y")), field
+        )
+
+
+def _move(
+    actor: User,
+    enrollment: Enrollment,
+    target: Status,
+    effective_on: date,
+    *,
+    reason: str = "",
+    document_ref: str = "",
+) -> EnrollmentEvent:
+    current = Status(enrollment.status)
+    if target not in TRANSITIONS[current]:
+        raise _refuse_transition(enrollment, target)
+    enrollment.status = target.value
+    event = EnrollmentEvent(
+        enrollment=enrollment,
+        from_status=current.value,
+        to_status=target.value,
+        effective_on=effective_on,
+        reason=reason,
+        document_ref=document_ref,
+        actor_id=actor.id,
+    )
+    db.session.add(event)
+    db.session.flush()
+    record(
+        actor,
+        f"enrollment.{target.value}",
+        "enrollment",
+        enrollment.id,
+        municipality_id=enrollment.household.municipality_id,
+        changes={
+            "status": [current.value, target.value],
+            "effective_on": effective_on,
+            "reason": reason,
+            "document_ref": document_ref,
+        },
+    )
+    return event
+
+
+def open_enrollment(household: Household) -> Enrollment | None:
+    return db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES)
+        )
+    )
+
+
+def apply(
+    actor: User, household: Household, programme: Programme, *, applied_on: date, today: date
+) -> Enrollment:
+    """Register a household's application to a programme of its own municipality."""
+    if not policies.can_manage_household(actor, household):
+        raise PermissionDenied()
+    if programme.municipality_id != household.municipality_id:
+        raise ValidationError(_("The programme belongs to another municipality."), "programme_id")
+    _check_date(applied_on, today, "applied_on", not_before=programme.starts_on)
+    if programme.ends_on is not None and applied_on > programme.ends_on:
+        raise ValidationError(_("The programme had ended on that date."), "applied_on")
+    if open_enrollment(household) is not None:
+        raise ConflictError(_("This household already has an open application or enrollment."))
+    enrollment = Enrollment(household=household, programme=programme, applied_on=applied_on)
+    db.session.add(enrollment)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another request enrolled the same household a moment ago: the index refused this one.
+        raise ConflictError(
+            _("This household already has an open application or enrollment.")
+        ) from None
+    db.session.add(
+        EnrollmentEvent(
+            enrollment=enrollment,
+            from_status=None,
+            to_status=Status.APPLIED.value,
+            effective_on=applied_on,
+            actor_id=actor.id,
+        )
+    )
+    db.session.flush()
+    record(
+        actor,
+        "enrollment.applied",
+        "enrollment",
+        enrollment.id,
+        municipality_id=household.municipality_id,
+        changes={
+            "household_id": household.id,
+            "programme_id": programme.id,
+            "applied_on": applied_on,
+        },
+    )
+    return enrollment
+
+
+def add_commission_member(
+    actor: User, programme: Programme, name: str, seat: str
+) -> CommissionMember:
+    if not policies.can_manage_programme(actor, programme):
+        raise PermissionDenied()
+    if not name.strip():
+        raise ValidationError(_("Enter the commission member's name."), "name")
+    if seat not in {s.value for s in Seat}:
+        raise ValidationError(_("Choose the member's seat on the commission."), "seat")
+    member = CommissionMember(programme_id=programme.id, name=name.strip()[:120], seat=seat)
+    db.session.add(member)
+    db.session.flush()
+    record(
+        actor,
+        "commission.add_member",
+        "commission_member",
+        member.id,
+        municipality_id=programme.municipality_id,
+        changes={"programme_id": programme.id, "name": member.name, "seat": seat},
+    )
+    return member
+
+
+def commission_of(programme: Programme) -> list[CommissionMember]:
+    return list(
+        db.session.scalars(
+            select(CommissionMember)
+            .where(CommissionMember.programme_id == programme.id, CommissionMember.active.is_(True))
+            .order_by(CommissionMember.id)
+        )
+    )
+
+
+def pending_duplicates(household: Household) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(DuplicateReview)
+            .where(
+                DuplicateReview.household_id == household.id,
+                DuplicateReview.decision == DuplicateDecision.PENDING.value,
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class DecisionData:
+    decided_on: date
+    outcome: str  # "approved" or "rejected"
+    votes: Mapping[int, str]  # commission member id → vote, for the members present
+    reference: str = ""
+    reason: str = ""
+
+
+def record_decision(
+    actor: User, enrollment: Enrollment, data: DecisionData, *, today: date
+) -> CommissionDecision:
+    """The commission approves or rejects an application; a majority must be present."""
+    _check_manage(actor, enrollment)
+    target = {"approved": Status.APPROVED, "rejected": Status.REJECTED}.get(data.outcome)
+    if target is None:
+        raise ValidationError(_("Choose the commission's decision."), "outcome")
+    if target not in TRANSITIONS[Status(enrollment.status)]:
+        raise _refuse_transition(enrollment, target)
+    _check_date(data.decided_on, today, "decided_on", not_before=enrollment.applied_on)
+    commission = {m.id: m for m in commission_of(enrollment.programme)}
+    if not commission:
+        raise ValidationError(
+            _("The programme has no commission yet: add its members first."), "votes"
+        )
+    outsiders = set(data.votes) - set(commission)
+    if outsiders:
+        raise ValidationError(_("Only members of this programme's commission can vote."), "votes")
+    if any(v not in {x.value for x in Vote} for v in data.votes.values()):
+        raise ValidationError(_("A vote is for, against or abstain."), "votes")
+    present = len(data.votes)
+    if present * 2 <= len(commission):
+        raise ValidationError(
+            _(
+                "Only %(present)d of %(total)d commission members were present: a decision needs a "
+                "majority of the commission.",
+                present=present,
+                total=len(commission),
+            ),
+            "votes",
+        )
+    votes_for = sum(1 for v in data.votes.values() if v == Vote.FOR)
+    votes_against = sum(1 for v in data.votes.values() if v == Vote.AGAINST)
+    if (target is Status.APPROVED) != (votes_for > votes_against):
+        raise ValidationError(
+            _(
+                "The outcome does not follow the votes (%(for)d for, %(against)d against).",
+                **{"for": votes_for, "against": votes_against},
+            ),
+            "outcome",
+        )
+    if target is Status.REJECTED and not data.reason.strip():
+        raise ValidationError(_("Give the reason for the rejection."), "reason")
+    if target is Status.APPROVED and pending_duplicates(enrollment.household):
+        raise ConflictError(
+            _("A possible duplicate of this household is still to be checked: decide it first.")
+        )
+    decision = CommissionDecision(
+        enrollment=enrollment,
+        decided_on=data.decided_on,
+        outcome=target.value,
+        reference=data.reference.strip()[:120],
+        reason=data.reason.strip(),
+        recorded_by_id=actor.id,
+    )
+    decision.votes = [
+        DecisionVote(commission_member_id=member_id, vote=vote)
+        for member_id, vote in sorted(data.votes.items())
+    ]
+    db.session.add(decision)
+    _move(
+        actor,
+        enrollment,
+        target,
+        data.decided_on,
+        reason=data.reason.strip(),
+        document_ref=decision.reference,
+    )
+    return decision
+
+
+def sign_agreement(
+    actor: User,
+    enrollment: Enrollment,
+    *,
+    signed_on: date,
+    reference: str,
+    signatory_ids: Iterable[int],
+    today: date,
+) -> Agreement:
+    """The family signs the agreement: the enrollment becomes active from that day."""
+    _check_manage(actor, enrollment)
+    if Status.ACTIVE not in TRANSITIONS[Status(enrollment.status)]:
+        raise _refuse_transition(enrollment, Status.ACTIVE)
+    approval = next((d for d in reversed(enrollment.decisions) if d.outcome == "approved"), None)
+    _check_date(
+        signed_on,
+        today,
+        "signed_on",
+        not_before=approval.decided_on if approval else enrollment.applied_on,
+    )
+    if not reference.strip():
+        raise ValidationError(_("Enter the agreement's reference number."), "reference")
+    members = {m.id: m for m in enrollment.household.members}
+    chosen = set(signatory_ids)
+    if not chosen:
+        raise ValidationError(
+            _("At least one adult member must sign the agreement."), "signatories"
+        )
+    if chosen - set(members):
+        raise ValidationError(
+            _("Only members of this household can sign its agreement."), "signatories"
+        )
+    minors = [
+        members[i].full_name for i in sorted(chosen) if members[i].age_on(signed_on) < ADULT_AGE
+    ]
+    if minors:
+        raise ValidationError(
+            _("A minor cannot sign the agreement: %(names)s.", names=", ".join(minors)),
+            "signatories",
+        )
+    agreement = Agreement(
+        enrollment=enrollment,
+        signed_on=signed_on,
+        reference=reference.strip()[:120],
+        recorded_by_id=actor.id,
+    )
+    agreement.signatories = [AgreementSignatory(member_id=i) for i in sorted(chosen)]
+    db.session.add(agreement)
+    enrollment.active_since = signed_on
+    _move(actor, enrollment, Status.ACTIVE, signed_on, document_ref=agreement.reference)
+    return agreement
+
+
+def withdraw(actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date) -> None:
+    """The family leaves (or is taken out of) the programme; the reason is kept."""
+    _check_manage(actor, enrollment)
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the withdrawal."), "reason")
+    _check_date(on, today, "effective_on", not_before=enrollment.applied_on)
+    enrollment.ended_on = on
+    _move(actor, enrollment, Status.WITHDRAWN, on, reason=reason.strip())
+
+
+def complete(actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date) -> None:
+    """Close an active enrollment whose family has done what it agreed to."""
+    _check_manage(actor, enrollment)
+    if Status.COMPLETED not in TRANSITIONS[Status(enrollment.status)]:
+        raise _refuse_transition(enrollment, Status.COMPLETED)
+    _check_date(on, today, "effective_on", not_before=enrollment.active_since)
+    enrollment.ended_on = on
+    _move(actor, enrollment, Status.COMPLETED, on, reason=reason.strip())
+
+
+# --- who may work --------------------------------------------------------------------------
+
+
+def work_refusal(member: Member, enrollment: Enrollment | None, day: date) -> str | None:
+    """Why ``member`` may not work on ``day``, or None when it may.
+
+    Adults (18+) of an active enrollment, from the day it became active, and not exempt that day.
+    """
+    if member.age_on(day) < ADULT_AGE:
+        return _("%(name)s is under 18 and may not work.", name=member.full_name)
+    if enrollment is None or enrollment.status != Status.ACTIVE or enrollment.active_since is None:
+        return _("%(name)s's household has no active enrollment.", name=member.full_name)
+    if day < enrollment.active_since:
+        return _(
+            "The enrollment became active only on %(date)s.",
+            date=enrollment.active_since.strftime("%d.%m.%Y"),
+        )
+    if any(e.covers(day) for e in member.exemptions):
+        return _("%(name)s is exempt from work on that day.", name=member.full_name)
+    return None
