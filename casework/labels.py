@@ -51,6 +51,16 @@ ENROLLMENT_STATUS_LABELS = {
     "rejected": _l("rejected"),
 }
 
+REQUEST_STATUS_LABELS = {
+    "draft": _l("draft"),
+    "submitted": _l("submitted"),
+    "rejected": _l("rejected"),
+    "approved": _l("approved"),
+    "cancelled": _l("cancelled"),
+    "paid": _l("paid"),
+    "reversed": _l("reversed"),
+}
+
 SEAT_LABELS = {
     "municipality": _l("Municipality"),
     "social_work_centre": _l("Centre for social work"),

@@ -19,12 +19,24 @@ from casework.households.models import (
     Member,
 )
 from casework.organizations.models import Municipality, Organization
+from casework.payments.models import (
+    Approval,
+    Arrear,
+    Obligation,
+    Payment,
+    PaymentRequest,
+    PaymentReversal,
+    RequestEvent,
+    UtilityAccount,
+)
 from casework.programmes.models import Programme, ProgrammeCreditor
 from casework.security.models import RoleAssignment, User
 
 __all__ = [
     "Agreement",
     "AgreementSignatory",
+    "Approval",
+    "Arrear",
     "AuditEvent",
     "CaseNote",
     "CaseloadAssignment",
@@ -38,9 +50,15 @@ __all__ = [
     "Household",
     "Member",
     "Municipality",
+    "Obligation",
     "Organization",
+    "Payment",
+    "PaymentRequest",
+    "PaymentReversal",
     "Programme",
     "ProgrammeCreditor",
+    "RequestEvent",
     "RoleAssignment",
     "User",
+    "UtilityAccount",
 ]

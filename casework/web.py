@@ -15,7 +15,7 @@ from casework.extensions import db, login_manager
 from casework.forms_common import LANGUAGE_NAMES
 from casework.households.services import mask_national_id
 from casework.security import policies
-from casework.security.models import User
+from casework.security.models import Role, User
 
 # Deny by default: only these endpoints answer a visitor who is not logged in.
 PUBLIC_ENDPOINTS = frozenset({"static", "security.login", "set_language"})
@@ -56,12 +56,14 @@ def init_app(app: Flask) -> None:
     from casework.enrollment.views import bp as enrollment_bp
     from casework.home.views import bp as home_bp
     from casework.households.views import bp as households_bp
+    from casework.payments.views import bp as payments_bp
     from casework.security.views import bp as security_bp
 
     app.register_blueprint(security_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(households_bp)
     app.register_blueprint(enrollment_bp)
+    app.register_blueprint(payments_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
@@ -118,12 +120,17 @@ def init_app(app: Flask) -> None:
             "exemption_label": lambda code: labels.label(labels.EXEMPTION_LABELS, code),
             "sex_label": lambda code: labels.label(labels.SEX_LABELS, code),
             "status_label": lambda code: labels.label(labels.ENROLLMENT_STATUS_LABELS, code),
+            "request_status_label": lambda code: labels.label(labels.REQUEST_STATUS_LABELS, code),
             "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
             "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
             "nav_households": current_user.is_authenticated
             and policies.can_list_households(current_user),
+            "nav_queue": current_user.is_authenticated
+            and bool(current_user.municipalities_as(Role.OFFICER)),
+            "nav_creditors": current_user.is_authenticated
+            and policies.can_manage_creditors(current_user),
         }
 
     app.add_template_filter(lambda v: formatting.money(v, _locale()), "money")

@@ -26,11 +26,14 @@ from stdnum.si import emso
 
 from casework import create_app
 from casework.config import Settings
+from casework.enrollment.models import Enrollment
 from casework.extensions import db
 from casework.households.models import Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
+from casework.payments.models import Arrear
+from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
 
@@ -176,6 +179,123 @@ class Factory:
                 birth,
                 national_id=valid_national_id(birth, female),
                 relation=relation,
+            ),
+            today=TODAY,
+        )
+
+    def programme(
+        self,
+        municipality: Municipality | None = None,
+        budget_deni: int = 1_000_000_00,
+        threshold_deni: int = 25_000_00,
+        hourly_value_deni: int = 100_00,
+    ) -> Programme:
+        """The pilot's programme: debts of 01.11.2020–31.10.2021 to EVN and the communal
+        enterprise, with a commission of five."""
+        from casework.enrollment.models import Seat
+        from casework.enrollment.services import add_commission_member
+        from casework.programmes.services import ProgrammeData, create_programme
+
+        municipality = municipality or self.municipality()
+        admin = self.user(Role.ADMIN)
+        ngo = create_organization(None, OrganizationKind.NGO, f"ЦГИ Прилеп {next(_serials)}")
+        programme = create_programme(
+            admin,
+            municipality,
+            ngo,
+            ProgrammeData(
+                name="Одговорна социјална поддршка",
+                donor="Донатор",
+                starts_on=date(2021, 11, 8),
+                ends_on=None,
+                budget_deni=budget_deni,
+                hourly_value_deni=hourly_value_deni,
+                approval_threshold_deni=threshold_deni,
+                debt_period_from=date(2020, 11, 1),
+                debt_period_to=date(2021, 10, 31),
+            ),
+            eligible_creditors=[self.creditor("EVN Home"), self.creditor("ЈКП Комуналец")],
+        )
+        for name, seat in [
+            ("Весна", Seat.MUNICIPALITY),
+            ("Драган", Seat.LAWYER),
+            ("Сениха", Seat.ROMA_NGO),
+        ]:
+            add_commission_member(admin, programme, name, seat.value)
+        return programme
+
+    def creditor(self, name: str) -> Organization:
+        existing = db.session.scalar(
+            db.select(Organization).where(
+                Organization.kind == OrganizationKind.CREDITOR.value, Organization.name == name
+            )
+        )
+        if existing is not None:
+            return existing
+        creditor = Organization(kind=OrganizationKind.CREDITOR.value, name=name)
+        db.session.add(creditor)
+        db.session.flush()
+        return creditor
+
+    def active_enrollment(
+        self, programme: Programme, household: Household | None = None
+    ) -> Enrollment:
+        """Applied, approved by the commission and contracted: debts may be paid, adults work."""
+        from casework.enrollment import services as enrollment
+
+        household = household or self.household(
+            head_name=("Мухамед", f"Мамудовски-{next(_serials)}"),
+            address=f"ул. Илинденска бр. {next(_serials)}",
+        )
+        coordinator = self._coordinator(household.municipality)
+        made = enrollment.apply(
+            coordinator, household, programme, applied_on=date(2021, 11, 10), today=TODAY
+        )
+        enrollment.record_decision(
+            coordinator,
+            made,
+            enrollment.DecisionData(
+                decided_on=date(2021, 11, 25),
+                outcome="approved",
+                votes={m.id: "for" for m in enrollment.commission_of(programme)},
+                reference="Записник 08-1",
+            ),
+            today=TODAY,
+        )
+        enrollment.sign_agreement(
+            coordinator,
+            made,
+            signed_on=date(2021, 12, 1),
+            reference=f"Договор {made.id}/2021",
+            signatory_ids=[household.members[0].id],
+            today=TODAY,
+        )
+        return made
+
+    def arrear(
+        self,
+        enrollment: Enrollment,
+        creditor: str = "EVN Home",
+        principal_deni: int = 40_000_00,
+        penalty_deni: int = 2_500_00,
+        period: tuple[date, date] = (date(2020, 11, 1), date(2021, 10, 31)),
+    ) -> Arrear:
+        from casework.payments import services as payments
+
+        coordinator = self._coordinator(enrollment.household.municipality)
+        account = payments.open_account(
+            coordinator, enrollment.household, self.creditor(creditor), f"{next(_serials):08d}"
+        )
+        return payments.record_arrear(
+            coordinator,
+            account,
+            payments.ArrearData(
+                period_from=period[0],
+                period_to=period[1],
+                principal_deni=principal_deni,
+                penalty_deni=penalty_deni,
+                statement_ref=f"Опомена {next(_serials)}",
+                received_on=date(2021, 11, 15),
             ),
             today=TODAY,
         )

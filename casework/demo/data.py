@@ -28,6 +28,7 @@ from casework.households.services import (
 )
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
+from casework.payments import services as payment_services
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
@@ -438,6 +439,189 @@ def _duplicate_candidate(
     )
 
 
+# What each active household's money shows, by its place among the active households.
+MONEY_PATHS = {
+    0: "draft",
+    1: "submitted",
+    2: "rejected",
+    3: "resubmitted",
+    4: "two_approvals",
+    5: "approved",
+    6: "cancelled",
+    7: "reversed",
+}
+
+
+def _round_down(deni: int, step: int = 10_00) -> int:
+    return deni - deni % step
+
+
+def _debts(
+    rng: random.Random,
+    index: int,
+    household: Household,
+    programme: Programme,
+    creditors: tuple[Organization, Organization],
+    coordinator: User,
+    today: date,
+) -> None:
+    """An EVN statement and a communal statement, as the pilot's families brought them; one
+    family also brings an older EVN bill that the call does not cover."""
+    if programme.debt_period_from is None or programme.debt_period_to is None:
+        return
+    received = programme.starts_on + timedelta(days=rng.randrange(1, 6))
+    amounts = (
+        _round_down(int(rng.triangular(4_000_00, 40_000_00, 15_000_00))),
+        _round_down(int(rng.triangular(1_500_00, 12_000_00, 5_000_00))),
+    )
+    if index == 7:
+        amounts = (38_450_00, amounts[1])  # above the approval threshold: two officers approve
+    for creditor, prefix, principal in zip(
+        creditors, ("EVN-DEMO", "KOM-DEMO"), amounts, strict=True
+    ):
+        account = payment_services.open_account(
+            coordinator, household, creditor, f"{prefix}-{12_345_000 + index:08d}"
+        )
+        penalty = _round_down(principal // 12, 1_00)
+        payment_services.record_arrear(
+            coordinator,
+            account,
+            payment_services.ArrearData(
+                period_from=programme.debt_period_from,
+                period_to=programme.debt_period_to,
+                principal_deni=principal - penalty,
+                penalty_deni=penalty,
+                statement_ref=f"Опомена бр. {rng.randrange(1000, 9999)}/{received.year}",
+                received_on=received,
+            ),
+            today=today,
+        )
+        if index == 10 and prefix == "EVN-DEMO":
+            payment_services.record_arrear(
+                coordinator,
+                account,
+                payment_services.ArrearData(
+                    period_from=programme.debt_period_from - timedelta(days=400),
+                    period_to=programme.debt_period_from - timedelta(days=35),
+                    principal_deni=6_240_00,
+                    penalty_deni=810_00,
+                    statement_ref=f"Опомена бр. {rng.randrange(1000, 9999)}/{received.year - 1}",
+                    received_on=received,
+                ),
+                today=today,
+            )
+
+
+def _payments(
+    active_index: int,
+    household: Household,
+    programme: Programme,
+    users: DemoUsers,
+    today: date,
+) -> None:
+    """Requests in every state; most families' electricity debt paid, some communal too."""
+    enrollment = enrollment_services.open_enrollment(household)
+    if enrollment is None or enrollment.active_since is None:
+        return
+    accounts = sorted(
+        (a for a in payment_services.accounts_of(household)), key=lambda a: a.customer_number
+    )
+    evn_arrear, communal_arrear = accounts[0].arrears[-1], accounts[1].arrears[-1]
+    path = MONEY_PATHS.get(active_index, "paid")
+    coordinator = users.coordinator
+    officer, officer2 = (
+        (users.officer, users.officer2) if active_index % 2 else (users.officer2, users.officer)
+    )
+    day = enrollment.active_since + timedelta(days=2 + active_index % 5)
+    amount = (
+        evn_arrear.total_deni
+        if path == "two_approvals"
+        else _round_down(min(evn_arrear.total_deni, 25_000_00))
+    )
+    request = payment_services.create_request(
+        coordinator,
+        enrollment,
+        evn_arrear,
+        amount,
+        "Долг за електрична енергија од периодот на повикот; опомена пред исклучување.",
+        today=day,
+    )
+    if path == "draft":
+        return
+    payment_services.submit(coordinator, request, today=day)
+    if path == "submitted":
+        return
+    decided = day + timedelta(days=3)
+    if path in ("rejected", "resubmitted"):
+        payment_services.reject(
+            officer,
+            request,
+            "Износот не одговара на опомената: приложете ја последната опомена од ЕВН.",
+            today=decided,
+        )
+        if path == "rejected":
+            return
+        payment_services.edit_request(
+            coordinator,
+            request,
+            _round_down(request.amount_deni - 1_000_00),
+            "Износ според последната опомена од ЕВН (приложена).",
+            today=decided,
+        )
+        payment_services.submit(coordinator, request, today=decided)
+        decided += timedelta(days=2)
+    payment_services.approve(officer, request, today=decided)
+    if path == "two_approvals":
+        payment_services.approve(officer2, request, today=decided + timedelta(days=1))
+        decided += timedelta(days=1)
+    if path == "approved":
+        return
+    if path == "cancelled":
+        payment_services.cancel(
+            officer,
+            request,
+            "Семејството самото го намири долгот пред плаќањето.",
+            today=decided + timedelta(days=2),
+        )
+        return
+    paid_on = min(decided + timedelta(days=4), today)
+    payment = payment_services.record_payment(
+        officer,
+        request,
+        payment_services.PaymentData(
+            paid_on=paid_on,
+            reference=f"Извод бр. {paid_on:%m}-{request.id:04d}",
+            amount_deni=request.amount_deni,
+        ),
+        today=today,
+    )
+    if path == "reversed":
+        payment_services.reverse_payment(
+            officer,
+            payment,
+            "Уплатено на погрешен број на корисник; ЕВН ги врати средствата.",
+            on=paid_on + timedelta(days=1),
+            today=today,
+        )
+        return
+    if active_index % 3 == 0:  # some families' communal debt is paid too
+        communal = payment_services.create_request(
+            coordinator, enrollment, communal_arrear, communal_arrear.total_deni, "", today=day
+        )
+        payment_services.submit(coordinator, communal, today=day)
+        payment_services.approve(officer2, communal, today=decided)
+        payment_services.record_payment(
+            officer2,
+            communal,
+            payment_services.PaymentData(
+                paid_on=paid_on,
+                reference=f"Извод бр. {paid_on:%m}-{communal.id:04d}",
+                amount_deni=communal.amount_deni,
+            ),
+            today=today,
+        )
+
+
 def programme_opening(today: date) -> date:
     """The Monday about ten weeks before ``today``: the call for applications opens."""
     ten_weeks_ago = today - timedelta(weeks=10)
@@ -519,7 +703,11 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         _enroll(
             rng, index, household, kicevo_programme, commission, users.coordinator, opened, today
         )
+        _debts(rng, index, household, kicevo_programme, (evn, komunalec), users.coordinator, today)
         registered.append(household)
+    active = [h for h in registered if PATHS.get(registered.index(h), "active") == "active"]
+    for active_index, household in enumerate(active):
+        _payments(active_index, household, kicevo_programme, users, today)
     for index, household in enumerate(registered[: len(NOTES) * 3 : 3]):
         text, visibility = NOTES[index]
         add_note(
@@ -545,6 +733,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         lines.append(f"  {username:<12} {role}")
     lines.append(
         f"{households + 1} households registered in Кичево: applications in every state, "
-        "a possible duplicate to decide, case notes."
+        "a possible duplicate to decide, case notes, debts and payment requests in every "
+        "state."
     )
     return "\n".join(lines)

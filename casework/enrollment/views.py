@@ -23,6 +23,7 @@ from casework.errors import DomainError
 from casework.extensions import db
 from casework.forms_common import show_domain_error
 from casework.households.queries import get_visible_household
+from casework.payments.queries import household_money
 from casework.programmes.models import Programme
 from casework.security import policies
 
@@ -73,7 +74,10 @@ def apply(household_id: int) -> str | Response:
             db.session.commit()
             flash(_("Application registered."), "success")
             return redirect(url_for("households.detail", household_id=household.id))
-    return render_template("enrollment/apply.html", form=form, household=household)
+    eligibility = [(p, household_money(household, p)) for p in programmes]
+    return render_template(
+        "enrollment/apply.html", form=form, household=household, eligibility=eligibility
+    )
 
 
 @bp.route("/enrollments/<int:enrollment_id>/decision", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from casework.extensions import db
 from casework.households import queries as household_queries
 from casework.households.models import Household
+from casework.payments import queries as payment_queries
 from casework.programmes.queries import visible_programmes
 from casework.security import policies
 from casework.security.models import Role
@@ -50,6 +51,8 @@ def role_home(role: str) -> str:
                 Household.assigned_worker_id == current_user.id
             )
         ).all()
+    if chosen is Role.OFFICER:
+        context["queue_count"] = len(payment_queries.officer_queue(current_user))
     if chosen is Role.ADMIN:
         context["users"] = db.session.scalars(all_users()).all()
     return render_template(f"home/{chosen.value}.html", **context)

@@ -31,6 +31,9 @@ class Programme(Base):
         CheckConstraint("work_deadline_days > 0", name="deadline_positive"),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates_in_order"),
         CheckConstraint(
+            "committed_deni >= 0 AND committed_deni <= budget_deni", name="within_budget"
+        ),
+        CheckConstraint(
             "debt_period_to IS NULL OR debt_period_from IS NULL "
             "OR debt_period_to >= debt_period_from",
             name="debt_period_in_order",
@@ -45,6 +48,9 @@ class Programme(Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     budget_deni: Mapped[int] = mapped_column(Deni)
+    # Approved-but-unpaid plus paid-and-not-reversed: moved only by conditional updates in
+    # payments.services, so that two approvals at once can never cross the budget together.
+    committed_deni: Mapped[int] = mapped_column(Deni, default=0, server_default="0")
     hourly_value_deni: Mapped[int] = mapped_column(Deni)
     approval_threshold_deni: Mapped[int] = mapped_column(Deni)
     daily_cap_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_DAILY_CAP_MINUTES)

@@ -99,3 +99,32 @@ def can_write_note(user: User, household: Household) -> bool:
 def can_read_ngo_notes(user: User, household: Household) -> bool:
     """NGO-only notes: never the municipality's officers."""
     return can_write_note(user, household)
+
+
+# --- money ---------------------------------------------------------------------------------
+
+
+def can_view_money(user: User, household: Household) -> bool:
+    """A household's arrears, payments and hours owed: whoever may open the household."""
+    return can_view_household(user, household)
+
+
+def can_record_arrears(user: User, household: Household) -> bool:
+    """Accounts, statements and payment requests are the NGO's side: its coordinators."""
+    return can_manage_household(user, household)
+
+
+def can_decide_payments(user: User, municipality_id: int) -> bool:
+    """Approve, reject, record and reverse payments: the municipality's officers."""
+    return municipality_id in user.municipalities_as(Role.OFFICER)
+
+
+def can_view_budget(user: User, programme: Programme) -> bool:
+    """Figures without names: officers, coordinators, auditors and admins of the programme."""
+    return is_global_admin(user) or programme.municipality_id in user.municipalities_as(
+        Role.OFFICER, Role.COORDINATOR, Role.AUDITOR, Role.ADMIN
+    )
+
+
+def can_manage_creditors(user: User) -> bool:
+    return user.has_role(Role.ADMIN)

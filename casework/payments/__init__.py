@@ -1,0 +1,1 @@
+"""Arrears, payment requests, approvals, payments and the hours they create."""

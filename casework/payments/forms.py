@@ -1,0 +1,67 @@
+"""Forms for arrears, payment requests and payments. The services check every rule again."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from casework.forms_common import MoneyField
+
+
+class CreditorForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    short_name = StringField(_l("Short name"), validators=[Optional(), Length(max=60)])
+
+
+class AccountForm(FlaskForm):
+    creditor_id = SelectField(_l("Creditor"), coerce=int)
+    customer_number = StringField(
+        _l("Customer number"), validators=[DataRequired(), Length(max=40)]
+    )
+
+
+class ArrearForm(FlaskForm):
+    account_id = SelectField(_l("Utility account"), coerce=int)
+    period_from = DateField(_l("Debt period from"), validators=[DataRequired()])
+    period_to = DateField(_l("Debt period to"), validators=[DataRequired()])
+    principal = MoneyField(_l("Principal (ден.)"), validators=[InputRequired()])
+    penalty = MoneyField(_l("Penalty interest (ден.)"), validators=[Optional()])
+    statement_ref = StringField(
+        _l("Statement or invoice number"), validators=[DataRequired(), Length(max=120)]
+    )
+    received_on = DateField(_l("Received on"), validators=[DataRequired()])
+
+
+class RequestForm(FlaskForm):
+    arrear_id = SelectField(_l("Debt"), coerce=int)
+    amount = MoneyField(_l("Amount to pay (ден.)"), validators=[InputRequired()])
+    justification = TextAreaField(_l("Justification"), validators=[Optional(), Length(max=2000)])
+    submit_now = BooleanField(_l("Submit to the municipality now"), default=True)
+
+
+class EditRequestForm(FlaskForm):
+    amount = MoneyField(_l("Amount to pay (ден.)"), validators=[InputRequired()])
+    justification = TextAreaField(_l("Justification"), validators=[Optional(), Length(max=2000)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
+class PaymentForm(FlaskForm):
+    paid_on = DateField(_l("Paid on"), validators=[DataRequired()])
+    reference = StringField(
+        _l("Bank or receipt reference"), validators=[DataRequired(), Length(max=120)]
+    )
+    amount = MoneyField(_l("Amount settled (ден.)"), validators=[InputRequired()])
+
+
+class ReversalForm(FlaskForm):
+    reversed_on = DateField(_l("Reversed on"), validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token (submit, approve)."""

@@ -1,0 +1,370 @@
+"""Reads of the money side, set-based (one query per list, never one per row) and filtered by
+what the user may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import selectinload
+
+from casework.enrollment.models import Enrollment
+from casework.extensions import db
+from casework.households.models import Household
+from casework.households.queries import household_visibility
+from casework.organizations.models import Organization, OrganizationKind
+from casework.payments.models import (
+    OPEN_REQUEST_STATUSES,
+    Approval,
+    Arrear,
+    Obligation,
+    Payment,
+    PaymentRequest,
+    PaymentReversal,
+    RequestStatus,
+    UtilityAccount,
+)
+from casework.payments.services import ineligibility
+from casework.programmes.models import Programme
+from casework.security.models import Role, User
+
+
+def creditors() -> list[Organization]:
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.kind == OrganizationKind.CREDITOR.value)
+            .order_by(Organization.name)
+        )
+    )
+
+
+def _live_payments() -> Select[int, int]:
+    """(request id, amount) of every payment that has not been reversed."""
+    return (
+        select(Payment.request_id, Payment.amount_deni)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(PaymentReversal.id.is_(None))
+    )
+
+
+def paid_by_arrear(arrear_ids: list[int]) -> dict[int, int]:
+    live = _live_payments().subquery()
+    rows = db.session.execute(
+        select(PaymentRequest.arrear_id, func.sum(live.c.amount_deni))
+        .join(live, live.c.request_id == PaymentRequest.id)
+        .where(PaymentRequest.arrear_id.in_(arrear_ids))
+        .group_by(PaymentRequest.arrear_id)
+    ).tuples()
+    return {arrear_id: int(total) for arrear_id, total in rows}
+
+
+def held_by_arrear(arrear_ids: list[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        select(PaymentRequest.arrear_id, func.sum(PaymentRequest.amount_deni))
+        .where(
+            PaymentRequest.arrear_id.in_(arrear_ids),
+            PaymentRequest.status.in_([s.value for s in OPEN_REQUEST_STATUSES]),
+        )
+        .group_by(PaymentRequest.arrear_id)
+    ).tuples()
+    return {arrear_id: int(total) for arrear_id, total in rows}
+
+
+@dataclass
+class ArrearLine:
+    arrear: Arrear
+    paid: int
+    held: int
+    not_eligible: str | None
+
+    @property
+    def outstanding(self) -> int:
+        return self.arrear.total_deni - self.paid
+
+    @property
+    def requestable(self) -> int:
+        return max(self.outstanding - self.held, 0)
+
+
+@dataclass
+class CreditorLine:
+    creditor: Organization
+    arrears: int = 0
+    paid: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return self.arrears - self.paid
+
+
+@dataclass
+class Money:
+    """Everything the household money page shows, from a handful of queries."""
+
+    accounts: list[UtilityAccount]
+    lines: list[ArrearLine]
+    by_creditor: list[CreditorLine]
+    requests: list[PaymentRequest]
+    obligations: list[Obligation]
+    arrears_total: int = 0
+    paid_total: int = 0
+    eligible_outstanding: int = 0
+    minutes_owed: int = 0
+    lines_by_account: dict[int, list[ArrearLine]] = field(default_factory=dict)
+
+    @property
+    def outstanding_total(self) -> int:
+        return self.arrears_total - self.paid_total
+
+
+def household_money(household: Household, programme: Programme | None) -> Money:
+    accounts = list(
+        db.session.scalars(
+            select(UtilityAccount)
+            .where(UtilityAccount.household_id == household.id)
+            .options(selectinload(UtilityAccount.arrears), selectinload(UtilityAccount.creditor))
+            .order_by(UtilityAccount.id)
+        )
+    )
+    arrears = [a for account in accounts for a in account.arrears]
+    ids = [a.id for a in arrears]
+    paid, held = paid_by_arrear(ids), held_by_arrear(ids)
+    if programme is not None:
+        programme.eligible_creditors  # noqa: B018 - load once, not per arrear
+    lines = [
+        ArrearLine(
+            a,
+            paid.get(a.id, 0),
+            held.get(a.id, 0),
+            ineligibility(a, programme) if programme is not None else None,
+        )
+        for a in arrears
+    ]
+    by_creditor: dict[int, CreditorLine] = {}
+    for line in lines:
+        creditor = line.arrear.account.creditor
+        entry = by_creditor.setdefault(creditor.id, CreditorLine(creditor))
+        entry.arrears += line.arrear.total_deni
+        entry.paid += line.paid
+    requests = list(
+        db.session.scalars(
+            select(PaymentRequest)
+            .join(Arrear, PaymentRequest.arrear_id == Arrear.id)
+            .join(UtilityAccount, Arrear.account_id == UtilityAccount.id)
+            .where(UtilityAccount.household_id == household.id)
+            .options(
+                selectinload(PaymentRequest.payment).selectinload(Payment.reversal),
+                selectinload(PaymentRequest.arrear)
+                .selectinload(Arrear.account)
+                .selectinload(UtilityAccount.creditor),
+                selectinload(PaymentRequest.created_by),
+            )
+            .order_by(PaymentRequest.id.desc())
+        )
+    )
+    obligations = list(
+        db.session.scalars(
+            select(Obligation)
+            .where(Obligation.household_id == household.id)
+            .options(selectinload(Obligation.payment).selectinload(Payment.reversal))
+            .order_by(Obligation.starts_on, Obligation.id)
+        )
+    )
+    money = Money(
+        accounts=accounts,
+        lines=lines,
+        by_creditor=sorted(by_creditor.values(), key=lambda c: c.creditor.name),
+        requests=requests,
+        obligations=obligations,
+        arrears_total=sum(line.arrear.total_deni for line in lines),
+        paid_total=sum(line.paid for line in lines),
+        eligible_outstanding=sum(line.outstanding for line in lines if not line.not_eligible),
+        minutes_owed=sum(o.minutes for o in obligations if o.payment.reversal is None),
+    )
+    for line in lines:
+        money.lines_by_account.setdefault(line.arrear.account_id, []).append(line)
+    return money
+
+
+def _request_visibility(user: User) -> Select[int]:
+    return (
+        select(PaymentRequest.id)
+        .join(Enrollment, PaymentRequest.enrollment_id == Enrollment.id)
+        .join(Household, Enrollment.household_id == Household.id)
+        .where(household_visibility(user))
+    )
+
+
+def get_visible_request(user: User, request_id: int) -> PaymentRequest | None:
+    """The request, or None when it does not exist or its household is outside the scope."""
+    return db.session.scalar(
+        select(PaymentRequest).where(
+            PaymentRequest.id == request_id,
+            PaymentRequest.id.in_(_request_visibility(user)),
+        )
+    )
+
+
+def get_visible_payment(user: User, payment_id: int) -> Payment | None:
+    return db.session.scalar(
+        select(Payment).where(
+            Payment.id == payment_id, Payment.request_id.in_(_request_visibility(user))
+        )
+    )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    request: PaymentRequest
+    household: Household
+    arrears_total: int
+    paid_total: int
+    minutes_owed: int
+
+
+def officer_queue(user: User) -> list[QueueRow]:
+    """Submitted requests this officer may approve: its municipalities, not its own making,
+    not yet approved by it in this round. Household totals come from grouped subqueries."""
+    municipalities = user.municipalities_as(Role.OFFICER)
+    if not municipalities:
+        return []
+    mine = (
+        select(Approval.id)
+        .where(
+            Approval.request_id == PaymentRequest.id,
+            Approval.round == PaymentRequest.round,
+            Approval.officer_id == user.id,
+        )
+        .exists()
+    )
+    arrears = (
+        select(
+            UtilityAccount.household_id.label("household_id"),
+            func.sum(Arrear.principal_deni + Arrear.penalty_deni).label("total"),
+        )
+        .join(Arrear, Arrear.account_id == UtilityAccount.id)
+        .group_by(UtilityAccount.household_id)
+        .subquery()
+    )
+    live = _live_payments().subquery()
+    paid = (
+        select(
+            Enrollment.household_id.label("household_id"),
+            func.sum(live.c.amount_deni).label("total"),
+        )
+        .join(PaymentRequest, PaymentRequest.enrollment_id == Enrollment.id)
+        .join(live, live.c.request_id == PaymentRequest.id)
+        .group_by(Enrollment.household_id)
+        .subquery()
+    )
+    owed = (
+        select(
+            Obligation.household_id.label("household_id"),
+            func.sum(Obligation.minutes).label("minutes"),
+        )
+        .join(Payment, Obligation.payment_id == Payment.id)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(PaymentReversal.id.is_(None))
+        .group_by(Obligation.household_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            PaymentRequest,
+            Household,
+            func.coalesce(arrears.c.total, literal(0)),
+            func.coalesce(paid.c.total, literal(0)),
+            func.coalesce(owed.c.minutes, literal(0)),
+        )
+        .join(Enrollment, PaymentRequest.enrollment_id == Enrollment.id)
+        .join(Household, Enrollment.household_id == Household.id)
+        .outerjoin(arrears, arrears.c.household_id == Household.id)
+        .outerjoin(paid, paid.c.household_id == Household.id)
+        .outerjoin(owed, owed.c.household_id == Household.id)
+        .where(
+            PaymentRequest.status == RequestStatus.SUBMITTED.value,
+            Household.municipality_id.in_(municipalities),
+            PaymentRequest.created_by_id != user.id,
+            PaymentRequest.last_changed_by_id != user.id,
+            ~mine,
+        )
+        .options(
+            selectinload(PaymentRequest.arrear)
+            .selectinload(Arrear.account)
+            .selectinload(UtilityAccount.creditor),
+            selectinload(Household.members),
+        )
+        .order_by(PaymentRequest.id)
+    ).tuples()
+    return [QueueRow(r, h, int(a), int(p), int(m)) for r, h, a, p, m in rows]
+
+
+@dataclass
+class Budget:
+    programme: Programme
+    approved: int  # approved, not yet paid
+    paid: int
+    by_creditor: list[tuple[str, int, int]]  # creditor, approved, paid
+    by_month: list[tuple[date, int]]  # first day of the month, paid
+
+    @property
+    def left(self) -> int:
+        return self.programme.budget_deni - self.approved - self.paid
+
+
+def programme_budget(programme: Programme) -> Budget:
+    """Figures without names: fit for officers, coordinators, auditors and donors."""
+    live = _live_payments().subquery()
+    base = (
+        select(PaymentRequest)
+        .join(Enrollment, PaymentRequest.enrollment_id == Enrollment.id)
+        .where(Enrollment.programme_id == programme.id)
+        .subquery()
+    )
+    creditor_rows = db.session.execute(
+        select(
+            Organization.name,
+            func.sum(
+                case((base.c.status == RequestStatus.APPROVED.value, base.c.amount_deni), else_=0)
+            ),
+            func.coalesce(func.sum(live.c.amount_deni), 0),
+        )
+        .select_from(base)
+        .join(Arrear, Arrear.id == base.c.arrear_id)
+        .join(UtilityAccount, UtilityAccount.id == Arrear.account_id)
+        .join(Organization, Organization.id == UtilityAccount.creditor_id)
+        .outerjoin(live, live.c.request_id == base.c.id)
+        .group_by(Organization.name)
+        .order_by(Organization.name)
+    ).tuples()
+    by_creditor = [(name, int(a or 0), int(p or 0)) for name, a, p in creditor_rows]
+    month = func.substr(cast(Payment.paid_on, String), 1, 7)
+    month_rows = db.session.execute(
+        select(month, func.sum(Payment.amount_deni))
+        .join(PaymentRequest, Payment.request_id == PaymentRequest.id)
+        .join(Enrollment, PaymentRequest.enrollment_id == Enrollment.id)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(Enrollment.programme_id == programme.id, PaymentReversal.id.is_(None))
+        .group_by(month)
+        .order_by(month)
+    ).tuples()
+    by_month = [(date(int(m[:4]), int(m[5:7]), 1), int(total)) for m, total in month_rows if m]
+    return Budget(
+        programme=programme,
+        approved=sum(a for _n, a, _p in by_creditor),
+        paid=sum(p for _n, _a, p in by_creditor),
+        by_creditor=by_creditor,
+        by_month=by_month,
+    )
+
+
+def active_enrollment_of(household: Household) -> Enrollment | None:
+    from casework.enrollment.models import Status
+
+    return db.session.scalar(
+        select(Enrollment).where(
+            and_(Enrollment.household_id == household.id, Enrollment.status == Status.ACTIVE.value)
+        )
+    )

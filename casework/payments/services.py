@@ -1,0 +1,688 @@
+"""The rules for money: arrears, payment requests, approvals, payments, reversals, budget.
+
+Every function takes the acting user and an explicit ``today``; it checks permission and
+state, changes rows, writes a request event and an audit event, and flushes. It never
+commits: the caller's unit of work does, and rolls back on any ``DomainError``.
+
+Races are settled by the database, not by reading first: a request moves state only through
+an ``UPDATE ... WHERE status = <the state we saw>``, and a programme's committed amount only
+through ``UPDATE ... WHERE committed + amount <= budget``. Whoever comes second gets a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from casework import formatting
+from casework.audit.services import record
+from casework.enrollment.models import Enrollment, Status
+from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.households.models import Household
+from casework.labels import REQUEST_STATUS_LABELS, label
+from casework.organizations.models import Organization, OrganizationKind
+from casework.payments.models import (
+    OPEN_REQUEST_STATUSES,
+    Approval,
+    Arrear,
+    Obligation,
+    Payment,
+    PaymentRequest,
+    PaymentReversal,
+    RequestEvent,
+    RequestStatus,
+    UtilityAccount,
+)
+from casework.programmes.models import Programme
+from casework.security import policies
+from casework.security.models import User
+
+MAX_AMOUNT_DENI = 100_000_000_00  # a hundred million denars: anything above is a typing error
+
+
+def _money(deni: int) -> str:
+    return formatting.money(deni, str(get_locale() or "en"))
+
+
+def _day(value: date) -> str:
+    return formatting.day(value, "")
+
+
+def obligation_minutes(amount_deni: int, hourly_value_deni: int) -> int:
+    """Minutes owed for a payment: fractions of a minute are waived in the family's favour."""
+    return amount_deni * 60 // hourly_value_deni
+
+
+# --- creditors and accounts --------------------------------------------------------------------
+
+
+def add_creditor(actor: User, name: str, short_name: str = "") -> Organization:
+    if not policies.can_manage_creditors(actor):
+        raise PermissionDenied()
+    name = name.strip()
+    if not name:
+        raise ValidationError(_("Enter the creditor's name."), "name")
+    exists = db.session.scalar(
+        select(Organization.id).where(
+            Organization.kind == OrganizationKind.CREDITOR.value,
+            func.lower(Organization.name) == name.lower(),
+        )
+    )
+    if exists is not None:
+        raise ValidationError(_("A creditor with this name exists already."), "name")
+    creditor = Organization(
+        kind=OrganizationKind.CREDITOR.value, name=name, short_name=short_name.strip() or None
+    )
+    db.session.add(creditor)
+    db.session.flush()
+    record(actor, "creditor.create", "organization", creditor.id, changes={"name": name})
+    return creditor
+
+
+def open_account(
+    actor: User, household: Household, creditor: Organization, customer_number: str
+) -> UtilityAccount:
+    if not policies.can_record_arrears(actor, household):
+        raise PermissionDenied()
+    if creditor.kind != OrganizationKind.CREDITOR.value:
+        raise ValidationError(_("Choose a creditor."), "creditor_id")
+    number = customer_number.strip()
+    if not number:
+        raise ValidationError(_("Enter the customer number."), "customer_number")
+    taken = db.session.scalar(
+        select(UtilityAccount.household_id).where(
+            UtilityAccount.creditor_id == creditor.id, UtilityAccount.customer_number == number
+        )
+    )
+    if taken is not None:
+        raise ValidationError(
+            _("This customer number is already registered at this creditor."), "customer_number"
+        )
+    account = UtilityAccount(
+        household=household, creditor=creditor, customer_number=number, created_by_id=actor.id
+    )
+    db.session.add(account)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise ValidationError(
+            _("This customer number is already registered at this creditor."), "customer_number"
+        ) from None
+    record(
+        actor,
+        "utility_account.create",
+        "utility_account",
+        account.id,
+        municipality_id=household.municipality_id,
+        changes={"creditor_id": creditor.id, "customer_number": number},
+    )
+    return account
+
+
+@dataclass(frozen=True)
+class ArrearData:
+    period_from: date
+    period_to: date
+    principal_deni: int
+    penalty_deni: int
+    statement_ref: str
+    received_on: date
+
+
+def record_arrear(actor: User, account: UtilityAccount, data: ArrearData, *, today: date) -> Arrear:
+    """A creditor's statement. Entered once; a wrong statement is answered by a new one."""
+    if not policies.can_record_arrears(actor, account.household):
+        raise PermissionDenied()
+    if data.period_to < data.period_from:
+        raise ValidationError(_("The period must end on or after its start."), "period_to")
+    if data.received_on > today:
+        raise ValidationError(_("The date cannot be in the future."), "received_on")
+    if data.received_on < data.period_from:
+        raise ValidationError(
+            _("A statement cannot be received before the period it covers."), "received_on"
+        )
+    for field, value in (("principal", data.principal_deni), ("penalty", data.penalty_deni)):
+        if value < 0 or value > MAX_AMOUNT_DENI:
+            raise ValidationError(_("Enter an amount of zero or more."), field)
+    if data.principal_deni + data.penalty_deni == 0:
+        raise ValidationError(_("A statement must show something owed."), "principal")
+    if not data.statement_ref.strip():
+        raise ValidationError(_("Enter the statement or invoice number."), "statement_ref")
+    arrear = Arrear(
+        account=account,
+        period_from=data.period_from,
+        period_to=data.period_to,
+        principal_deni=data.principal_deni,
+        penalty_deni=data.penalty_deni,
+        statement_ref=data.statement_ref.strip(),
+        received_on=data.received_on,
+        recorded_by_id=actor.id,
+    )
+    db.session.add(arrear)
+    db.session.flush()
+    record(
+        actor,
+        "arrear.create",
+        "arrear",
+        arrear.id,
+        municipality_id=account.household.municipality_id,
+        changes={
+            "account_id": account.id,
+            "period": [data.period_from, data.period_to],
+            "principal_deni": data.principal_deni,
+            "penalty_deni": data.penalty_deni,
+            "statement_ref": arrear.statement_ref,
+        },
+    )
+    return arrear
+
+
+# --- what is left on an arrear -----------------------------------------------------------------
+
+
+def paid_on_arrear(arrear: Arrear) -> int:
+    """Settled by the programme on this arrear, reversals excluded."""
+    return (
+        db.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount_deni), 0))
+            .join(PaymentRequest, Payment.request_id == PaymentRequest.id)
+            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+            .where(PaymentRequest.arrear_id == arrear.id, PaymentReversal.id.is_(None))
+        )
+        or 0
+    )
+
+
+def outstanding(arrear: Arrear) -> int:
+    return arrear.total_deni - paid_on_arrear(arrear)
+
+
+def available_for_request(arrear: Arrear, *, excluding: PaymentRequest | None = None) -> int:
+    """What a new (or edited) request may still ask for: the outstanding amount less what
+    other open requests on the same arrear already hold."""
+    held = select(func.coalesce(func.sum(PaymentRequest.amount_deni), 0)).where(
+        PaymentRequest.arrear_id == arrear.id,
+        PaymentRequest.status.in_([s.value for s in OPEN_REQUEST_STATUSES]),
+    )
+    if excluding is not None and excluding.id is not None:
+        held = held.where(PaymentRequest.id != excluding.id)
+    return outstanding(arrear) - (db.session.scalar(held) or 0)
+
+
+def ineligibility(arrear: Arrear, programme: Programme) -> str | None:
+    """Why the programme's call does not cover this arrear, or ``None`` when it does."""
+    eligible_ids = {c.id for c in programme.eligible_creditors}
+    if eligible_ids and arrear.account.creditor_id not in eligible_ids:
+        return _(
+            "The programme does not pay debts to %(creditor)s.", creditor=arrear.account.creditor
+        )
+    start, end = programme.debt_period_from, programme.debt_period_to
+    if (start is not None and arrear.period_from < start) or (
+        end is not None and arrear.period_to > end
+    ):
+        return _(
+            "The statement covers %(start)s–%(end)s; the programme pays debts of "
+            "%(from)s–%(to)s only.",
+            start=_day(arrear.period_from),
+            end=_day(arrear.period_to),
+            **{
+                "from": _day(start) if start else "…",
+                "to": _day(end) if end else "…",
+            },
+        )
+    return None
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def _check_amount(amount_deni: int) -> None:
+    if amount_deni <= 0:
+        raise ValidationError(_("Enter an amount greater than zero."), "amount")
+    if amount_deni > MAX_AMOUNT_DENI:
+        raise ValidationError(_("This amount is too large."), "amount")
+
+
+def _check_request_fits(
+    request: PaymentRequest | None, enrollment: Enrollment, arrear: Arrear, amount_deni: int
+) -> None:
+    _check_amount(amount_deni)
+    if enrollment.status != Status.ACTIVE.value:
+        raise ConflictError(_("Payments can be requested only for an active enrollment."))
+    if arrear.account.household_id != enrollment.household_id:
+        raise ValidationError(_("This debt belongs to another household."), "arrear_id")
+    reason = ineligibility(arrear, enrollment.programme)
+    if reason is not None:
+        raise ValidationError(reason, "arrear_id")
+    available = available_for_request(arrear, excluding=request)
+    if amount_deni > available:
+        raise ValidationError(
+            _(
+                "At most %(available)s of this debt can still be requested "
+                "(outstanding, less other open requests).",
+                available=_money(max(available, 0)),
+            ),
+            "amount",
+        )
+
+
+def _event(actor: User, request: PaymentRequest, before: str | None, note: str = "") -> None:
+    db.session.add(
+        RequestEvent(
+            request=request,
+            from_status=before,
+            to_status=request.status,
+            note=note,
+            actor_id=actor.id,
+        )
+    )
+    db.session.flush()
+    record(
+        actor,
+        f"payment_request.{request.status}",
+        "payment_request",
+        request.id,
+        municipality_id=request.enrollment.household.municipality_id,
+        changes={
+            "status": [before, request.status],
+            "amount_deni": request.amount_deni,
+            "arrear_id": request.arrear_id,
+            "note": note,
+        },
+    )
+
+
+def _refuse_state(request: PaymentRequest, action: str) -> ConflictError:
+    return ConflictError(
+        _(
+            "This request is %(status)s: it cannot be %(action)s.",
+            status=label(REQUEST_STATUS_LABELS, request.status),
+            action=action,
+        )
+    )
+
+
+def _move(request: PaymentRequest, seen: RequestStatus, **values: object) -> None:
+    """Change the request only if it is still in the state we read: the second of two
+    simultaneous actions finds no row to update and is refused."""
+    result = db.session.execute(
+        update(PaymentRequest)
+        .where(PaymentRequest.id == request.id, PaymentRequest.status == seen.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(
+            _("Someone else acted on this request a moment ago. Reload it and check.")
+        )
+    db.session.expire(request)
+
+
+def _check_coordinator(actor: User, enrollment: Enrollment) -> None:
+    if not policies.can_record_arrears(actor, enrollment.household):
+        raise PermissionDenied()
+
+
+def _check_officer(actor: User, request: PaymentRequest) -> None:
+    if not policies.can_decide_payments(actor, request.enrollment.household.municipality_id):
+        raise PermissionDenied()
+
+
+def create_request(
+    actor: User,
+    enrollment: Enrollment,
+    arrear: Arrear,
+    amount_deni: int,
+    justification: str,
+    *,
+    today: date,
+) -> PaymentRequest:
+    _check_coordinator(actor, enrollment)
+    _check_request_fits(None, enrollment, arrear, amount_deni)
+    request = PaymentRequest(
+        enrollment=enrollment,
+        arrear=arrear,
+        amount_deni=amount_deni,
+        justification=justification.strip(),
+        status=RequestStatus.DRAFT.value,
+        created_by_id=actor.id,
+        last_changed_by_id=actor.id,
+    )
+    db.session.add(request)
+    db.session.flush()
+    _event(actor, request, None)
+    return request
+
+
+def edit_request(
+    actor: User, request: PaymentRequest, amount_deni: int, justification: str, *, today: date
+) -> None:
+    """A draft, or a rejected request going back for another try. The editor becomes a maker:
+    they may not approve it afterwards."""
+    _check_coordinator(actor, request.enrollment)
+    if request.status not in (RequestStatus.DRAFT.value, RequestStatus.REJECTED.value):
+        raise _refuse_state(request, _("edited"))
+    _check_request_fits(request, request.enrollment, request.arrear, amount_deni)
+    before = {"amount_deni": request.amount_deni, "justification": request.justification}
+    request.amount_deni = amount_deni
+    request.justification = justification.strip()
+    request.last_changed_by_id = actor.id
+    db.session.flush()
+    record(
+        actor,
+        "payment_request.edit",
+        "payment_request",
+        request.id,
+        municipality_id=request.enrollment.household.municipality_id,
+        changes={
+            "amount_deni": [before["amount_deni"], amount_deni],
+            "justification": [before["justification"], request.justification],
+        },
+    )
+
+
+def submit(actor: User, request: PaymentRequest, *, today: date) -> None:
+    """Send to the municipality. Above the programme's threshold two officers must approve."""
+    _check_coordinator(actor, request.enrollment)
+    seen = RequestStatus(request.status)
+    if seen not in (RequestStatus.DRAFT, RequestStatus.REJECTED):
+        raise _refuse_state(request, _("submitted"))
+    _check_request_fits(request, request.enrollment, request.arrear, request.amount_deni)
+    needed = 2 if request.amount_deni > request.enrollment.programme.approval_threshold_deni else 1
+    _move(
+        request,
+        seen,
+        status=RequestStatus.SUBMITTED.value,
+        round=PaymentRequest.round + 1,
+        approvals_needed=needed,
+        approvals_count=0,
+        last_changed_by_id=actor.id,
+    )
+    _event(actor, request, seen.value)
+
+
+def approve(actor: User, request: PaymentRequest, *, today: date) -> None:
+    """One officer's approval. The last approval needed commits the amount to the budget."""
+    _check_officer(actor, request)
+    if request.status != RequestStatus.SUBMITTED.value:
+        raise _refuse_state(request, _("approved"))
+    if actor.id in (request.created_by_id, request.last_changed_by_id):
+        raise PermissionDenied(
+            _("You prepared or changed this request: another officer must approve it.")
+        )
+    if any(a.officer_id == actor.id and a.round == request.round for a in request.approvals):
+        raise ConflictError(_("You have approved this request already: a second officer must."))
+    seen_count, round_ = request.approvals_count, request.round
+    final = seen_count + 1 >= request.approvals_needed
+    programme = request.enrollment.programme
+    amount = request.amount_deni
+    try:
+        with db.session.begin_nested():
+            result = db.session.execute(
+                update(PaymentRequest)
+                .where(
+                    PaymentRequest.id == request.id,
+                    PaymentRequest.status == RequestStatus.SUBMITTED.value,
+                    PaymentRequest.round == round_,
+                    PaymentRequest.approvals_count == seen_count,
+                )
+                .values(
+                    approvals_count=seen_count + 1,
+                    status=(RequestStatus.APPROVED if final else RequestStatus.SUBMITTED).value,
+                    approved_on=today if final else None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConflictError(
+                    _("Someone else acted on this request a moment ago. Reload it and check.")
+                )
+            if final and not _commit_budget(programme, amount):
+                raise _over_budget(programme, amount)
+            db.session.add(
+                Approval(
+                    request_id=request.id,
+                    round=round_,
+                    seq=seen_count + 1,
+                    officer_id=actor.id,
+                    approved_on=today,
+                )
+            )
+            db.session.flush()
+    except IntegrityError:
+        raise ConflictError(
+            _("Someone else acted on this request a moment ago. Reload it and check.")
+        ) from None
+    db.session.expire(request)
+    db.session.expire(programme, ["committed_deni"])
+    _event(
+        actor,
+        request,
+        RequestStatus.SUBMITTED.value,
+        "" if final else _("first of two approvals"),
+    )
+
+
+def _commit_budget(programme: Programme, amount_deni: int) -> bool:
+    """Add to the programme's committed amount only if it stays within the budget."""
+    result = db.session.execute(
+        update(Programme)
+        .where(
+            Programme.id == programme.id,
+            Programme.committed_deni + amount_deni <= Programme.budget_deni,
+        )
+        .values(committed_deni=Programme.committed_deni + amount_deni)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _release_budget(programme: Programme, amount_deni: int) -> None:
+    if amount_deni:
+        db.session.execute(
+            update(Programme)
+            .where(Programme.id == programme.id)
+            .values(committed_deni=Programme.committed_deni - amount_deni)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.expire(programme, ["committed_deni"])
+
+
+def _over_budget(programme: Programme, amount_deni: int) -> ValidationError:
+    committed = db.session.scalar(
+        select(Programme.committed_deni).where(Programme.id == programme.id)
+    )
+    committed = committed or 0
+    return ValidationError(
+        _(
+            "Approving %(amount)s would cross the programme's budget: budget %(budget)s, "
+            "already approved or paid %(committed)s, left %(left)s.",
+            amount=_money(amount_deni),
+            budget=_money(programme.budget_deni),
+            committed=_money(committed),
+            left=_money(programme.budget_deni - committed),
+        )
+    )
+
+
+def reject(actor: User, request: PaymentRequest, reason: str, *, today: date) -> None:
+    """Back to its maker with the reason; approvals given in this round no longer count."""
+    _check_officer(actor, request)
+    if request.status != RequestStatus.SUBMITTED.value:
+        raise _refuse_state(request, _("rejected"))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason, for the coordinator who made it."), "reason")
+    _move(
+        request,
+        RequestStatus.SUBMITTED,
+        status=RequestStatus.REJECTED.value,
+        rejection_reason=reason.strip(),
+        approvals_count=0,
+    )
+    _event(actor, request, RequestStatus.SUBMITTED.value, reason.strip())
+
+
+def cancel(actor: User, request: PaymentRequest, reason: str, *, today: date) -> None:
+    """An approved request that will not be paid after all: its amount leaves the budget."""
+    if not (
+        policies.can_decide_payments(actor, request.enrollment.household.municipality_id)
+        or policies.can_record_arrears(actor, request.enrollment.household)
+    ):
+        raise PermissionDenied()
+    if request.status != RequestStatus.APPROVED.value:
+        raise _refuse_state(request, _("cancelled"))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for cancelling."), "reason")
+    amount, programme = request.amount_deni, request.enrollment.programme
+    _move(request, RequestStatus.APPROVED, status=RequestStatus.CANCELLED.value)
+    _release_budget(programme, amount)
+    _event(actor, request, RequestStatus.APPROVED.value, reason.strip())
+
+
+# --- payments ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentData:
+    paid_on: date
+    reference: str
+    amount_deni: int
+
+
+def record_payment(
+    actor: User, request: PaymentRequest, data: PaymentData, *, today: date
+) -> Payment:
+    """The utility was paid: from now on the family owes hours for it."""
+    _check_officer(actor, request)
+    if request.status != RequestStatus.APPROVED.value:
+        raise _refuse_state(request, _("paid"))
+    _check_amount(data.amount_deni)
+    if data.amount_deni > request.amount_deni:
+        raise ValidationError(
+            _(
+                "At most the approved %(amount)s can be paid.",
+                amount=_money(request.amount_deni),
+            ),
+            "amount",
+        )
+    if data.paid_on > today:
+        raise ValidationError(_("The date cannot be in the future."), "paid_on")
+    if request.approved_on is not None and data.paid_on < request.approved_on:
+        raise ValidationError(
+            _(
+                "The payment cannot be before its approval on %(date)s.",
+                date=_day(request.approved_on),
+            ),
+            "paid_on",
+        )
+    if not data.reference.strip():
+        raise ValidationError(_("Enter the bank or receipt reference."), "reference")
+    enrollment, programme = request.enrollment, request.enrollment.programme
+    approved_amount = request.amount_deni
+    _move(request, RequestStatus.APPROVED, status=RequestStatus.PAID.value)
+    payment = Payment(
+        request_id=request.id,
+        paid_on=data.paid_on,
+        reference=data.reference.strip(),
+        amount_deni=data.amount_deni,
+        recorded_by_id=actor.id,
+    )
+    obligation = Obligation(
+        payment=payment,
+        household_id=enrollment.household_id,
+        enrollment_id=enrollment.id,
+        minutes=obligation_minutes(data.amount_deni, programme.hourly_value_deni),
+        hourly_value_deni=programme.hourly_value_deni,
+        starts_on=data.paid_on,
+        due_on=data.paid_on + timedelta(days=programme.work_deadline_days),
+    )
+    db.session.add_all([payment, obligation])
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise ConflictError(
+            _("Someone else acted on this request a moment ago. Reload it and check.")
+        ) from None
+    _release_budget(programme, approved_amount - data.amount_deni)
+    _event(actor, request, RequestStatus.APPROVED.value, payment.reference)
+    record(
+        actor,
+        "payment.create",
+        "payment",
+        payment.id,
+        municipality_id=enrollment.household.municipality_id,
+        changes={
+            "request_id": request.id,
+            "paid_on": data.paid_on,
+            "amount_deni": data.amount_deni,
+            "reference": payment.reference,
+            "obligation_minutes": obligation.minutes,
+            "hourly_value_deni": obligation.hourly_value_deni,
+            "due_on": obligation.due_on,
+        },
+    )
+    return payment
+
+
+def reverse_payment(
+    actor: User, payment: Payment, reason: str, *, on: date, today: date
+) -> PaymentReversal:
+    """Cancel a recorded payment and the hours it created. The payment row stays as it was."""
+    request = payment.request
+    _check_officer(actor, request)
+    if payment.reversal is not None:
+        raise ConflictError(_("This payment has been reversed already."))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the reversal."), "reason")
+    if on > today:
+        raise ValidationError(_("The date cannot be in the future."), "reversed_on")
+    if on < payment.paid_on:
+        raise ValidationError(
+            _(
+                "A reversal cannot be dated before the payment (%(date)s).",
+                date=_day(payment.paid_on),
+            ),
+            "reversed_on",
+        )
+    reversal = PaymentReversal(
+        payment_id=payment.id, reason=reason.strip(), reversed_on=on, reversed_by_id=actor.id
+    )
+    db.session.add(reversal)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise ConflictError(_("This payment has been reversed already.")) from None
+    _move(request, RequestStatus.PAID, status=RequestStatus.REVERSED.value)
+    _release_budget(request.enrollment.programme, payment.amount_deni)
+    db.session.expire(payment, ["reversal"])
+    _event(actor, request, RequestStatus.PAID.value, reason.strip())
+    record(
+        actor,
+        "payment.reverse",
+        "payment",
+        payment.id,
+        municipality_id=request.enrollment.household.municipality_id,
+        changes={
+            "reason": reversal.reason,
+            "reversed_on": on,
+            "amount_deni": payment.amount_deni,
+            "obligation_minutes": payment.obligation.minutes,
+        },
+    )
+    return reversal
+
+
+def accounts_of(household: Household) -> list[UtilityAccount]:
+    return list(
+        db.session.scalars(
+            select(UtilityAccount)
+            .where(UtilityAccount.household_id == household.id)
+            .order_by(UtilityAccount.id)
+        )
+    )

@@ -1,0 +1,742 @@
+"""Arrears, payment requests, approvals, payments and reversals: every step and every refusal,
+through the services and through the pages, with the budget and the hours they create."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from casework.audit.models import AuditEvent
+from casework.enrollment.models import Enrollment
+from casework.errors import ConflictError, DomainError, PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.organizations.models import Organization, OrganizationKind
+from casework.payments import queries, services
+from casework.payments.models import (
+    Approval,
+    Arrear,
+    Obligation,
+    Payment,
+    PaymentRequest,
+    PaymentReversal,
+    RequestStatus,
+)
+from casework.programmes.models import Programme
+from casework.security.models import Role, User
+from casework.security.services import RoleGrant, create_user
+from tests.conftest import PASSWORD, TODAY, Factory
+
+PAID_ON = date(2022, 1, 10)
+
+
+@pytest.fixture
+def programme(make: Factory) -> Programme:
+    return make.programme()
+
+
+@pytest.fixture
+def enrollment(make: Factory, programme: Programme) -> Enrollment:
+    return make.active_enrollment(programme)
+
+
+@pytest.fixture
+def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
+    return make.arrear(enrollment)  # 42.500,00 ден. at EVN, inside the eligible period
+
+
+@pytest.fixture
+def coordinator(make: Factory) -> User:
+    return make._coordinator(make.municipality())
+
+
+@pytest.fixture
+def officer(make: Factory) -> User:
+    return make.user(Role.OFFICER)
+
+
+@pytest.fixture
+def officer2(make: Factory) -> User:
+    return make.user(Role.OFFICER)
+
+
+def count(model: type) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def submitted(
+    coordinator: User, enrollment: Enrollment, arrear: Arrear, amount: int = 20_000_00
+) -> PaymentRequest:
+    request = services.create_request(
+        coordinator, enrollment, arrear, amount, "Исклучување на струја", today=TODAY
+    )
+    services.submit(coordinator, request, today=TODAY)
+    return request
+
+
+def approved(
+    coordinator: User,
+    officer: User,
+    enrollment: Enrollment,
+    arrear: Arrear,
+    amount: int = 20_000_00,
+) -> PaymentRequest:
+    request = submitted(coordinator, enrollment, arrear, amount)
+    services.approve(officer, request, today=date(2022, 1, 5))
+    return request
+
+
+def committed(programme: Programme) -> int:
+    return (
+        db.session.scalar(select(Programme.committed_deni).where(Programme.id == programme.id)) or 0
+    )
+
+
+# --- the path of a request ---------------------------------------------------------------------
+
+
+def test_a_paid_request_creates_the_familys_hours_at_that_days_rate(
+    coordinator: User, officer: User, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear, 20_000_00)
+    assert request.status == RequestStatus.APPROVED
+    assert committed(programme) == 20_000_00
+    payment = services.record_payment(
+        officer, request, services.PaymentData(PAID_ON, "Извод 114/2022", 20_000_00), today=TODAY
+    )
+    obligation = db.session.scalars(select(Obligation)).one()
+    assert (obligation.payment_id, obligation.minutes, obligation.hourly_value_deni) == (
+        payment.id,
+        200 * 60,
+        100_00,
+    )
+    assert obligation.due_on == PAID_ON + timedelta(days=programme.work_deadline_days)
+    assert request.status == RequestStatus.PAID
+    assert services.outstanding(arrear) == 42_500_00 - 20_000_00
+    assert committed(programme) == 20_000_00
+    steps = [(e.from_status, e.to_status) for e in request.events]
+    assert steps == [
+        (None, "draft"),
+        ("draft", "submitted"),
+        ("submitted", "approved"),
+        ("approved", "paid"),
+    ]
+    actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"payment_request.approved", "payment.create", "arrear.create"} <= actions
+
+
+def test_a_rejected_request_goes_back_with_the_reason_and_can_be_resubmitted(
+    coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = submitted(coordinator, enrollment, arrear)
+    with pytest.raises(ValidationError) as refused:
+        services.reject(officer, request, "  ", today=TODAY)
+    assert refused.value.field == "reason"
+    services.reject(officer, request, "Износот не е од опомената", today=TODAY)
+    assert (request.status, request.rejection_reason) == ("rejected", "Износот не е од опомената")
+    services.edit_request(coordinator, request, 18_000_00, "Според опомената", today=TODAY)
+    services.submit(coordinator, request, today=TODAY)
+    assert (request.status, request.round, request.amount_deni) == ("submitted", 2, 18_000_00)
+    services.approve(officer, request, today=TODAY)
+    assert request.status == "approved"
+
+
+def test_an_approval_before_a_rejection_does_not_count_after_resubmission(
+    make: Factory, coordinator: User, officer: User, officer2: User, enrollment: Enrollment
+) -> None:
+    big = make.arrear(enrollment, principal_deni=60_000_00, penalty_deni=0)
+    request = submitted(coordinator, enrollment, big, 30_000_00)  # above the 25.000 threshold
+    assert request.approvals_needed == 2
+    services.approve(officer, request, today=TODAY)
+    services.reject(officer2, request, "Недостасува изјава", today=TODAY)
+    services.submit(coordinator, request, today=TODAY)
+    assert request.approvals_count == 0
+    services.approve(officer, request, today=TODAY)
+    assert request.status == "submitted"
+    services.approve(officer2, request, today=TODAY)
+    assert request.status == "approved"
+    assert count(Approval) == 3
+
+
+def test_above_the_threshold_two_different_officers_approve(
+    make: Factory, coordinator: User, officer: User, officer2: User, enrollment: Enrollment
+) -> None:
+    big = make.arrear(enrollment, principal_deni=60_000_00, penalty_deni=0)
+    request = submitted(coordinator, enrollment, big, 30_000_00)
+    services.approve(officer, request, today=TODAY)
+    assert (request.status, request.approvals_count) == ("submitted", 1)
+    with pytest.raises(ConflictError, match="second officer"):
+        services.approve(officer, request, today=TODAY)
+    services.approve(officer2, request, today=TODAY)
+    assert (request.status, request.approvals_count) == ("approved", 2)
+
+
+def test_nobody_approves_a_request_they_made_or_changed(
+    make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    both = create_user(
+        None,
+        "both",
+        "Координатор и службеник",
+        PASSWORD,
+        [
+            RoleGrant(Role.COORDINATOR, make.municipality()),
+            RoleGrant(Role.OFFICER, make.municipality()),
+        ],
+    )
+    request = submitted(both, enrollment, arrear)
+    with pytest.raises(PermissionDenied, match="another officer"):
+        services.approve(both, request, today=TODAY)
+    assert (request.status, count(Approval)) == ("submitted", 0)
+    # Changing someone else's request makes one a maker too.
+    other = submitted(make._coordinator(make.municipality()), enrollment, arrear, 1_000_00)
+    services.reject(make.user(Role.OFFICER), other, "Поправи", today=TODAY)
+    services.edit_request(both, other, 1_500_00, "", today=TODAY)
+    services.submit(both, other, today=TODAY)
+    with pytest.raises(PermissionDenied):
+        services.approve(both, other, today=TODAY)
+
+
+def test_approving_twice_or_out_of_turn_is_refused(
+    coordinator: User, officer: User, officer2: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = services.create_request(coordinator, enrollment, arrear, 5_000_00, "", today=TODAY)
+    with pytest.raises(ConflictError, match="draft"):
+        services.approve(officer, request, today=TODAY)
+    services.submit(coordinator, request, today=TODAY)
+    services.approve(officer, request, today=TODAY)
+    with pytest.raises(ConflictError, match="approved"):
+        services.approve(officer2, request, today=TODAY)
+    assert count(Approval) == 1
+
+
+def test_an_approved_request_can_be_cancelled_before_payment_and_frees_the_budget(
+    coordinator: User, officer: User, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear, 10_000_00)
+    assert committed(programme) == 10_000_00
+    with pytest.raises(ValidationError):
+        services.cancel(officer, request, "", today=TODAY)
+    services.cancel(officer, request, "Семејството го плати само", today=TODAY)
+    assert (request.status, committed(programme)) == ("cancelled", 0)
+    with pytest.raises(ConflictError):
+        services.record_payment(
+            officer, request, services.PaymentData(PAID_ON, "x", 10_000_00), today=TODAY
+        )
+
+
+# --- amounts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", [0, -100])
+def test_zero_or_negative_amounts_are_refused(
+    coordinator: User, enrollment: Enrollment, arrear: Arrear, amount: int
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.create_request(coordinator, enrollment, arrear, amount, "", today=TODAY)
+    assert refused.value.field == "amount"
+    assert count(PaymentRequest) == 0
+
+
+def test_a_request_asks_at_most_what_is_outstanding_less_other_open_requests(
+    coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    with pytest.raises(ValidationError, match=r"42\.500,00|42,500\.00"):
+        services.create_request(coordinator, enrollment, arrear, 42_500_01, "", today=TODAY)
+    services.create_request(coordinator, enrollment, arrear, 30_000_00, "", today=TODAY)
+    with pytest.raises(ValidationError, match=r"12\.500,00|12,500\.00") as refused:
+        services.create_request(coordinator, enrollment, arrear, 12_500_01, "", today=TODAY)
+    assert refused.value.field == "amount"
+    services.create_request(coordinator, enrollment, arrear, 12_500_00, "", today=TODAY)
+    assert count(PaymentRequest) == 2
+
+
+def test_a_debt_outside_the_programmes_period_or_creditors_is_not_paid(
+    make: Factory, coordinator: User, enrollment: Enrollment
+) -> None:
+    old = make.arrear(enrollment, period=(date(2019, 1, 1), date(2020, 12, 31)))
+    with pytest.raises(ValidationError, match=r"01\.11\.2020") as refused:
+        services.create_request(coordinator, enrollment, old, 1_000_00, "", today=TODAY)
+    assert refused.value.field == "arrear_id"
+    phone = make.arrear(enrollment, creditor="Македонски Телеком")
+    with pytest.raises(ValidationError, match="Телеком"):
+        services.create_request(coordinator, enrollment, phone, 1_000_00, "", today=TODAY)
+    assert count(PaymentRequest) == 0
+
+
+def test_payments_are_requested_only_for_an_active_enrollment(
+    make: Factory, coordinator: User, programme: Programme
+) -> None:
+    from casework.enrollment import services as enrollment_services
+
+    enrollment = make.active_enrollment(programme)
+    arrear = make.arrear(enrollment)
+    enrollment_services.withdraw(coordinator, enrollment, on=TODAY, reason="Се исели", today=TODAY)
+    with pytest.raises(ConflictError, match="active enrollment"):
+        services.create_request(coordinator, enrollment, arrear, 1_000_00, "", today=TODAY)
+
+
+def test_an_arrear_with_wrong_dates_or_nothing_owed_is_refused(
+    make: Factory, coordinator: User, enrollment: Enrollment
+) -> None:
+    account = services.open_account(
+        coordinator, enrollment.household, make.creditor("EVN Home"), "555"
+    )
+
+    def arrear(**changes: object) -> None:
+        data = {
+            "period_from": date(2021, 1, 1),
+            "period_to": date(2021, 6, 30),
+            "principal_deni": 1_000_00,
+            "penalty_deni": 0,
+            "statement_ref": "Опомена 1",
+            "received_on": date(2021, 7, 5),
+        } | changes
+        services.record_arrear(coordinator, account, services.ArrearData(**data), today=TODAY)  # type: ignore[arg-type]
+
+    for changes, field in [
+        ({"period_to": date(2020, 12, 31)}, "period_to"),
+        ({"received_on": date(2022, 2, 1)}, "received_on"),
+        ({"principal_deni": 0}, "principal"),
+        ({"penalty_deni": -1}, "penalty"),
+        ({"statement_ref": " "}, "statement_ref"),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            arrear(**changes)
+        assert refused.value.field == field, changes
+    assert count(Arrear) == 0
+    with pytest.raises(ValidationError, match="already registered") as taken:
+        services.open_account(coordinator, enrollment.household, make.creditor("EVN Home"), "555")
+    assert taken.value.field == "customer_number"
+
+
+# --- payments and reversals --------------------------------------------------------------------
+
+
+def test_a_payment_may_settle_less_than_approved_but_never_more(
+    coordinator: User, officer: User, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear, 20_000_00)
+    with pytest.raises(ValidationError, match="approved") as refused:
+        services.record_payment(
+            officer, request, services.PaymentData(PAID_ON, "Извод 1", 20_000_01), today=TODAY
+        )
+    assert refused.value.field == "amount"
+    services.record_payment(
+        officer, request, services.PaymentData(PAID_ON, "Извод 1", 19_999_99), today=TODAY
+    )
+    assert committed(programme) == 19_999_99
+    assert db.session.scalars(select(Obligation.minutes)).one() == 19_999_99 * 60 // 100_00
+
+
+def test_a_payment_date_in_the_future_or_before_approval_is_refused(
+    coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear)  # approved on 05.01.2022
+    for paid_on in (TODAY + timedelta(days=1), date(2022, 1, 4)):
+        with pytest.raises(ValidationError) as refused:
+            services.record_payment(
+                officer, request, services.PaymentData(paid_on, "Извод 1", 1_000_00), today=TODAY
+            )
+        assert refused.value.field == "paid_on"
+    with pytest.raises(ValidationError) as no_reference:
+        services.record_payment(
+            officer, request, services.PaymentData(PAID_ON, " ", 1_000_00), today=TODAY
+        )
+    assert no_reference.value.field == "reference"
+    assert count(Payment) == 0
+
+
+def test_a_reversal_cancels_the_payment_and_its_hours_and_the_trail_keeps_both(
+    coordinator: User, officer: User, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear, 20_000_00)
+    payment = services.record_payment(
+        officer, request, services.PaymentData(PAID_ON, "Извод 2", 20_000_00), today=TODAY
+    )
+    money = queries.household_money(enrollment.household, programme)
+    assert money.minutes_owed == 200 * 60
+    with pytest.raises(ValidationError):
+        services.reverse_payment(officer, payment, "", on=TODAY, today=TODAY)
+    services.reverse_payment(officer, payment, "Погрешна сметка", on=TODAY, today=TODAY)
+    assert request.status == "reversed"
+    assert committed(programme) == 0
+    assert services.outstanding(arrear) == 42_500_00
+    money = queries.household_money(enrollment.household, programme)
+    assert (money.minutes_owed, money.paid_total) == (0, 0)
+    stored = db.session.get(Payment, payment.id)
+    assert stored is not None and stored.amount_deni == 20_000_00  # never edited
+    with pytest.raises(ConflictError, match="reversed already"):
+        services.reverse_payment(officer, payment, "Пак", on=TODAY, today=TODAY)
+    assert count(PaymentReversal) == 1
+    actions = list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert "payment.create" in actions and "payment.reverse" in actions
+
+
+def test_an_officer_of_another_municipality_can_do_nothing_with_a_request(
+    make: Factory, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    outsider = make.user(Role.OFFICER, make.municipality("PRI", "Прилеп"))
+    request = submitted(coordinator, enrollment, arrear)
+    for act in (
+        lambda: services.approve(outsider, request, today=TODAY),
+        lambda: services.reject(outsider, request, "Не", today=TODAY),
+    ):
+        with pytest.raises(PermissionDenied):
+            act()
+    assert request.status == "submitted"
+    assert queries.get_visible_request(outsider, request.id) is None
+    assert queries.officer_queue(outsider) == []
+
+
+# --- the budget ----------------------------------------------------------------------------------
+
+
+def test_an_approval_that_would_cross_the_budget_is_refused_with_the_figures(
+    make: Factory, coordinator: User, officer: User
+) -> None:
+    programme = make.programme(budget_deni=30_000_00, threshold_deni=100_000_00)
+    enrollment = make.active_enrollment(programme)
+    first = make.arrear(enrollment)
+    approved(coordinator, officer, enrollment, first, 20_000_00)
+    second = submitted(coordinator, enrollment, make.arrear(enrollment), 10_000_01)
+    with pytest.raises(ValidationError, match="budget") as refused:
+        services.approve(officer, second, today=TODAY)
+    for figure in ("30,000.00", "20,000.00", "10,000.00"):
+        assert figure in refused.value.message
+    db.session.refresh(second)
+    assert (second.status, second.approvals_count, committed(programme)) == (
+        "submitted",
+        0,
+        20_000_00,
+    )
+    assert db.session.scalar(select(func.count()).where(Approval.request_id == second.id)) == 0
+
+
+# --- obligation arithmetic ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "rate", "minutes"),
+    [
+        (100_00, 100_00, 60),
+        (99_99, 100_00, 59),  # 59.994 minutes: the fraction is waived
+        (1, 100_00, 0),
+        (166_050_00, 100_00, 99_630),
+        (10_000_00, 150_00, 4_000),
+        (10_000_01, 150_00, 4_000),
+    ],
+)
+def test_minutes_owed_round_down_in_the_familys_favour(
+    amount: int, rate: int, minutes: int
+) -> None:
+    assert services.obligation_minutes(amount, rate) == minutes
+
+
+@given(st.integers(1, 10**12), st.integers(1, 10**7))
+def test_minutes_owed_are_never_more_than_the_payment_is_worth(amount: int, rate: int) -> None:
+    minutes = services.obligation_minutes(amount, rate)
+    assert minutes * rate <= amount * 60 < (minutes + 1) * rate
+
+
+def test_a_later_change_of_the_hourly_value_never_rewrites_an_obligation(
+    coordinator: User, officer: User, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear, 15_000_00)
+    services.record_payment(
+        officer, request, services.PaymentData(PAID_ON, "Извод 3", 15_000_00), today=TODAY
+    )
+    programme.hourly_value_deni = 150_00
+    db.session.flush()
+    obligation = db.session.scalars(select(Obligation)).one()
+    assert (obligation.minutes, obligation.hourly_value_deni) == (150 * 60, 100_00)
+    second = approved(coordinator, officer, enrollment, arrear, 15_000_00)
+    services.record_payment(
+        officer, second, services.PaymentData(PAID_ON, "Извод 4", 15_000_00), today=TODAY
+    )
+    rates = sorted(db.session.scalars(select(Obligation.hourly_value_deni)))
+    assert rates == [100_00, 150_00]
+    assert (
+        queries.household_money(enrollment.household, programme).minutes_owed == 150 * 60 + 100 * 60
+    )
+
+
+# --- races, with real threads on the suite's file database ---------------------------------------
+
+
+def _race(app: Flask, actions: list[tuple[int, int]]) -> list[str]:
+    """Run ``approve(officer, request)`` for each (officer id, request id) pair at once."""
+    barrier = threading.Barrier(len(actions))
+    outcomes: list[str] = []
+
+    def run(officer_id: int, request_id: int) -> None:
+        with app.app_context():
+            barrier.wait()  # before any query: on SQLite the first BEGIN holds the write lock
+            try:
+                actor = db.session.get(User, officer_id)
+                request = db.session.get(PaymentRequest, request_id)
+                assert actor is not None and request is not None
+                services.approve(actor, request, today=TODAY)
+                db.session.commit()
+                outcomes.append("approved")
+            except DomainError:
+                db.session.rollback()
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in actions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
+@pytest.mark.parametrize("attempt", range(10))
+def test_two_officers_approving_one_request_at_once_record_one_approval(
+    app: Flask,
+    coordinator: User,
+    officer: User,
+    officer2: User,
+    programme: Programme,
+    enrollment: Enrollment,
+    arrear: Arrear,
+    attempt: int,
+) -> None:
+    request_id = submitted(coordinator, enrollment, arrear, 5_000_00).id
+    ids = (officer.id, officer2.id, programme.id)
+    db.session.commit()
+    outcomes = _race(app, [(ids[0], request_id), (ids[1], request_id)])
+    assert sorted(outcomes) == ["approved", "refused"]
+    assert db.session.scalar(select(func.count()).where(Approval.request_id == request_id)) == 1
+    assert (
+        db.session.scalar(select(PaymentRequest.status).where(PaymentRequest.id == request_id))
+        == "approved"
+    )
+    assert (
+        db.session.scalar(select(Programme.committed_deni).where(Programme.id == ids[2]))
+        == 5_000_00
+    )
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_concurrent_approvals_never_cross_the_budget_together(
+    app: Flask, make: Factory, coordinator: User, officer: User, officer2: User, attempt: int
+) -> None:
+    programme = make.programme(budget_deni=30_000_00, threshold_deni=100_000_00)
+    enrollment = make.active_enrollment(programme)
+    first = submitted(coordinator, enrollment, make.arrear(enrollment), 20_000_00).id
+    second = submitted(coordinator, enrollment, make.arrear(enrollment), 20_000_00).id
+    officers, programme_id = (officer.id, officer2.id), programme.id
+    db.session.commit()
+    outcomes = _race(app, [(officers[0], first), (officers[1], second)])
+    assert sorted(outcomes) == ["approved", "refused"]
+    assert (
+        db.session.scalar(select(Programme.committed_deni).where(Programme.id == programme_id))
+        == 20_000_00
+    )
+    statuses = db.session.scalars(
+        select(PaymentRequest.status).where(PaymentRequest.id.in_([first, second]))
+    ).all()
+    assert sorted(statuses) == ["approved", "submitted"]
+
+
+# --- through the pages ----------------------------------------------------------------------------
+
+
+def test_a_coordinator_records_debts_and_proposes_a_payment_through_the_pages(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme
+) -> None:
+    enrollment = make.active_enrollment(programme)
+    household_id = enrollment.household_id
+    evn = make.creditor("EVN Home").id
+    browser, _user = login_as(Role.COORDINATOR)
+    page = browser.get(f"/households/{household_id}/money")
+    assert page.status_code == 200 and "No utility account yet." in page.get_data(as_text=True)
+    response = browser.post(
+        f"/households/{household_id}/accounts",
+        {"account-creditor_id": evn, "account-customer_number": "4401-778"},
+    )
+    assert response.status_code == 302
+    account_id = db.session.scalar(select(func.max(Arrear.id)).select_from(Arrear)) or 0
+    from casework.payments.models import UtilityAccount
+
+    account_id = db.session.scalars(select(UtilityAccount.id)).one()
+    arrear_form = {
+        "arrear-account_id": account_id,
+        "arrear-period_from": "2020-11-01",
+        "arrear-period_to": "2021-10-31",
+        "arrear-principal": "abc",
+        "arrear-penalty": "2.500,00",
+        "arrear-statement_ref": "Опомена 17/2021",
+        "arrear-received_on": "2021-11-15",
+    }
+    bad = browser.post(f"/households/{household_id}/arrears", arrear_form)
+    assert bad.status_code == 200 and "Enter an amount such as 15.000,00." in bad.get_data(
+        as_text=True
+    )
+    bad = browser.post(
+        f"/households/{household_id}/arrears", arrear_form | {"arrear-principal": "1,5555"}
+    )
+    assert "at most two decimals" in bad.get_data(as_text=True)
+    assert count(Arrear) == 0
+    good = browser.post(
+        f"/households/{household_id}/arrears", arrear_form | {"arrear-principal": "40.000,00"}
+    )
+    assert good.status_code == 302
+    arrear = db.session.scalars(select(Arrear)).one()
+    assert (arrear.principal_deni, arrear.penalty_deni) == (40_000_00, 2_500_00)
+    too_much = browser.post(
+        f"/households/{household_id}/requests",
+        {"request-arrear_id": arrear.id, "request-amount": "42.500,01", "request-submit_now": "y"},
+    )
+    assert "can still be requested" in too_much.get_data(as_text=True)
+    assert count(PaymentRequest) == 0
+    ok = browser.post(
+        f"/households/{household_id}/requests",
+        {
+            "request-arrear_id": arrear.id,
+            "request-amount": "20.000",
+            "request-submit_now": "y",
+            "request-justification": "Исклучена струја",
+        },
+    )
+    assert ok.status_code == 302
+    request = db.session.scalars(select(PaymentRequest)).one()
+    assert (request.amount_deni, request.status) == (20_000_00, "submitted")
+    page = browser.get(f"/households/{household_id}/money").get_data(as_text=True)
+    assert "42,500.00 MKD" in page and "submitted" in page
+
+
+def test_an_officer_approves_from_the_queue_records_and_reverses_the_payment(  # type: ignore[no-untyped-def]
+    login_as,
+    make: Factory,
+    coordinator: User,
+    programme: Programme,
+    enrollment: Enrollment,
+    arrear: Arrear,
+) -> None:
+    first = submitted(coordinator, enrollment, arrear, 10_000_00).id
+    second = submitted(coordinator, enrollment, arrear, 5_000_00).id
+    browser, _officer = login_as(Role.OFFICER)
+    queue = browser.get("/payments/queue").get_data(as_text=True)
+    assert f"#{first}" in queue and f"#{second}" in queue and "42,500.00 MKD" in queue
+    response = browser.post("/payments/queue", {"request_id": [str(first), str(second)]})
+    assert response.status_code == 302
+    statuses = db.session.scalars(select(PaymentRequest.status).order_by(PaymentRequest.id)).all()
+    assert statuses == ["approved", "approved"]
+    assert "Nothing is waiting" in browser.get("/payments/queue").get_data(as_text=True)
+    today = date.today().isoformat()
+    refused = browser.post(
+        f"/payments/requests/{first}/payment",
+        {"payment-paid_on": today, "payment-reference": "Извод 9", "payment-amount": "10.000,01"},
+    )
+    assert "At most the approved" in refused.get_data(as_text=True)
+    assert count(Payment) == 0
+    paid = browser.post(
+        f"/payments/requests/{first}/payment",
+        {"payment-paid_on": today, "payment-reference": "Извод 9", "payment-amount": "10.000,00"},
+    )
+    assert paid.status_code == 302
+    assert db.session.scalars(select(Obligation.minutes)).one() == 100 * 60
+    reversed_ = browser.post(
+        f"/payments/requests/{first}/reverse",
+        {"reversal-reversed_on": today, "reversal-reason": "Двојно платено"},
+    )
+    assert reversed_.status_code == 302
+    assert db.session.scalars(select(PaymentReversal.reason)).one() == "Двојно платено"
+    budget = browser.get(f"/programmes/{programme.id}/budget").get_data(as_text=True)
+    assert "5,000.00 MKD" in budget  # the second request, approved and not yet paid
+
+
+def test_the_queue_approves_each_request_on_its_own(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    browser, officer = login_as(Role.OFFICER)
+    own = make._coordinator(make.municipality())
+    fine = submitted(own, enrollment, arrear, 1_000_00).id
+    # A request this officer changed: refused for it, while the other one goes through.
+    mine = services.create_request(own, enrollment, arrear, 2_000_00, "", today=TODAY)
+    mine.last_changed_by_id = officer.id
+    services.submit(own, mine, today=TODAY)
+    mine.last_changed_by_id = officer.id
+    mine_id = mine.id
+    browser.post("/payments/queue", {"request_id": [str(fine), str(mine_id)]})
+    statuses = dict(
+        db.session.execute(select(PaymentRequest.id, PaymentRequest.status)).tuples().all()
+    )
+    assert statuses == {fine: "approved", mine_id: "submitted"}
+
+
+def test_requests_of_another_municipality_are_not_found(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request_id = submitted(coordinator, enrollment, arrear).id
+    browser, _officer = login_as(Role.OFFICER, make.municipality("PRI", "Прилеп"))
+    assert browser.get(f"/payments/requests/{request_id}").status_code == 404
+    assert browser.post(f"/payments/requests/{request_id}/approve").status_code == 404
+    assert browser.get(f"/households/{enrollment.household_id}/money").status_code == 404
+    assert count(Approval) == 0
+
+
+def test_only_officers_decide_and_only_coordinators_record_debts(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request_id = submitted(coordinator, enrollment, arrear).id
+    browser, _c = login_as(Role.COORDINATOR)
+    browser.post(f"/payments/requests/{request_id}/approve")
+    assert count(Approval) == 0
+    officer_browser, _o = login_as(Role.OFFICER)
+    response = officer_browser.post(
+        f"/households/{enrollment.household_id}/accounts",
+        {"account-creditor_id": make.creditor("EVN Home").id, "account-customer_number": "1"},
+    )
+    assert response.status_code == 403
+
+
+def test_an_admin_adds_a_creditor_once(login_as) -> None:  # type: ignore[no-untyped-def]
+    browser, _admin = login_as(Role.ADMIN)
+    assert browser.post("/admin/creditors", {"name": "Водовод Кичево"}).status_code == 302
+    again = browser.post("/admin/creditors", {"name": "водовод кичево"})
+    assert "exists already" in again.get_data(as_text=True)
+    names = db.session.scalars(
+        select(Organization.name).where(Organization.kind == OrganizationKind.CREDITOR.value)
+    ).all()
+    assert names == ["Водовод Кичево"]
+    coordinator_browser, _c = login_as(Role.COORDINATOR)
+    assert coordinator_browser.post("/admin/creditors", {"name": "X"}).status_code == 403
+
+
+def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme
+) -> None:
+    household = make.household()
+    coordinator = make._coordinator(household.municipality)
+
+    def statement(creditor: str, start: date, end: date) -> None:
+        account = services.open_account(
+            coordinator, household, make.creditor(creditor), f"{creditor[:3]}-{start.year}"
+        )
+        services.record_arrear(
+            coordinator,
+            account,
+            services.ArrearData(start, end, 9_000_00, 0, f"Опомена {start.year}", end),
+            today=TODAY,
+        )
+
+    browser, _c = login_as(Role.COORDINATOR)
+    empty = browser.get(f"/households/{household.id}/apply").get_data(as_text=True)
+    assert "No debts entered yet." in empty
+    statement("EVN Home", date(2019, 1, 1), date(2019, 12, 31))
+    only_old = browser.get(f"/households/{household.id}/apply").get_data(as_text=True)
+    assert "None of the debts entered is covered by the call." in only_old
+    statement("ЈКП Комуналец", date(2020, 11, 1), date(2021, 10, 31))
+    page = browser.get(f"/households/{household.id}/apply").get_data(as_text=True)
+    assert "The household meets the call: 9,000.00 MKD of its debts are covered." in page
+    assert "the programme pays debts of 01.11.2020–31.10.2021 only" in page
