@@ -61,6 +61,12 @@ REQUEST_STATUS_LABELS = {
     "reversed": _l("reversed"),
 }
 
+LOG_STATUS_LABELS = {
+    "logged": _l("waiting for verification"),
+    "verified": _l("verified"),
+    "rejected": _l("rejected"),
+}
+
 SEAT_LABELS = {
     "municipality": _l("Municipality"),
     "social_work_centre": _l("Centre for social work"),

@@ -31,6 +31,7 @@ from casework.payments.models import (
 )
 from casework.programmes.models import Programme, ProgrammeCreditor
 from casework.security.models import RoleAssignment, User
+from casework.work.models import WorkLog, WorkSite
 
 __all__ = [
     "Agreement",
@@ -61,4 +62,6 @@ __all__ = [
     "RoleAssignment",
     "User",
     "UtilityAccount",
+    "WorkLog",
+    "WorkSite",
 ]

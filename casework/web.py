@@ -58,12 +58,14 @@ def init_app(app: Flask) -> None:
     from casework.households.views import bp as households_bp
     from casework.payments.views import bp as payments_bp
     from casework.security.views import bp as security_bp
+    from casework.work.views import bp as work_bp
 
     app.register_blueprint(security_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(households_bp)
     app.register_blueprint(enrollment_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(work_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
@@ -121,6 +123,7 @@ def init_app(app: Flask) -> None:
             "sex_label": lambda code: labels.label(labels.SEX_LABELS, code),
             "status_label": lambda code: labels.label(labels.ENROLLMENT_STATUS_LABELS, code),
             "request_status_label": lambda code: labels.label(labels.REQUEST_STATUS_LABELS, code),
+            "log_status_label": lambda code: labels.label(labels.LOG_STATUS_LABELS, code),
             "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
@@ -129,6 +132,13 @@ def init_app(app: Flask) -> None:
             and policies.can_list_households(current_user),
             "nav_queue": current_user.is_authenticated
             and bool(current_user.municipalities_as(Role.OFFICER)),
+            "nav_log_hours": current_user.is_authenticated
+            and bool(current_user.municipalities_as(Role.SOCIAL_WORKER, Role.COORDINATOR)),
+            "nav_sites": current_user.is_authenticated
+            and bool(
+                current_user.municipalities_as(Role.COORDINATOR)
+                or any(r.role == Role.SUPERVISOR for r in current_user.roles)
+            ),
             "nav_creditors": current_user.is_authenticated
             and policies.can_manage_creditors(current_user),
         }

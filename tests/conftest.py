@@ -32,10 +32,11 @@ from casework.households.models import Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
-from casework.payments.models import Arrear
+from casework.payments.models import Arrear, Payment
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
+from casework.work.models import WorkSite
 
 PASSWORD = "correct horse battery staple"
 TODAY = date(2022, 1, 17)
@@ -121,12 +122,14 @@ class Factory:
         role: Role | str = Role.COORDINATOR,
         municipality: Municipality | None = None,
         username: str | None = None,
+        organization: Organization | None = None,
         **kwargs: Any,
     ) -> User:
         role = Role(role)
         kwargs.setdefault("locale", "en")  # tests read pages in the source language
         place = municipality if role is Role.ADMIN else municipality or self.municipality()
-        organization = self.enterprise(place) if role is Role.SUPERVISOR else None
+        if role is Role.SUPERVISOR and organization is None:
+            organization = self.enterprise(place)
         username = username or f"{role.value.replace('_', '')}{next(_serials)}"
         return create_user(
             None,
@@ -298,6 +301,40 @@ class Factory:
                 received_on=date(2021, 11, 15),
             ),
             today=TODAY,
+        )
+
+    def paid(self, enrollment: Enrollment, amount_deni: int = 10_000_00) -> Payment:
+        """A statement, a request, an officer's approval and the payment: hours are now owed
+        (100 ден. an hour: 10.000 ден. → 100 h)."""
+        from casework.payments import services as payments
+
+        arrear = self.arrear(enrollment, principal_deni=amount_deni, penalty_deni=0)
+        coordinator = self._coordinator(enrollment.household.municipality)
+        request = payments.create_request(
+            coordinator, enrollment, arrear, amount_deni, "", today=TODAY
+        )
+        payments.submit(coordinator, request, today=TODAY)
+        officer = self.user(Role.OFFICER, enrollment.household.municipality)
+        payments.approve(officer, request, today=date(2021, 12, 1))
+        return payments.record_payment(
+            officer,
+            request,
+            payments.PaymentData(date(2021, 12, 1), f"Извод {request.id}", amount_deni),
+            today=TODAY,
+        )
+
+    def site(
+        self, municipality: Municipality | None = None, name: str = "Градски парк"
+    ) -> WorkSite:
+        from casework.work.services import add_site
+
+        municipality = municipality or self.municipality()
+        return add_site(
+            self._coordinator(municipality),
+            self.enterprise(municipality),
+            name,
+            "Кичево",
+            "одржување на зеленило",
         )
 
     def _coordinator(self, municipality: Municipality) -> User:

@@ -33,6 +33,9 @@ from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
+from casework.work import queries as work_queries
+from casework.work import services as work_services
+from casework.work.models import WorkSite
 
 KICEVO_REGION = "43"
 
@@ -622,6 +625,93 @@ def _payments(
         )
 
 
+SITES = [
+    ("Градски парк", "Кичево, покрај Зајаска Река", "одржување на зеленило"),
+    ("Централно градско подрачје", "Кичево, центар", "чистење на улици и јавни површини"),
+    ("Градски гробишта", "Кичево, Осломеј", "чистење и уредување"),
+]
+TASKS = ["Косење трева", "Собирање отпад", "Чистење на тротоари", "Уредување на патеки"]
+
+
+def _work(
+    active_index: int,
+    household: Household,
+    sites: list[WorkSite],
+    users: DemoUsers,
+    today: date,
+) -> None:
+    """Logs since the payment: some families finished, most on track, some behind, some not
+    started; older weeks confirmed by the supervisor (a few rejected), this week pending."""
+    balance = work_queries.balances([household.id])[household.id]
+    enrollment = enrollment_services.open_enrollment(household)
+    if balance.owed == 0 or enrollment is None:
+        return
+    first_paid = min(o.starts_on for o in work_queries.obligations_of(household))
+    pace = (
+        "finished"
+        if balance.owed <= 150 * 60
+        else ["on_track", "behind", "on_track", "none"][active_index % 4]
+    )
+    if pace == "none":
+        return
+    logger = household.assigned_worker or users.coordinator
+    site = sites[active_index % len(sites)]
+    this_monday = today - timedelta(days=today.weekday())
+    owed, done = balance.owed, 0
+    day = first_paid + timedelta(days=1)
+    serial = 0
+    while day <= today and done < owed:
+        if (
+            day.weekday() < 5
+            and (pace != "behind" or day.weekday() == 2)
+            and (pace == "finished" or day.weekday() in (0, 2, 3, 4))
+        ):
+            for member in household.members:
+                if enrollment_services.work_refusal(member, enrollment, day) is not None:
+                    continue
+                minutes = min(4 * 60 if pace == "finished" else 3 * 60, owed - done)
+                if minutes <= 0:
+                    break
+                start = 8 * 60
+                entry = work_services.log_work(
+                    logger,
+                    member,
+                    site,
+                    work_services.Shift(day, start, start + minutes),
+                    TASKS[serial % len(TASKS)],
+                    today=today,
+                )
+                serial += 1
+                if day >= this_monday:
+                    continue  # this week's hours wait for the supervisor
+                if serial % 11 == 5:
+                    work_services.reject(
+                        users.supervisor,
+                        entry,
+                        "Членот не дојде на локацијата тој ден.",
+                        today=today,
+                    )
+                    continue
+                work_services.verify(users.supervisor, entry, today=today)
+                done += minutes
+        day += timedelta(days=1)
+
+
+def _one_correction(household: Household, users: DemoUsers, today: date) -> None:
+    verified = [
+        log
+        for log in work_queries.logs_of(household)
+        if log.status == "verified" and log.reverses_id is None
+    ]
+    if verified:
+        work_services.correct(
+            users.coordinator,
+            verified[-1],
+            "Часовите се запишани на погрешен член на домаќинството.",
+            today=today,
+        )
+
+
 def programme_opening(today: date) -> date:
     """The Monday about ten weeks before ``today``: the call for applications opens."""
     ten_weeks_ago = today - timedelta(weeks=10)
@@ -708,6 +798,13 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     active = [h for h in registered if PATHS.get(registered.index(h), "active") == "active"]
     for active_index, household in enumerate(active):
         _payments(active_index, household, kicevo_programme, users, today)
+    sites = [
+        work_services.add_site(users.coordinator, enterprise, name, place, kind)
+        for name, place, kind in SITES
+    ]
+    for active_index, household in enumerate(active):
+        _work(active_index, household, sites, users, today)
+    _one_correction(active[9], users, today)
     for index, household in enumerate(registered[: len(NOTES) * 3 : 3]):
         text, visibility = NOTES[index]
         add_note(
@@ -734,6 +831,6 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     lines.append(
         f"{households + 1} households registered in Кичево: applications in every state, "
         "a possible duplicate to decide, case notes, debts and payment requests in every "
-        "state."
+        "state, three work sites with weeks of logged and confirmed hours."
     )
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from casework.programmes.queries import visible_programmes
 from casework.security import policies
 from casework.security.models import Role
 from casework.security.queries import all_users
+from casework.work import queries as work_queries
 
 bp = Blueprint("home", __name__)
 
@@ -46,11 +47,13 @@ def role_home(role: str) -> str:
             select(func.count()).select_from(Household).where(visible)
         )
     if chosen is Role.SOCIAL_WORKER:
-        context["caseload"] = db.session.scalars(
+        caseload = db.session.scalars(
             household_queries.visible_households(current_user).where(
                 Household.assigned_worker_id == current_user.id
             )
         ).all()
+        context["caseload"] = caseload
+        context["balances"] = work_queries.balances(h.id for h in caseload)
     if chosen is Role.OFFICER:
         context["queue_count"] = len(payment_queries.officer_queue(current_user))
     if chosen is Role.ADMIN:

@@ -31,6 +31,7 @@ from casework.households.models import Household, Member
 from casework.organizations.models import Municipality
 from casework.security import policies
 from casework.security.models import User
+from casework.work import queries as work_queries
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -87,6 +88,7 @@ def index() -> str:
     return render_template(
         "households/index.html",
         pagination=pagination,
+        balances=work_queries.balances(h.id for h in pagination.items),
         q=q,
         can_create=bool(policies.municipalities_for_new_households(current_user)),
     )
@@ -114,6 +116,10 @@ def detail(household_id: int) -> str:
         history=queries.caseload_history(household) if can_manage else [],
         reviews=queries.duplicate_reviews(household) if can_manage else [],
         note_form=NoteForm(formdata=None, written_on=today),
+        balance=work_queries.balances([household.id])[household.id],
+        member_totals=work_queries.member_totals(household),
+        logs=work_queries.logs_of(household),
+        can_log_work=policies.can_log_work(current_user, household),
         duplicate_form=DuplicateForm(formdata=None),
     )
 

@@ -128,3 +128,29 @@ def can_view_budget(user: User, programme: Programme) -> bool:
 
 def can_manage_creditors(user: User) -> bool:
     return user.has_role(Role.ADMIN)
+
+
+# --- community work --------------------------------------------------------------------------
+
+
+def can_log_work(user: User, household: Household) -> bool:
+    """Hours for a household: its social worker (its caseload only) and its coordinators."""
+    return can_write_note(user, household)
+
+
+def can_verify_at(user: User, municipality_id: int, enterprise_id: int) -> bool:
+    """Confirm hours at a site: the enterprise's own supervisors, or the coordinators."""
+    if municipality_id in user.municipalities_as(Role.COORDINATOR):
+        return True
+    return any(
+        r.role == Role.SUPERVISOR
+        and r.organization_id == enterprise_id
+        and r.municipality_id in (None, municipality_id)
+        for r in user.roles
+    )
+
+
+def can_manage_sites(user: User, municipality_id: int) -> bool:
+    return municipality_id in user.municipalities_as(Role.COORDINATOR, Role.ADMIN) or (
+        is_global_admin(user)
+    )

@@ -1,0 +1,1 @@
+"""Community work: sites, hours logged in the field, verification, corrections, balances."""

@@ -1,0 +1,229 @@
+"""Balances and work lists. Balances are grouped queries over any number of households: the
+number of SQL statements never grows with the number of rows shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
+
+from casework.enrollment.models import Enrollment, Status
+from casework.enrollment.services import work_refusal
+from casework.extensions import db
+from casework.households.models import Household, Member
+from casework.households.queries import household_visibility
+from casework.payments.models import Obligation, Payment, PaymentReversal
+from casework.security import policies
+from casework.security.models import Role, User
+from casework.work.models import LogStatus, WorkLog, WorkSite
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Minutes owed for payments, verified as worked, and logged but not yet verified."""
+
+    owed: int = 0
+    verified: int = 0
+    pending: int = 0
+    last_work_date: date | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.owed - self.verified, 0)
+
+    @property
+    def percent_done(self) -> int:
+        if self.owed <= 0:
+            return 0
+        return min(100, self.verified * 100 // self.owed)
+
+
+def balances(household_ids: Iterable[int]) -> dict[int, Balance]:
+    """Balances of many households in three queries."""
+    ids = list(household_ids)
+    if not ids:
+        return {}
+    owed = dict(
+        db.session.execute(
+            select(Obligation.household_id, func.sum(Obligation.minutes))
+            .join(Payment, Obligation.payment_id == Payment.id)
+            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+            .where(Obligation.household_id.in_(ids), PaymentReversal.id.is_(None))
+            .group_by(Obligation.household_id)
+        )
+        .tuples()
+        .all()
+    )
+    verified = func.sum(
+        case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)
+    )
+    pending = func.sum(case((WorkLog.status == LogStatus.LOGGED.value, WorkLog.minutes), else_=0))
+    last = func.max(case((WorkLog.status != LogStatus.REJECTED.value, WorkLog.work_date)))
+    worked = {
+        row[0]: row[1:]
+        for row in db.session.execute(
+            select(WorkLog.household_id, verified, pending, last)
+            .where(WorkLog.household_id.in_(ids))
+            .group_by(WorkLog.household_id)
+        ).tuples()
+    }
+    result = {}
+    for household_id in ids:
+        v, p, last_date = worked.get(household_id, (0, 0, None))
+        result[household_id] = Balance(
+            owed=int(owed.get(household_id) or 0),
+            verified=int(v or 0),
+            pending=int(p or 0),
+            last_work_date=last_date,
+        )
+    return result
+
+
+def member_totals(household: Household) -> dict[int, tuple[int, int]]:
+    """Per member: (verified, pending) minutes."""
+    rows = db.session.execute(
+        select(
+            WorkLog.member_id,
+            func.sum(case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)),
+            func.sum(case((WorkLog.status == LogStatus.LOGGED.value, WorkLog.minutes), else_=0)),
+        )
+        .where(WorkLog.household_id == household.id)
+        .group_by(WorkLog.member_id)
+    ).tuples()
+    return {member_id: (int(v or 0), int(p or 0)) for member_id, v, p in rows}
+
+
+def logs_of(household: Household) -> list[WorkLog]:
+    return list(
+        db.session.scalars(
+            select(WorkLog)
+            .where(WorkLog.household_id == household.id)
+            .options(
+                selectinload(WorkLog.member),
+                selectinload(WorkLog.site).selectinload(WorkSite.enterprise),
+                selectinload(WorkLog.reversed_by),
+                selectinload(WorkLog.logged_by),
+            )
+            .order_by(WorkLog.work_date.desc(), WorkLog.id.desc())
+        )
+    )
+
+
+def members_who_may_work(user: User, day: date) -> list[Member]:
+    """Adults of the user's visible, actively enrolled households who may work on ``day``
+    (for a social worker: its caseload only)."""
+    active = select(Enrollment.household_id).where(Enrollment.status == Status.ACTIVE.value)
+    households = db.session.scalars(
+        select(Household)
+        .where(household_visibility(user), Household.id.in_(active))
+        .where(
+            Household.assigned_worker_id == user.id
+            if not user.municipalities_as(Role.COORDINATOR)
+            else Household.id.is_not(None)
+        )
+        .options(selectinload(Household.members).selectinload(Member.exemptions))
+        .order_by(Household.case_number)
+    ).all()
+    enrollments = {
+        e.household_id: e
+        for e in db.session.scalars(
+            select(Enrollment)
+            .where(
+                Enrollment.household_id.in_([h.id for h in households]),
+                Enrollment.status == Status.ACTIVE.value,
+            )
+            .options(selectinload(Enrollment.programme))
+        )
+    }
+    return [
+        m
+        for h in households
+        for m in h.members
+        if policies.can_log_work(user, h) and work_refusal(m, enrollments.get(h.id), day) is None
+    ]
+
+
+def sites_for_logging(user: User) -> list[WorkSite]:
+    """Active sites of the user's municipalities, the ones it logged at most recently first."""
+    places = user.municipalities_as(Role.COORDINATOR, Role.SOCIAL_WORKER)
+    recent = (
+        select(WorkLog.site_id, func.max(WorkLog.logged_at).label("last"))
+        .where(WorkLog.logged_by_id == user.id)
+        .group_by(WorkLog.site_id)
+        .subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(WorkSite)
+            .outerjoin(recent, recent.c.site_id == WorkSite.id)
+            .where(WorkSite.municipality_id.in_(places), WorkSite.active.is_(True))
+            .options(selectinload(WorkSite.enterprise))
+            .order_by(recent.c.last.desc().nulls_last(), WorkSite.name)
+        )
+    )
+
+
+def sites_to_verify(user: User) -> list[WorkSite]:
+    """Sites where the user may confirm hours: its enterprise's, or all of its municipalities'
+    for a coordinator."""
+    enterprises = {r.organization_id for r in user.roles if r.role == Role.SUPERVISOR}
+    coordinated = user.municipalities_as(Role.COORDINATOR)
+    sites = db.session.scalars(
+        select(WorkSite)
+        .where(WorkSite.enterprise_id.in_(enterprises) | WorkSite.municipality_id.in_(coordinated))
+        .options(selectinload(WorkSite.enterprise))
+        .order_by(WorkSite.name)
+    ).all()
+    return [s for s in sites if policies.can_verify_at(user, s.municipality_id, s.enterprise_id)]
+
+
+@dataclass
+class Timesheet:
+    site: WorkSite
+    monday: date
+    days: list[date]
+    rows: list[tuple[Member, dict[date, list[WorkLog]]]]
+    pending: int
+
+
+def timesheet(site: WorkSite, monday: date) -> Timesheet:
+    """Members × days of one week at a site. Supervisors see names only: no national IDs."""
+    days = [monday + timedelta(days=i) for i in range(7)]
+    logs = db.session.scalars(
+        select(WorkLog)
+        .where(
+            WorkLog.site_id == site.id,
+            WorkLog.work_date >= monday,
+            WorkLog.work_date < monday + timedelta(days=7),
+            WorkLog.reverses_id.is_(None),
+        )
+        .options(selectinload(WorkLog.member), selectinload(WorkLog.reversed_by))
+        .order_by(WorkLog.work_date, WorkLog.start_minute)
+    ).all()
+    by_member: dict[int, tuple[Member, dict[date, list[WorkLog]]]] = {}
+    for log in logs:
+        entry = by_member.setdefault(log.member_id, (log.member, {}))
+        entry[1].setdefault(log.work_date, []).append(log)
+    rows = sorted(by_member.values(), key=lambda r: (r[0].last_name, r[0].first_name))
+    pending = sum(1 for log in logs if log.status == LogStatus.LOGGED.value)
+    return Timesheet(site, monday, days, rows, pending)
+
+
+def get_log(log_id: int) -> WorkLog | None:
+    return db.session.get(WorkLog, log_id)
+
+
+def obligations_of(household: Household) -> list[Obligation]:
+    """Obligations whose payment stands (not reversed)."""
+    return list(
+        db.session.scalars(
+            select(Obligation)
+            .join(Payment, Obligation.payment_id == Payment.id)
+            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+            .where(Obligation.household_id == household.id, PaymentReversal.id.is_(None))
+            .order_by(Obligation.starts_on)
+        )
+    )
