@@ -419,6 +419,7 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
     )
     site_id = site.id
     browser, _s = login_as(Role.SUPERVISOR, organization=site.enterprise)
+    assert "1 logs to confirm" in browser.get("/home/supervisor").get_data(as_text=True)
     sheet = browser.get(f"/work/sites/{site_id}/week").get_data(as_text=True)
     assert member.full_name in sheet and "2:00 h" in sheet and member.national_id not in sheet
     response = browser.post(f"/work/sites/{site_id}/week", {"start": this_monday.isoformat()})

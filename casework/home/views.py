@@ -54,6 +54,10 @@ def role_home(role: str) -> str:
         ).all()
         context["caseload"] = caseload
         context["balances"] = work_queries.balances(h.id for h in caseload)
+    if chosen is Role.SUPERVISOR:
+        sites = work_queries.sites_to_verify(current_user)
+        context["sites"] = sites
+        context["pending"] = work_queries.pending_by_site([s.id for s in sites])
     if chosen is Role.OFFICER:
         context["queue_count"] = len(payment_queries.officer_queue(current_user))
     if chosen is Role.ADMIN:

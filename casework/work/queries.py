@@ -227,3 +227,13 @@ def obligations_of(household: Household) -> list[Obligation]:
             .order_by(Obligation.starts_on)
         )
     )
+
+
+def pending_by_site(site_ids: list[int]) -> dict[int, int]:
+    """How many logs wait for confirmation at each site."""
+    rows = db.session.execute(
+        select(WorkLog.site_id, func.count())
+        .where(WorkLog.site_id.in_(site_ids), WorkLog.status == LogStatus.LOGGED.value)
+        .group_by(WorkLog.site_id)
+    ).tuples()
+    return {site_id: int(n) for site_id, n in rows}
