@@ -427,3 +427,67 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
     assert db.session.scalars(select(WorkLog.status)).one() == "verified"
     outsider, _o = login_as(Role.SUPERVISOR)
     assert outsider.get(f"/work/sites/{site_id}/week").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("who", "changes", "message"),
+    [
+        ("child", {}, "is under 18 and may not work"),
+        ("head", {"work_date": (date.today() + timedelta(days=1)).isoformat()}, "future date"),
+        ("head", {"start_time": "09:00", "end_time": "10:00"}, "already has a shift"),
+        ("head", {"duration": "3:30"}, "allows 4:00 a day"),
+    ],
+)
+def test_the_log_form_shows_each_refusal_and_stores_nothing(  # type: ignore[no-untyped-def]
+    login_as,
+    make: Factory,
+    programme: Programme,
+    site: WorkSite,
+    who: str,
+    changes: dict,
+    message: str,  # type: ignore[type-arg]
+) -> None:
+    browser, worker = login_as(Role.SOCIAL_WORKER)
+    enrollment = make.active_enrollment(programme)
+    enrollment.household.assigned_worker_id = worker.id
+    make.paid(enrollment)
+    child = make.member(enrollment.household, "Лејла", date(2015, 3, 1), "child")
+    head = enrollment.household.members[0]
+    today = date.today()
+    services.log_work(
+        worker, head, site, services.Shift(today, 8 * 60, 9 * 60 + 30), "", today=today
+    )
+    before = count_logs()
+    member_id = child.id if who == "child" else head.id
+    page = browser.post(
+        "/work/log",
+        {
+            "member_id": member_id,
+            "site_id": site.id,
+            "work_date": today.isoformat(),
+            "duration": "1:00",
+        }
+        | changes,
+    )
+    assert page.status_code == 200 and message in page.get_data(as_text=True)
+    assert count_logs() == before
+
+
+def test_another_workers_family_cannot_be_logged_through_the_form(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, site: WorkSite
+) -> None:
+    enrollment = make.active_enrollment(programme)
+    enrollment.household.assigned_worker_id = make.user(Role.SOCIAL_WORKER).id
+    make.paid(enrollment)
+    browser, _w = login_as(Role.SOCIAL_WORKER)
+    response = browser.post(
+        "/work/log",
+        {
+            "member_id": enrollment.household.members[0].id,
+            "site_id": site.id,
+            "work_date": date.today().isoformat(),
+            "duration": "1:00",
+        },
+    )
+    assert response.status_code == 404
+    assert count_logs() == 0

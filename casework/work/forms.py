@@ -36,8 +36,9 @@ class DurationField(StringField):
 
 
 class LogForm(FlaskForm):
-    member_id = SelectField(_l("Who worked"), coerce=int)
-    site_id = SelectField(_l("Work site"), coerce=int)
+    # The service says why a member may not work; a plain "not a valid choice" would not.
+    member_id = SelectField(_l("Who worked"), coerce=int, validate_choice=False)
+    site_id = SelectField(_l("Work site"), coerce=int, validate_choice=False)
     work_date = DateField(_l("Date"), validators=[DataRequired()])
     start_time = TimeField(_l("From"), validators=[Optional()])
     end_time = TimeField(_l("To"), validators=[Optional()])
