@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -156,6 +158,68 @@ def serve(host: str, port: int) -> None:
 
     click.echo(f"casework on http://{host}:{port}/  (Ctrl+C stops)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("check-balances")
+@click.option("--programme", "programme_id", type=int, help="One programme (default: all).")
+@click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Check as of this date (default: today).",
+)
+@with_appcontext
+def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
+    """Check every active family's balance now (the scheduler does this on schedule)."""
+    from casework.balances.services import run_check
+    from casework.programmes.models import Programme
+
+    today = date.today()
+    day = as_of.date() if as_of else today
+    if day > today:
+        _fail("--date: a balance check cannot be dated in the future.")
+    query = select(Programme).order_by(Programme.id)
+    if programme_id is not None:
+        query = query.where(Programme.id == programme_id)
+    programmes = db.session.scalars(query).all()
+    if programme_id is not None and not programmes:
+        _fail(f"--programme: there is no programme {programme_id}.")
+    rows = []
+    with click.progressbar(programmes, label="Checking balances") as bar:
+        for programme in bar:
+            result = run_check(programme, day, today=today, trigger="manual")
+            db.session.commit()
+            counts: dict[str, int] = {}
+            for snapshot in result.run.snapshots:
+                counts[snapshot.status] = counts.get(snapshot.status, 0) + 1
+            rows.append((programme, result, counts))
+    click.echo(f"{'programme':<50} {'run':>5}  {'households':>10}  by status")
+    for programme, result, counts in rows:
+        note = "" if result.created else "  (already checked that day: nothing changed)"
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        click.echo(
+            f"{programme.name[:50]:<50} {result.run.id:>5}  {result.run.households:>10}  "
+            f"{summary}{note}"
+        )
+
+
+@main.command()
+@with_appcontext
+def scheduler() -> None:
+    """Run the balance checks on each programme's schedule (one process; Ctrl+C stops)."""
+    import logging
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from casework.balances.scheduler import configure
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    blocking = BlockingScheduler(timezone="UTC")
+    configure(app, blocking)
+    click.echo("casework scheduler: balance checks on each programme's schedule (Ctrl+C stops)")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        blocking.start()
 
 
 @main.command()

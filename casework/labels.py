@@ -67,6 +67,16 @@ LOG_STATUS_LABELS = {
     "rejected": _l("rejected"),
 }
 
+CHECK_STATUS_LABELS = {
+    "no_obligation": _l("nothing owed"),
+    "completed": _l("completed"),
+    "on_track": _l("on track"),
+    "behind": _l("behind"),
+    "overdue": _l("overdue"),
+}
+
+TRIGGER_LABELS = {"scheduled": _l("on schedule"), "manual": _l("by hand")}
+
 SEAT_LABELS = {
     "municipality": _l("Municipality"),
     "social_work_centre": _l("Centre for social work"),

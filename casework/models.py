@@ -1,6 +1,7 @@
 """Imports every area's models, so that the metadata (and Alembic) sees every table."""
 
 from casework.audit.models import AuditEvent
+from casework.balances.models import Alert, BalanceRun, BalanceSnapshot
 from casework.enrollment.models import (
     Agreement,
     AgreementSignatory,
@@ -36,9 +37,12 @@ from casework.work.models import WorkLog, WorkSite
 __all__ = [
     "Agreement",
     "AgreementSignatory",
+    "Alert",
     "Approval",
     "Arrear",
     "AuditEvent",
+    "BalanceRun",
+    "BalanceSnapshot",
     "CaseNote",
     "CaseloadAssignment",
     "CommissionDecision",

@@ -53,6 +53,7 @@ def _locale() -> str:
 
 
 def init_app(app: Flask) -> None:
+    from casework.balances.views import bp as balances_bp
     from casework.enrollment.views import bp as enrollment_bp
     from casework.home.views import bp as home_bp
     from casework.households.views import bp as households_bp
@@ -66,6 +67,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(enrollment_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(work_bp)
+    app.register_blueprint(balances_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
@@ -124,6 +126,8 @@ def init_app(app: Flask) -> None:
             "status_label": lambda code: labels.label(labels.ENROLLMENT_STATUS_LABELS, code),
             "request_status_label": lambda code: labels.label(labels.REQUEST_STATUS_LABELS, code),
             "log_status_label": lambda code: labels.label(labels.LOG_STATUS_LABELS, code),
+            "check_status_label": lambda code: labels.label(labels.CHECK_STATUS_LABELS, code),
+            "trigger_label": lambda code: labels.label(labels.TRIGGER_LABELS, code),
             "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),

@@ -24,7 +24,8 @@ def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProc
         "CASEWORK_DEFAULT_LOCALE": "en",
         **env,
     }
-    environment.pop("CASEWORK_DATABASE_URL")
+    if not environment["CASEWORK_DATABASE_URL"]:
+        environment.pop("CASEWORK_DATABASE_URL")  # the instance folder's SQLite file
     return subprocess.run(
         [*CASEWORK, *args],
         env=environment,
@@ -191,3 +192,23 @@ def test_demo_serves_a_login_page(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_check_balances_runs_once_a_day_and_refuses_bad_input(tmp_path: Path) -> None:
+    db = tmp_path / "d.sqlite"
+    assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
+    env = {"CASEWORK_DATABASE_URL": f"sqlite:///{db}"}
+    first = run(["check-balances", "--programme", "1"], tmp_path, **env)
+    assert first.returncode == 0, first.stderr
+    again = run(["check-balances", "--programme", "1"], tmp_path, **env)
+    assert "already checked that day" in again.stdout
+    runs_today = rows(
+        db, "SELECT count(*) FROM balance_runs WHERE as_of = date('now', 'localtime')"
+    )
+    assert runs_today == [(1,)]
+    future = run(["check-balances", "--date", "2999-01-01"], tmp_path, **env)
+    assert future.returncode == 1 and "--date" in future.stderr
+    unknown = run(["check-balances", "--programme", "999"], tmp_path, **env)
+    assert unknown.returncode == 1 and "--programme" in unknown.stderr
+    malformed = run(["check-balances", "--date", "24.11.2026"], tmp_path, **env)
+    assert malformed.returncode == 2 and "--date" in malformed.stderr

@@ -28,6 +28,7 @@ from casework.households.services import (
 )
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
+from casework.balances.services import run_check
 from casework.payments import services as payment_services
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
@@ -805,6 +806,14 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     for active_index, household in enumerate(active):
         _work(active_index, household, sites, users, today)
     _one_correction(active[9], users, today)
+    monday = today - timedelta(days=today.weekday())
+    for weeks_ago in range(5, -1, -1):
+        run_check(
+            kicevo_programme,
+            monday - timedelta(weeks=weeks_ago),
+            today=today,
+            trigger="scheduled",
+        )
     for index, household in enumerate(registered[: len(NOTES) * 3 : 3]):
         text, visibility = NOTES[index]
         add_note(
@@ -831,6 +840,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     lines.append(
         f"{households + 1} households registered in Кичево: applications in every state, "
         "a possible duplicate to decide, case notes, debts and payment requests in every "
-        "state, three work sites with weeks of logged and confirmed hours."
+        "state, three work sites with weeks of logged and confirmed hours, six weekly balance checks with "
+        "alerts."
     )
     return "\n".join(lines)

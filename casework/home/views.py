@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from casework.balances import queries as balance_queries
 from casework.extensions import db
 from casework.households import queries as household_queries
 from casework.households.models import Household
@@ -54,6 +55,8 @@ def role_home(role: str) -> str:
         ).all()
         context["caseload"] = caseload
         context["balances"] = work_queries.balances(h.id for h in caseload)
+    if chosen in (Role.COORDINATOR, Role.SOCIAL_WORKER):
+        context["alerts"] = balance_queries.alerts_for(current_user)
     if chosen is Role.SUPERVISOR:
         sites = work_queries.sites_to_verify(current_user)
         context["sites"] = sites

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.balances import queries as balance_queries
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
 from casework.errors import DomainError
@@ -119,6 +120,7 @@ def detail(household_id: int) -> str:
         balance=work_queries.balances([household.id])[household.id],
         member_totals=work_queries.member_totals(household),
         logs=work_queries.logs_of(household),
+        check_history=balance_queries.history_of(household),
         can_log_work=policies.can_log_work(current_user, household),
         duplicate_form=DuplicateForm(formdata=None),
     )

@@ -56,6 +56,8 @@ class Programme(Base):
     daily_cap_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_DAILY_CAP_MINUTES)
     weekly_cap_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_WEEKLY_CAP_MINUTES)
     work_deadline_days: Mapped[int] = mapped_column(Integer, default=180)
+    # How far behind the expected pace a family may be and still count as on track.
+    tolerance_minutes: Mapped[int] = mapped_column(Integer, default=8 * 60, server_default="480")
     check_schedule: Mapped[str] = mapped_column(String(100), default=DEFAULT_SCHEDULE)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Skopje")
     # The call for applications: which debts count (the pilot: 01.11.2020–31.10.2021).

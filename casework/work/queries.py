@@ -41,8 +41,9 @@ class Balance:
         return min(100, self.verified * 100 // self.owed)
 
 
-def balances(household_ids: Iterable[int]) -> dict[int, Balance]:
-    """Balances of many households in three queries."""
+def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[int, Balance]:
+    """Balances of many households in two queries; ``as_of`` counts only what had happened by
+    then (a balance check of an earlier date)."""
     ids = list(household_ids)
     if not ids:
         return {}
@@ -52,6 +53,7 @@ def balances(household_ids: Iterable[int]) -> dict[int, Balance]:
             .join(Payment, Obligation.payment_id == Payment.id)
             .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
             .where(Obligation.household_id.in_(ids), PaymentReversal.id.is_(None))
+            .where(Obligation.starts_on <= as_of if as_of else Obligation.id.is_not(None))
             .group_by(Obligation.household_id)
         )
         .tuples()
@@ -67,6 +69,7 @@ def balances(household_ids: Iterable[int]) -> dict[int, Balance]:
         for row in db.session.execute(
             select(WorkLog.household_id, verified, pending, last)
             .where(WorkLog.household_id.in_(ids))
+            .where(WorkLog.work_date <= as_of if as_of else WorkLog.id.is_not(None))
             .group_by(WorkLog.household_id)
         ).tuples()
     }

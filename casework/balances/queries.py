@@ -1,0 +1,53 @@
+"""Reads for balance checks: runs of a programme, a household's history, a user's alerts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from casework.balances.models import Alert, BalanceRun, BalanceSnapshot
+from casework.extensions import db
+from casework.households.models import Household
+from casework.programmes.models import Programme
+from casework.security.models import User
+
+
+def runs_of(programme: Programme, limit: int = 20) -> list[tuple[BalanceRun, dict[str, int]]]:
+    """Latest runs with their counts by status, in two queries."""
+    runs = db.session.scalars(
+        select(BalanceRun)
+        .where(BalanceRun.programme_id == programme.id)
+        .order_by(BalanceRun.as_of.desc())
+        .limit(limit)
+    ).all()
+    counts: dict[int, dict[str, int]] = {r.id: {} for r in runs}
+    for run_id, status, n in db.session.execute(
+        select(BalanceSnapshot.run_id, BalanceSnapshot.status, func.count())
+        .where(BalanceSnapshot.run_id.in_(list(counts)))
+        .group_by(BalanceSnapshot.run_id, BalanceSnapshot.status)
+    ).tuples():
+        counts[run_id][status] = int(n)
+    return [(r, counts[r.id]) for r in runs]
+
+
+def history_of(household: Household) -> list[tuple[BalanceRun, BalanceSnapshot]]:
+    rows = db.session.execute(
+        select(BalanceRun, BalanceSnapshot)
+        .join(BalanceSnapshot, BalanceSnapshot.run_id == BalanceRun.id)
+        .where(BalanceSnapshot.household_id == household.id)
+        .order_by(BalanceRun.as_of)
+    ).tuples()
+    return list(rows)
+
+
+def alerts_for(user: User, unread_only: bool = True, limit: int = 50) -> list[Alert]:
+    stmt = select(Alert).where(Alert.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Alert.read_at.is_(None))
+    return list(
+        db.session.scalars(
+            stmt.options(selectinload(Alert.household).selectinload(Household.members))
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
+            .limit(limit)
+        )
+    )

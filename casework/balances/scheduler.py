@@ -1,0 +1,105 @@
+"""The scheduler process: one APScheduler job per programme, on the programme's own cron
+schedule and time zone. Started by ``casework scheduler``, never by the web workers; a second
+scheduler by mistake costs nothing, because a run is unique per (programme, date)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+from sqlalchemy import select
+
+from casework.balances.services import run_check
+from casework.extensions import db
+from casework.programmes.models import Programme
+
+log = logging.getLogger(__name__)
+MISFIRE_GRACE_SECONDS = 3600
+SYNC_SECONDS = 60
+
+
+def trigger_for(schedule: str, timezone: str) -> CronTrigger:
+    """A cron expression (``0 7 * * mon``) in the programme's time zone; ValueError if bad."""
+    return CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+
+
+def check_programme(app: Flask, programme_id: int) -> None:
+    with app.app_context():
+        programme = db.session.get(Programme, programme_id)
+        if programme is None:
+            return
+        today = datetime.now(ZoneInfo(programme.timezone)).date()
+        try:
+            result = run_check(programme, today, today=today, trigger="scheduled")
+            run_id, created = result.run.id, result.created
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("balance check of programme %s failed", programme_id)
+            return
+        finally:
+            db.session.remove()
+        log.info(
+            "balance check programme=%s as_of=%s run=%s %s",
+            programme_id,
+            today,
+            run_id,
+            "stored" if created else "already done",
+        )
+
+
+def sync_jobs(app: Flask, scheduler: BaseScheduler) -> None:
+    """Add, change or remove programme jobs to match the database: schedule changes need no
+    restart, and one programme's bad schedule does not stop the others."""
+    with app.app_context():
+        programmes = (
+            db.session.execute(select(Programme.id, Programme.check_schedule, Programme.timezone))
+            .tuples()
+            .all()
+        )
+        db.session.remove()
+    wanted = set()
+    for programme_id, schedule, timezone in programmes:
+        job_id = f"programme-{programme_id}"
+        wanted.add(job_id)
+        try:
+            trigger = trigger_for(schedule, timezone)
+        except (ValueError, KeyError) as error:
+            log.error("programme %s: bad schedule %r: %s", programme_id, schedule, error)
+            continue
+        signature = f"{schedule}|{timezone}"
+        job = scheduler.get_job(job_id)
+        if job is not None and job.name == signature:
+            continue
+        scheduler.add_job(
+            check_programme,
+            trigger,
+            args=[app, programme_id],
+            id=job_id,
+            name=signature,
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+            max_instances=1,
+        )
+        log.info("programme %s: balance checks on %r (%s)", programme_id, schedule, timezone)
+    for job in scheduler.get_jobs():
+        if job.id.startswith("programme-") and job.id not in wanted:
+            job.remove()
+
+
+def configure(app: Flask, scheduler: BaseScheduler) -> None:
+    sync_jobs(app, scheduler)
+    scheduler.add_job(
+        sync_jobs,
+        "interval",
+        seconds=SYNC_SECONDS,
+        args=[app, scheduler],
+        id="sync",
+        coalesce=True,
+        max_instances=1,
+    )

@@ -1,0 +1,229 @@
+"""Checking every family's balance: the status rules (DESIGN.md §3), exactly once per
+programme and date, and the alerts a change of status raises."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from casework.audit.services import record
+from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus
+from casework.enrollment.models import Enrollment, Status
+from casework.errors import PermissionDenied, ValidationError
+from casework.extensions import db
+from casework.households.models import Household
+from casework.payments.models import Obligation, Payment, PaymentReversal
+from casework.programmes.models import Programme
+from casework.security.models import Role, RoleAssignment, User
+from casework.work.queries import balances
+
+log = logging.getLogger(__name__)
+
+ALERTING = {CheckStatus.BEHIND, CheckStatus.OVERDUE, CheckStatus.ON_TRACK, CheckStatus.COMPLETED}
+FLAG_AFTER = 3  # checks in a row behind
+
+
+@dataclass(frozen=True)
+class Due:
+    """One obligation as the check sees it."""
+
+    minutes: int
+    starts_on: date
+    due_on: date
+
+
+def expected_minutes(obligations: list[Due], as_of: date) -> int:
+    """What a family on pace would have worked by ``as_of``: each obligation's minutes spread
+    evenly from its payment to its due date."""
+    total = 0
+    for o in obligations:
+        span = (o.due_on - o.starts_on).days
+        elapsed = (as_of - o.starts_on).days
+        if elapsed <= 0:
+            continue
+        total += o.minutes if span <= 0 or elapsed >= span else o.minutes * elapsed // span
+    return total
+
+
+def status_of(obligations: list[Due], verified: int, as_of: date, tolerance: int) -> CheckStatus:
+    owed = sum(o.minutes for o in obligations)
+    if owed <= 0:
+        return CheckStatus.NO_OBLIGATION
+    if verified >= owed:
+        return CheckStatus.COMPLETED
+    due_by_now = sum(o.minutes for o in obligations if o.due_on < as_of)
+    if due_by_now and verified < due_by_now:
+        return CheckStatus.OVERDUE
+    if verified >= expected_minutes(obligations, as_of) - tolerance:
+        return CheckStatus.ON_TRACK
+    return CheckStatus.BEHIND
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run: BalanceRun
+    created: bool  # False: the check had already run for that date, nothing changed
+
+
+def run_check(
+    programme: Programme, as_of: date, *, today: date, trigger: str = "manual"
+) -> RunResult:
+    """Check every active household of the programme as of ``as_of``, once.
+
+    The run row is inserted first: if another process holds the same (programme, date), the
+    insert fails on the unique key and this call reports the existing run instead."""
+    if as_of > today:
+        raise ValidationError(_("A balance check cannot be dated in the future."), "date")
+    existing = db.session.scalar(
+        select(BalanceRun).where(BalanceRun.programme_id == programme.id, BalanceRun.as_of == as_of)
+    )
+    if existing is not None:
+        return RunResult(existing, False)
+    run = BalanceRun(programme_id=programme.id, as_of=as_of, trigger=trigger, errors=[])
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+            db.session.flush()
+    except IntegrityError:
+        found = db.session.scalar(
+            select(BalanceRun).where(
+                BalanceRun.programme_id == programme.id, BalanceRun.as_of == as_of
+            )
+        )
+        assert found is not None  # noqa: S101 - the unique key just said it exists
+        return RunResult(found, False)
+
+    households = db.session.scalars(
+        select(Household)
+        .join(Enrollment, Enrollment.household_id == Household.id)
+        .where(Enrollment.programme_id == programme.id, Enrollment.status == Status.ACTIVE.value)
+        .order_by(Household.id)
+    ).all()
+    ids = [h.id for h in households]
+    dues: dict[int, list[Due]] = {}
+    for household_id, minutes, starts_on, due_on in db.session.execute(
+        select(Obligation.household_id, Obligation.minutes, Obligation.starts_on, Obligation.due_on)
+        .join(Payment, Obligation.payment_id == Payment.id)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(
+            Obligation.household_id.in_(ids),
+            PaymentReversal.id.is_(None),
+            Obligation.starts_on <= as_of,
+        )
+    ).tuples():
+        dues.setdefault(household_id, []).append(Due(minutes, starts_on, due_on))
+    worked = balances(ids, as_of)
+    previous = _previous_snapshots(programme, as_of, ids)
+    recipients = _recipients(programme, households)
+    errors: list[dict[str, object]] = []
+    for household in households:
+        try:
+            balance = worked[household.id]
+            obligations = dues.get(household.id, [])
+            status = status_of(obligations, balance.verified, as_of, programme.tolerance_minutes)
+            before = previous.get(household.id)
+            streak = (
+                (before.behind_streak if before else 0) + 1 if status == CheckStatus.BEHIND else 0
+            )
+            snapshot = BalanceSnapshot(
+                run=run,
+                household_id=household.id,
+                owed=sum(o.minutes for o in obligations),
+                verified=balance.verified,
+                pending=balance.pending,
+                expected=expected_minutes(obligations, as_of),
+                status=status.value,
+                behind_streak=streak,
+                flagged=streak >= FLAG_AFTER,
+            )
+            db.session.add(snapshot)
+            previous_status = before.status if before else None
+            if (
+                status != previous_status
+                and status in ALERTING
+                and (
+                    previous_status is not None
+                    or status in (CheckStatus.BEHIND, CheckStatus.OVERDUE)
+                )
+            ):
+                for user_id in recipients.get(household.id, set()):
+                    db.session.add(
+                        Alert(
+                            user_id=user_id,
+                            household_id=household.id,
+                            snapshot=snapshot,
+                            previous_status=previous_status,
+                            status=status.value,
+                        )
+                    )
+        except Exception as error:
+            log.exception("balance check of household %s failed", household.id)
+            errors.append({"household_id": household.id, "error": type(error).__name__})
+    run.households = len(households)
+    run.errors = errors
+    db.session.flush()
+    record(
+        None,
+        "balance_check.run",
+        "balance_run",
+        run.id,
+        municipality_id=programme.municipality_id,
+        changes={"as_of": as_of, "households": len(households), "errors": len(errors)},
+    )
+    return RunResult(run, True)
+
+
+def _previous_snapshots(
+    programme: Programme, as_of: date, household_ids: list[int]
+) -> dict[int, BalanceSnapshot]:
+    """Each household's snapshot from the programme's latest earlier run."""
+    latest = db.session.scalar(
+        select(BalanceRun.id)
+        .where(BalanceRun.programme_id == programme.id, BalanceRun.as_of < as_of)
+        .order_by(BalanceRun.as_of.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return {}
+    return {
+        s.household_id: s
+        for s in db.session.scalars(
+            select(BalanceSnapshot).where(
+                BalanceSnapshot.run_id == latest, BalanceSnapshot.household_id.in_(household_ids)
+            )
+        )
+    }
+
+
+def _recipients(programme: Programme, households: Sequence[Household]) -> dict[int, set[int]]:
+    """Each household's social worker and the coordinators of the programme's municipality."""
+    coordinators = set(
+        db.session.scalars(
+            select(User.id)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(
+                RoleAssignment.role == Role.COORDINATOR.value,
+                RoleAssignment.municipality_id == programme.municipality_id,
+                User.active.is_(True),
+            )
+        )
+    )
+    return {
+        h.id: coordinators | ({h.assigned_worker_id} if h.assigned_worker_id else set())
+        for h in households
+    }
+
+
+def mark_read(user: User, alert: Alert, *, now: datetime) -> None:
+    """Read per person: one coordinator reading an alert leaves it unread for the others."""
+    if alert.user_id != user.id:
+        raise PermissionDenied()
+    if alert.read_at is None:
+        alert.read_at = now
+        db.session.flush()

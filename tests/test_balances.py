@@ -1,0 +1,269 @@
+"""Balance checks: each status at its edges, exactly one run per programme and date, alerts."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+from sqlalchemy import func, select
+
+from casework.balances import services
+from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus
+from casework.balances.scheduler import check_programme, sync_jobs
+from casework.balances.services import Due, expected_minutes, status_of
+from casework.db import utcnow
+from casework.enrollment.models import Enrollment
+from casework.errors import ValidationError
+from casework.extensions import db
+from casework.programmes.models import Programme
+from casework.security.models import Role, User
+from casework.work import services as work_services
+from casework.work.models import WorkSite
+from tests.conftest import TODAY, Factory
+
+PAID = date(2021, 12, 1)
+DUE = PAID + timedelta(days=180)
+OWED = [Due(6000, PAID, DUE)]  # 100 hours over 180 days
+TOLERANCE = 480
+
+
+# --- the rules, at their edges ----------------------------------------------------------------
+
+
+def test_expected_minutes_grow_evenly_from_payment_to_due_date() -> None:
+    assert expected_minutes(OWED, PAID) == 0
+    assert expected_minutes(OWED, PAID + timedelta(days=90)) == 3000
+    assert expected_minutes(OWED, PAID + timedelta(days=1)) == 6000 // 180  # rounded down
+    assert expected_minutes(OWED, DUE) == 6000
+    assert expected_minutes(OWED, DUE + timedelta(days=30)) == 6000
+
+
+@pytest.mark.parametrize(
+    ("obligations", "verified", "as_of", "status"),
+    [
+        ([], 0, PAID, CheckStatus.NO_OBLIGATION),
+        (OWED, 6000, DUE + timedelta(days=10), CheckStatus.COMPLETED),
+        (OWED, 5999, DUE, CheckStatus.ON_TRACK),  # on the due date itself: not yet overdue
+        (OWED, 5999, DUE + timedelta(days=1), CheckStatus.OVERDUE),
+        (OWED, 3000 - TOLERANCE, PAID + timedelta(days=90), CheckStatus.ON_TRACK),
+        (OWED, 3000 - TOLERANCE - 1, PAID + timedelta(days=90), CheckStatus.BEHIND),
+        (OWED, 0, PAID + timedelta(days=10), CheckStatus.ON_TRACK),  # within tolerance
+    ],
+)
+def test_each_status_at_its_edge(
+    obligations: list[Due], verified: int, as_of: date, status: CheckStatus
+) -> None:
+    assert status_of(obligations, verified, as_of, TOLERANCE) == status
+
+
+def test_an_old_obligation_past_due_makes_a_family_overdue_even_with_a_new_one() -> None:
+    newer = Due(600, DUE - timedelta(days=10), DUE + timedelta(days=170))
+    assert (
+        status_of([*OWED, newer], 6000, DUE + timedelta(days=1), TOLERANCE) == CheckStatus.ON_TRACK
+    )
+    assert (
+        status_of([*OWED, newer], 5000, DUE + timedelta(days=1), TOLERANCE) == CheckStatus.OVERDUE
+    )
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def programme(make: Factory) -> Programme:
+    return make.programme()
+
+
+@pytest.fixture
+def worker(make: Factory) -> User:
+    return make.user(Role.SOCIAL_WORKER)
+
+
+@pytest.fixture
+def family(make: Factory, programme: Programme, worker: User) -> Enrollment:
+    enrollment = make.active_enrollment(programme)
+    enrollment.household.assigned_worker_id = worker.id
+    make.paid(enrollment, 10_000_00)  # 100 h owed from 01.12.2021, due in 180 days
+    return enrollment
+
+
+@pytest.fixture
+def site(make: Factory) -> WorkSite:
+    return make.site()
+
+
+def runs() -> int:
+    return db.session.scalar(select(func.count()).select_from(BalanceRun)) or 0
+
+
+def test_running_the_same_check_twice_stores_one_run(
+    programme: Programme, family: Enrollment
+) -> None:
+    first = services.run_check(programme, TODAY, today=TODAY)
+    again = services.run_check(programme, TODAY, today=TODAY)
+    assert (first.created, again.created, again.run.id) == (True, False, first.run.id)
+    assert runs() == 1
+    assert db.session.scalar(select(func.count()).select_from(BalanceSnapshot)) == 1
+
+
+def test_a_check_dated_in_the_future_is_refused(programme: Programme) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.run_check(programme, TODAY + timedelta(days=1), today=TODAY)
+    assert refused.value.field == "date"
+    assert runs() == 0
+
+
+def test_falling_behind_alerts_the_social_worker_and_the_coordinators_once(
+    make: Factory, programme: Programme, family: Enrollment, worker: User, site: WorkSite
+) -> None:
+    coordinator = make._coordinator(make.municipality())
+    member = family.household.members[0]
+    work_services.log_work(
+        coordinator,
+        member,
+        site,
+        work_services.Shift(date(2021, 12, 6), duration_minutes=240),
+        "",
+        today=TODAY,
+    )
+    services.run_check(programme, date(2021, 12, 13), today=TODAY)  # on track
+    assert db.session.scalar(select(func.count()).select_from(Alert)) == 0
+    services.run_check(programme, date(2022, 1, 17), today=TODAY)  # 47 days: 26 h expected
+    alerts = db.session.scalars(select(Alert)).all()
+    assert {(a.user_id, a.status, a.previous_status) for a in alerts} == {
+        (worker.id, "behind", "on_track"),
+        (coordinator.id, "behind", "on_track"),
+    }
+    services.mark_read(
+        worker,
+        alerts[0] if alerts[0].user_id == worker.id else alerts[1],
+        now=utcnow(),
+    )
+    unread = db.session.scalars(select(Alert.user_id).where(Alert.read_at.is_(None))).all()
+    assert unread == [coordinator.id]
+
+
+def test_three_checks_behind_in_a_row_flag_the_family_for_review(
+    programme: Programme, family: Enrollment
+) -> None:
+    for day in (date(2022, 1, 3), date(2022, 1, 10), date(2022, 1, 17)):
+        services.run_check(programme, day, today=TODAY)
+    streaks = db.session.scalars(
+        select(BalanceSnapshot.flagged).join(BalanceRun).order_by(BalanceRun.as_of)
+    ).all()
+    assert streaks == [False, False, True]
+
+
+def test_a_broken_household_is_reported_and_the_others_are_checked(
+    make: Factory, programme: Programme, family: Enrollment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = make.active_enrollment(programme)
+    broken_id = family.household_id
+    real = services.status_of
+
+    def fail_for_one(obligations, verified, as_of, tolerance):  # type: ignore[no-untyped-def]
+        if obligations and obligations[0].minutes == 6000:
+            raise ZeroDivisionError
+        return real(obligations, verified, as_of, tolerance)
+
+    monkeypatch.setattr(services, "status_of", fail_for_one)
+    result = services.run_check(programme, TODAY, today=TODAY)
+    assert result.run.errors == [{"household_id": broken_id, "error": "ZeroDivisionError"}]
+    checked = db.session.scalars(select(BalanceSnapshot.household_id)).all()
+    assert checked == [other.household_id]
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_schedulers_at_once_record_one_run(
+    app: Flask, programme: Programme, family: Enrollment, attempt: int
+) -> None:
+    programme_id = programme.id
+    db.session.commit()
+    barrier = threading.Barrier(2)
+    outcomes: list[bool] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            programme = db.session.get(Programme, programme_id)
+            assert programme is not None
+            outcomes.append(services.run_check(programme, TODAY, today=TODAY).created)
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == [False, True]
+    assert runs() == 1
+
+
+# --- the scheduler ------------------------------------------------------------------------------
+
+
+def test_the_scheduler_job_checks_a_programme_once_a_day(
+    app: Flask, programme: Programme, family: Enrollment
+) -> None:
+    programme_id = programme.id
+    db.session.commit()
+    check_programme(app, programme_id)
+    check_programme(app, programme_id)
+    assert db.session.scalars(select(BalanceRun.trigger)).all() == ["scheduled"]
+
+
+def test_a_bad_schedule_skips_its_programme_and_keeps_the_others(app: Flask, make: Factory) -> None:
+    good = make.programme()
+    bad = make.programme(make.municipality("PRI", "Прилеп"))
+    bad.check_schedule = "every monday please"
+    ids = (good.id, bad.id)
+    db.session.commit()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)  # jobs are real, but none fires during the test
+    request_shutdown = scheduler.shutdown
+    sync_jobs(app, scheduler)
+    assert [job.id for job in scheduler.get_jobs()] == [f"programme-{ids[0]}"]
+    job = scheduler.get_job(f"programme-{ids[0]}")
+    assert job is not None and "mon" in str(job.trigger)
+    assert str(job.trigger.timezone) == "Europe/Skopje"
+    # A schedule change is picked up without a restart.
+    changed = db.session.get(Programme, ids[0])
+    assert changed is not None
+    changed.check_schedule = "30 6 * * fri"
+    db.session.commit()
+    sync_jobs(app, scheduler)
+    job = scheduler.get_job(f"programme-{ids[0]}")
+    assert job is not None and "fri" in str(job.trigger)
+    request_shutdown(wait=False)
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+def test_a_coordinator_runs_a_check_and_the_social_worker_sees_the_alert(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, family: Enrollment, worker: User
+) -> None:
+    services.run_check(programme, date.today() - timedelta(days=14), today=date.today())
+    # Make the earlier check say "on track" so that today's "behind" is a change.
+    db.session.execute(db.update(BalanceSnapshot).values(status="on_track"))
+    programme_id = programme.id
+    browser, _c = login_as(Role.COORDINATOR)
+    assert browser.post(f"/programmes/{programme_id}/checks").status_code == 302
+    page = browser.get(f"/programmes/{programme_id}/checks").get_data(as_text=True)
+    assert date.today().strftime("%d.%m.%Y") in page
+    assert runs() == 2
+    from tests.conftest import Client
+
+    worker_browser = Client(browser.http.application.test_client())
+    worker_browser.login(worker.username)
+    home = worker_browser.get("/home/social_worker").get_data(as_text=True)
+    assert "on track → overdue" in home or "on track → behind" in home
+    alert_id = db.session.scalars(
+        select(Alert.id).where(Alert.user_id == worker.id).order_by(Alert.id.desc())
+    ).first()
+    worker_browser.post(f"/alerts/{alert_id}/read")
+    assert db.session.scalar(select(Alert.read_at).where(Alert.id == alert_id)) is not None
