@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from stdnum.si import emso
 
+from casework.balances.services import run_check
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import CommissionMember, Seat
 from casework.households.models import ExemptionReason, Household, Relation
@@ -28,7 +29,6 @@ from casework.households.services import (
 )
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
-from casework.balances.services import run_check
 from casework.payments import services as payment_services
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
