@@ -840,7 +840,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     lines.append(
         f"{households + 1} households registered in Кичево: applications in every state, "
         "a possible duplicate to decide, case notes, debts and payment requests in every "
-        "state, three work sites with weeks of logged and confirmed hours, six weekly balance checks with "
-        "alerts."
+        "state, three work sites with weeks of logged and confirmed hours, six weekly "
+        "balance checks with alerts."
     )
     return "\n".join(lines)
