@@ -180,3 +180,35 @@ def test_language_switch_refuses_an_off_site_return_address(login_as) -> None:  
 def test_without_a_choice_the_browser_language_wins(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/login", headers={"Accept-Language": "sq,en;q=0.5"}).get_data(as_text=True)
     assert '<html lang="sq">' in page
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_money_work_and_check_pages_render_in_each_language(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, locale: str
+) -> None:
+    programme = make.programme(threshold_deni=500_000_00)  # one approval is enough
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment, 166_050_00)
+    make.site()
+    household_id, programme_id = enrollment.household_id, programme.id
+    coordinator, _c = login_as(Role.COORDINATOR, locale=locale)
+    officer, _o = login_as(Role.OFFICER, locale=locale)
+    pages = [
+        (coordinator, f"/households/{household_id}/money"),
+        (coordinator, f"/households/{household_id}"),
+        (coordinator, "/households/"),
+        (coordinator, "/work/log"),
+        (coordinator, "/work/sites"),
+        (coordinator, f"/programmes/{programme_id}/checks"),
+        (officer, "/payments/queue"),
+        (officer, f"/programmes/{programme_id}/budget"),
+    ]
+    money = {"mk": "166.050,00 ден.", "sq": "166\xa0050,00 den.", "en": "166,050.00 MKD"}[locale]
+    for browser, url in pages:
+        response = browser.get(url)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert f'<html lang="{locale}">' in body, url
+    money_page = coordinator.get(f"/households/{household_id}/money").get_data(as_text=True)
+    assert money in money_page
+    assert "01.12.2021" in money_page  # the payment date, as every locale writes it
