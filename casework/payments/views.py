@@ -171,7 +171,9 @@ def add_request(household_id: int) -> str | Response:
     enrollment = queries.active_enrollment_of(household)
     form = RequestForm(prefix="request")
     arrears = {a.id: a for account in household_accounts(household) for a in account.arrears}
-    form.arrear_id.choices = [(a.id, a.statement_ref) for a in arrears.values()]
+    form.arrear_id.choices = [
+        (a.id, f"{a.account.creditor} · {a.statement_ref}") for a in arrears.values()
+    ]
     if form.validate_on_submit():
         arrear = arrears.get(form.arrear_id.data or 0)
         if arrear is None:
