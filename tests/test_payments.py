@@ -740,3 +740,37 @@ def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ig
     page = browser.get(f"/households/{household.id}/apply").get_data(as_text=True)
     assert "The household meets the call: 9,000.00 MKD of its debts are covered." in page
     assert "the programme pays debts of 01.11.2020–31.10.2021 only" in page
+
+
+def test_reject_edit_resubmit_and_cancel_through_the_pages(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    coordinator_browser, _c = login_as(Role.COORDINATOR)
+    officer_browser, _o = login_as(Role.OFFICER)
+    request_id = submitted(make._coordinator(make.municipality()), enrollment, arrear).id
+    url = f"/payments/requests/{request_id}"
+    no_reason = officer_browser.post(f"{url}/reject", {"reject-reason": ""})
+    assert "This field is required." in no_reason.get_data(as_text=True)
+    officer_browser.post(f"{url}/reject", {"reject-reason": "Приложете ја опомената"})
+    page = coordinator_browser.get(url).get_data(as_text=True)
+    assert "Приложете ја опомената" in page
+    coordinator_browser.post(
+        f"{url}/edit", {"edit-amount": "12.000,00", "edit-justification": "Нова"}
+    )
+    coordinator_browser.post(f"{url}/submit")
+    officer_browser.post(f"{url}/approve")
+    request = db.session.get(PaymentRequest, request_id)
+    assert request is not None
+    assert (request.status, request.amount_deni, request.round) == ("approved", 12_000_00, 2)
+    officer_browser.post(f"{url}/cancel", {"cancel-reason": "Семејството плати само"})
+    db.session.refresh(request)
+    assert request.status == "cancelled"
+    assert [e.to_status for e in request.events] == [
+        "draft",
+        "submitted",
+        "rejected",
+        "submitted",
+        "approved",
+        "cancelled",
+    ]
+    assert committed(programme) == 0
