@@ -204,8 +204,14 @@ def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--interval-seconds",
+    type=click.IntRange(1, 86400),
+    hidden=True,
+    help="Check every programme at this interval instead of its schedule (tests).",
+)
 @with_appcontext
-def scheduler() -> None:
+def scheduler(interval_seconds: int | None) -> None:
     """Run the balance checks on each programme's schedule (one process; Ctrl+C stops)."""
     import logging
 
@@ -216,7 +222,7 @@ def scheduler() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     blocking = BlockingScheduler(timezone="UTC")
-    configure(app, blocking)
+    configure(app, blocking, interval_seconds)
     click.echo("casework scheduler: balance checks on each programme's schedule (Ctrl+C stops)")
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         blocking.start()
@@ -261,7 +267,18 @@ def demo(db_path: Path, password: str, host: str, port: int, no_serve: bool) -> 
     click.echo(f"Every demo user's password: {password}")
     if no_serve:
         return
+    from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
+    from casework.balances.scheduler import configure
+
+    # The single-process convenience: in production the scheduler is its own process.
+    background = BackgroundScheduler(timezone="UTC")
+    configure(app, background)
+    background.start()
+    click.echo("The balance-check scheduler runs in this process too (demo only).")
     click.echo(f"casework demo on http://{host}:{port}/  (Ctrl+C stops)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        background.shutdown(wait=False)

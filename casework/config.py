@@ -42,6 +42,10 @@ class Settings:
     page_size: int = 25
     sqlite_busy_timeout_ms: int = 5000
     max_content_length: int = 10 * 1024 * 1024
+    # smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465; empty: mail
+    # stays in the outbox, where admins can read it.
+    smtp_url: str = ""
+    mail_from: str = "casework@localhost"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,6 +84,8 @@ class Settings:
                 f"CASEWORK_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, "
                 f"not {self.default_locale!r}"
             )
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ConfigError("CASEWORK_SMTP_URL must start with smtp:// or smtps://")
         if not 1 <= self.page_size <= 500:
             raise ConfigError("CASEWORK_PAGE_SIZE must be between 1 and 500")
         return self

@@ -19,6 +19,7 @@ from casework.households.models import (
     Household,
     Member,
 )
+from casework.mail.models import OutboxMessage
 from casework.organizations.models import Municipality, Organization
 from casework.payments.models import (
     Approval,
@@ -57,6 +58,7 @@ __all__ = [
     "Municipality",
     "Obligation",
     "Organization",
+    "OutboxMessage",
     "Payment",
     "PaymentRequest",
     "PaymentReversal",

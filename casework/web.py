@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
     from casework.enrollment.views import bp as enrollment_bp
     from casework.home.views import bp as home_bp
     from casework.households.views import bp as households_bp
+    from casework.mail.views import bp as mail_bp
     from casework.payments.views import bp as payments_bp
     from casework.security.views import bp as security_bp
     from casework.work.views import bp as work_bp
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(payments_bp)
     app.register_blueprint(work_bp)
     app.register_blueprint(balances_bp)
+    app.register_blueprint(mail_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"

@@ -256,6 +256,8 @@ def test_a_coordinator_runs_a_check_and_the_social_worker_sees_the_alert(  # typ
     page = browser.get(f"/programmes/{programme_id}/checks").get_data(as_text=True)
     assert date.today().strftime("%d.%m.%Y") in page
     assert runs() == 2
+    detail = browser.get(f"/households/{family.household_id}").get_data(as_text=True)
+    assert 'class="check-chart"' in detail and detail.count("<rect") == 2
     from tests.conftest import Client
 
     worker_browser = Client(browser.http.application.test_client())

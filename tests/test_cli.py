@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,50 @@ def test_check_balances_runs_once_a_day_and_refuses_bad_input(tmp_path: Path) ->
     assert unknown.returncode == 1 and "--programme" in unknown.stderr
     malformed = run(["check-balances", "--date", "24.11.2026"], tmp_path, **env)
     assert malformed.returncode == 2 and "--date" in malformed.stderr
+
+
+def test_two_scheduler_processes_record_one_run_per_programme_and_day(tmp_path: Path) -> None:
+    """Two `casework scheduler` processes with a fast trigger, one file database: each
+    programme gets exactly one run for today, however often both fire."""
+    from zoneinfo import ZoneInfo
+
+    db = tmp_path / "d.sqlite"
+    assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
+    today = datetime.now(ZoneInfo("Europe/Skopje")).date().isoformat()
+    env = {
+        **os.environ,
+        "CASEWORK_INSTANCE_PATH": str(tmp_path),
+        "CASEWORK_DATABASE_URL": f"sqlite:///{db}",
+        "CASEWORK_DEFAULT_LOCALE": "en",
+    }
+    schedulers = [
+        subprocess.Popen(
+            [*CASEWORK, "scheduler", "--interval-seconds", "1"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+
+        def runs_today() -> list[tuple[object, ...]]:
+            with sqlite3.connect(db) as conn:
+                return conn.execute(
+                    "SELECT programme_id, count(*) FROM balance_runs WHERE as_of = ? GROUP BY 1",
+                    (today,),
+                ).fetchall()
+
+        while time.monotonic() < deadline and len(runs_today()) < 2:
+            time.sleep(0.5)
+        time.sleep(3)  # both keep firing: still one run each
+        counts = runs_today()
+    finally:
+        for process in schedulers:
+            process.terminate()
+        logs = [process.communicate(timeout=30)[0] for process in schedulers]
+    assert sorted(counts) == [(1, 1), (2, 1)], logs
+    assert any("balance check programme=" in log for log in logs)

@@ -9,12 +9,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import select
 
 from casework.balances.services import run_check
 from casework.extensions import db
+from casework.mail.services import send_pending
 from casework.programmes.models import Programme
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,22 @@ def check_programme(app: Flask, programme_id: int) -> None:
         )
 
 
-def sync_jobs(app: Flask, scheduler: BaseScheduler) -> None:
+def send_mail(app: Flask) -> None:
+    settings = app.config["CASEWORK"]
+    with app.app_context():
+        try:
+            sent = send_pending(settings.smtp_url, settings.mail_from)
+        except Exception:
+            db.session.rollback()
+            log.exception("sending mail failed")
+            return
+        finally:
+            db.session.remove()
+    if sent:
+        log.info("mail: %s messages sent", sent)
+
+
+def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None = None) -> None:
     """Add, change or remove programme jobs to match the database: schedule changes need no
     restart, and one programme's bad schedule does not stop the others."""
     with app.app_context():
@@ -67,11 +85,15 @@ def sync_jobs(app: Flask, scheduler: BaseScheduler) -> None:
         job_id = f"programme-{programme_id}"
         wanted.add(job_id)
         try:
-            trigger = trigger_for(schedule, timezone)
+            trigger: BaseTrigger = (
+                IntervalTrigger(seconds=interval_seconds)
+                if interval_seconds
+                else trigger_for(schedule, timezone)
+            )
         except (ValueError, KeyError) as error:
             log.error("programme %s: bad schedule %r: %s", programme_id, schedule, error)
             continue
-        signature = f"{schedule}|{timezone}"
+        signature = f"{interval_seconds or schedule}|{timezone}"
         job = scheduler.get_job(job_id)
         if job is not None and job.name == signature:
             continue
@@ -92,14 +114,24 @@ def sync_jobs(app: Flask, scheduler: BaseScheduler) -> None:
             job.remove()
 
 
-def configure(app: Flask, scheduler: BaseScheduler) -> None:
-    sync_jobs(app, scheduler)
+def configure(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None = None) -> None:
+    """``interval_seconds`` replaces every programme's schedule by a fixed interval (tests)."""
+    sync_jobs(app, scheduler, interval_seconds)
     scheduler.add_job(
         sync_jobs,
         "interval",
         seconds=SYNC_SECONDS,
-        args=[app, scheduler],
+        args=[app, scheduler, interval_seconds],
         id="sync",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        send_mail,
+        "interval",
+        seconds=SYNC_SECONDS,
+        args=[app],
+        id="mail",
         coalesce=True,
         max_instances=1,
     )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,8 @@ from casework.enrollment.models import Enrollment, Status
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import Household
+from casework.labels import CHECK_STATUS_LABELS, label
+from casework.mail import services as mail
 from casework.payments.models import Obligation, Payment, PaymentReversal
 from casework.programmes.models import Programme
 from casework.security.models import Role, RoleAssignment, User
@@ -168,6 +171,8 @@ def run_check(
     run.households = len(households)
     run.errors = errors
     db.session.flush()
+    _mail_alerts(run, households)
+    _mail_digests(programme, run)
     record(
         None,
         "balance_check.run",
@@ -177,6 +182,81 @@ def run_check(
         changes={"as_of": as_of, "households": len(households), "errors": len(errors)},
     )
     return RunResult(run, True)
+
+
+def _mail_alerts(run: BalanceRun, households: Sequence[Household]) -> None:
+    """One short message per alert. Only the family's own social worker reads its name; the
+    coordinators get the case number."""
+    by_id = {h.id: h for h in households}
+    alerts = db.session.scalars(
+        select(Alert).join(BalanceSnapshot).where(BalanceSnapshot.run_id == run.id)
+    ).all()
+    users = {
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_({a.user_id for a in alerts})))
+    }
+    for alert in alerts:
+        user, household = users[alert.user_id], by_id[alert.household_id]
+        with force_locale(user.locale or "mk"):
+            status = str(label(CHECK_STATUS_LABELS, alert.status))
+            own_family = household.assigned_worker_id == user.id and household.head is not None
+            who = (
+                f"{household.case_number} ({household.head.full_name})"  # type: ignore[union-attr]
+                if own_family
+                else household.case_number
+            )
+            mail.queue(
+                user,
+                _("casework: %(who)s is %(status)s", who=household.case_number, status=status),
+                _(
+                    "The balance check of %(date)s found %(who)s %(status)s. "
+                    "Open casework to see the family's hours.",
+                    date=run.as_of.strftime("%d.%m.%Y"),
+                    who=who,
+                    status=status,
+                ),
+                "alert",
+            )
+
+
+def _mail_digests(programme: Programme, run: BalanceRun) -> None:
+    """A weekly summary per coordinator: counts by status and the case numbers to look at."""
+    coordinators = db.session.scalars(
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(
+            RoleAssignment.role == Role.COORDINATOR.value,
+            RoleAssignment.municipality_id == programme.municipality_id,
+            User.active.is_(True),
+        )
+    ).all()
+    snapshots = (
+        db.session.execute(
+            select(BalanceSnapshot.status, Household.case_number)
+            .join(Household, Household.id == BalanceSnapshot.household_id)
+            .where(BalanceSnapshot.run_id == run.id)
+            .order_by(Household.case_number)
+        )
+        .tuples()
+        .all()
+    )
+    counts: dict[str, int] = {}
+    for status, _case in snapshots:
+        counts[status] = counts.get(status, 0) + 1
+    to_look_at = [case for status, case in snapshots if status in ("behind", "overdue")]
+    for user in coordinators:
+        with force_locale(user.locale or "mk"):
+            lines = [
+                f"{label(CHECK_STATUS_LABELS, status)}: {n}" for status, n in sorted(counts.items())
+            ]
+            if to_look_at:
+                lines.append(_("To look at: %(cases)s", cases=", ".join(to_look_at)))
+            mail.queue(
+                user,
+                _("casework: balance check of %(date)s", date=run.as_of.strftime("%d.%m.%Y")),
+                "\n".join([programme.name, *lines]),
+                "digest",
+            )
 
 
 def _previous_snapshots(
