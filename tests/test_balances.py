@@ -269,3 +269,44 @@ def test_a_coordinator_runs_a_check_and_the_social_worker_sees_the_alert(  # typ
     ).first()
     worker_browser.post(f"/alerts/{alert_id}/read")
     assert db.session.scalar(select(Alert.read_at).where(Alert.id == alert_id)) is not None
+
+
+def test_a_programme_with_a_schedule_that_is_not_cron_is_refused(make: Factory) -> None:
+    from casework.organizations.models import OrganizationKind
+    from casework.organizations.services import create_organization
+    from casework.programmes.services import ProgrammeData, create_programme
+
+    before = db.session.scalar(select(func.count()).select_from(Programme))
+    with pytest.raises(ValidationError, match="cron") as refused:
+        create_programme(
+            make.user(Role.ADMIN),
+            make.municipality(),
+            create_organization(None, OrganizationKind.NGO, "ЦГИ"),
+            ProgrammeData(
+                name="Програма",
+                donor="",
+                starts_on=date(2021, 11, 8),
+                ends_on=None,
+                budget_deni=1,
+                hourly_value_deni=100_00,
+                approval_threshold_deni=0,
+                check_schedule="every monday",
+            ),
+        )
+    assert refused.value.field == "check_schedule"
+    assert db.session.scalar(select(func.count()).select_from(Programme)) == before
+
+
+def test_the_checks_page_counts_what_changed_since_the_check_before(  # type: ignore[no-untyped-def]
+    login_as, programme: Programme, family: Enrollment
+) -> None:
+    services.run_check(programme, date(2021, 12, 13), today=TODAY)  # on track
+    services.run_check(programme, date(2022, 1, 17), today=TODAY)  # behind
+    programme_id = programme.id
+    browser, _c = login_as(Role.COORDINATOR)
+    page = browser.get(f"/programmes/{programme_id}/checks").get_data(as_text=True)
+    from casework.balances.queries import runs_of
+
+    latest, older = runs_of(db.session.get(Programme, programme_id))  # type: ignore[arg-type]
+    assert latest[1] == {"behind": 1, "changed": 1} and "changed" not in older[1]
+    assert "17.01.2022" in page and "13.12.2021" in page

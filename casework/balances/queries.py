@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import itertools
+
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot
@@ -13,7 +15,8 @@ from casework.security.models import User
 
 
 def runs_of(programme: Programme, limit: int = 20) -> list[tuple[BalanceRun, dict[str, int]]]:
-    """Latest runs with their counts by status, in two queries."""
+    """Latest runs with their counts by status and, under ``"changed"``, how many households
+    changed status since the run before; in two queries."""
     runs = db.session.scalars(
         select(BalanceRun)
         .where(BalanceRun.programme_id == programme.id)
@@ -21,12 +24,20 @@ def runs_of(programme: Programme, limit: int = 20) -> list[tuple[BalanceRun, dic
         .limit(limit)
     ).all()
     counts: dict[int, dict[str, int]] = {r.id: {} for r in runs}
-    for run_id, status, n in db.session.execute(
-        select(BalanceSnapshot.run_id, BalanceSnapshot.status, func.count())
-        .where(BalanceSnapshot.run_id.in_(list(counts)))
-        .group_by(BalanceSnapshot.run_id, BalanceSnapshot.status)
+    statuses: dict[int, dict[int, str]] = {r.id: {} for r in runs}
+    for run_id, household_id, status in db.session.execute(
+        select(BalanceSnapshot.run_id, BalanceSnapshot.household_id, BalanceSnapshot.status).where(
+            BalanceSnapshot.run_id.in_(list(counts))
+        )
     ).tuples():
-        counts[run_id][status] = int(n)
+        counts[run_id][status] = counts[run_id].get(status, 0) + 1
+        statuses[run_id][household_id] = status
+    ordered = list(runs)
+    for newer, older in itertools.pairwise(ordered):
+        before = statuses[older.id]
+        counts[newer.id]["changed"] = sum(
+            1 for h, status in statuses[newer.id].items() if before.get(h, status) != status
+        )
     return [(r, counts[r.id]) for r in runs]
 
 

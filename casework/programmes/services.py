@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from apscheduler.triggers.cron import CronTrigger
 from flask_babel import gettext as _
 
 from casework.audit.services import record
@@ -70,6 +71,12 @@ def _check(data: ProgrammeData) -> None:
         raise ValidationError(
             _("The deadline for the work must be at least one day."), "work_deadline_days"
         )
+    try:
+        CronTrigger.from_crontab(data.check_schedule)
+    except ValueError:
+        raise ValidationError(
+            _("Write the schedule as a cron expression, such as 0 7 * * mon."), "check_schedule"
+        ) from None
 
 
 def create_programme(
