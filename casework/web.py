@@ -16,6 +16,7 @@ from casework.forms_common import LANGUAGE_NAMES
 from casework.households.services import mask_national_id
 from casework.security import policies
 from casework.security.models import Role, User
+from casework.urls import safe_next
 
 # Deny by default: only these endpoints answer a visitor who is not logged in.
 PUBLIC_ENDPOINTS = frozenset({"static", "security.login", "set_language"})
@@ -99,10 +100,7 @@ def init_app(app: Flask) -> None:
             if current_user.is_authenticated:
                 set_locale(current_user, locale)
                 db.session.commit()
-        target = request.form.get("next", "")
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("home.index")
-        return redirect(target)
+        return redirect(safe_next(request.form.get("next")))
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

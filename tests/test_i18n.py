@@ -171,9 +171,10 @@ def test_switching_language_keeps_the_user_on_the_same_page_and_remembers_it(log
     assert '<html lang="sq">' in page
 
 
-def test_language_switch_refuses_an_off_site_return_address(login_as) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_language_switch_refuses_an_off_site_return_address(login_as, target: str) -> None:  # type: ignore[no-untyped-def]
     browser, _ = login_as(Role.COORDINATOR)
-    response = browser.post("/language", {"locale": "mk", "next": "https://evil.example/"})
+    response = browser.post("/language", {"locale": "mk", "next": target})
     assert response.headers["Location"] == "/"
 
 

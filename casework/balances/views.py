@@ -17,6 +17,7 @@ from casework.errors import DomainError
 from casework.extensions import db
 from casework.programmes.models import Programme
 from casework.security import policies
+from casework.urls import safe_next
 
 bp = Blueprint("balances", __name__)
 
@@ -66,4 +67,4 @@ def read_alert(alert_id: int) -> Response:
     if ActionForm().validate_on_submit():
         services.mark_read(current_user, alert, now=utcnow())
         db.session.commit()
-    return redirect(request.referrer or url_for("home.index"))
+    return redirect(safe_next(request.form.get("next")))

@@ -11,15 +11,9 @@ from casework.db import utcnow
 from casework.extensions import db
 from casework.security.forms import LoginForm
 from casework.security.services import authenticate
+from casework.urls import safe_next
 
 bp = Blueprint("security", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -36,7 +30,7 @@ def login() -> str | Response:
                 session["locale"] = locale
             login_user(user)
             db.session.commit()
-            return redirect(_safe_next(form.next.data))
+            return redirect(safe_next(form.next.data))
         db.session.rollback()
         form.form_errors.append(_("Wrong username or password."))
     elif not form.is_submitted():

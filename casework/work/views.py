@@ -17,6 +17,7 @@ from casework.households.queries import get_visible_household
 from casework.organizations.models import Organization, OrganizationKind
 from casework.security import policies
 from casework.security.models import Role
+from casework.urls import safe_next
 from casework.work import queries, services
 from casework.work.forms import ActionForm, LogForm, ReasonForm, SiteForm
 from casework.work.models import WorkLog, WorkSite
@@ -89,9 +90,8 @@ def _load_log(log_id: int) -> WorkLog:
 
 
 def _back(log: WorkLog) -> Response:
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
+    if request.form.get("next"):
+        return redirect(safe_next(request.form.get("next")))
     return redirect(url_for("households.detail", household_id=log.household_id))
 
 
