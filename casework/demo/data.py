@@ -384,7 +384,7 @@ def _enroll(
         coordinator,
         enrollment,
         signed_on=signed_on,
-        reference=f"Договор бр. {index + 1:02d}/{signed_on.year}",
+        reference=f"{index + 1:02d}/{signed_on.year}",
         signatory_ids=adults,
         today=today,
     )
