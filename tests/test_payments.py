@@ -126,6 +126,7 @@ def test_a_paid_request_creates_the_familys_hours_at_that_days_rate(
         ("submitted", "approved"),
         ("approved", "paid"),
     ]
+    assert [e.effective_on for e in request.events][-2:] == [date(2022, 1, 5), PAID_ON]
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"payment_request.approved", "payment.create", "arrear.create"} <= actions
 

@@ -174,6 +174,8 @@ class RequestEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(12))
     to_status: Mapped[str] = mapped_column(String(12))
     note: Mapped[str] = mapped_column(Text, default="")
+    # The day the step took effect (a payment: the day it was paid), not when it was typed in.
+    effective_on: Mapped[date | None] = mapped_column(Date)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -272,13 +272,16 @@ def _check_request_fits(
         )
 
 
-def _event(actor: User, request: PaymentRequest, before: str | None, note: str = "") -> None:
+def _event(
+    actor: User, request: PaymentRequest, before: str | None, note: str = "", *, on: date
+) -> None:
     db.session.add(
         RequestEvent(
             request=request,
             from_status=before,
             to_status=request.status,
             note=note,
+            effective_on=on,
             actor_id=actor.id,
         )
     )
@@ -356,7 +359,7 @@ def create_request(
     )
     db.session.add(request)
     db.session.flush()
-    _event(actor, request, None)
+    _event(actor, request, None, on=today)
     return request
 
 
@@ -404,7 +407,7 @@ def submit(actor: User, request: PaymentRequest, *, today: date) -> None:
         approvals_count=0,
         last_changed_by_id=actor.id,
     )
-    _event(actor, request, seen.value)
+    _event(actor, request, seen.value, on=today)
 
 
 def approve(actor: User, request: PaymentRequest, *, today: date) -> None:
@@ -466,6 +469,7 @@ def approve(actor: User, request: PaymentRequest, *, today: date) -> None:
         request,
         RequestStatus.SUBMITTED.value,
         "" if final else _("first of two approvals"),
+        on=today,
     )
 
 
@@ -525,7 +529,7 @@ def reject(actor: User, request: PaymentRequest, reason: str, *, today: date) ->
         rejection_reason=reason.strip(),
         approvals_count=0,
     )
-    _event(actor, request, RequestStatus.SUBMITTED.value, reason.strip())
+    _event(actor, request, RequestStatus.SUBMITTED.value, reason.strip(), on=today)
 
 
 def cancel(actor: User, request: PaymentRequest, reason: str, *, today: date) -> None:
@@ -542,7 +546,7 @@ def cancel(actor: User, request: PaymentRequest, reason: str, *, today: date) ->
     amount, programme = request.amount_deni, request.enrollment.programme
     _move(request, RequestStatus.APPROVED, status=RequestStatus.CANCELLED.value)
     _release_budget(programme, amount)
-    _event(actor, request, RequestStatus.APPROVED.value, reason.strip())
+    _event(actor, request, RequestStatus.APPROVED.value, reason.strip(), on=today)
 
 
 # --- payments ----------------------------------------------------------------------------------
@@ -610,7 +614,7 @@ def record_payment(
             _("Someone else acted on this request a moment ago. Reload it and check.")
         ) from None
     _release_budget(programme, approved_amount - data.amount_deni)
-    _event(actor, request, RequestStatus.APPROVED.value, payment.reference)
+    _event(actor, request, RequestStatus.APPROVED.value, payment.reference, on=data.paid_on)
     record(
         actor,
         "payment.create",
@@ -661,7 +665,7 @@ def reverse_payment(
     _move(request, RequestStatus.PAID, status=RequestStatus.REVERSED.value)
     _release_budget(request.enrollment.programme, payment.amount_deni)
     db.session.expire(payment, ["reversal"])
-    _event(actor, request, RequestStatus.PAID.value, reason.strip())
+    _event(actor, request, RequestStatus.PAID.value, reason.strip(), on=on)
     record(
         actor,
         "payment.reverse",
