@@ -6,6 +6,7 @@ import contextlib
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -37,7 +38,7 @@ def main() -> None:
     """casework: case manager for responsible social support programmes."""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
 
@@ -201,6 +202,98 @@ def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
             f"{programme.name[:50]:<50} {result.run.id:>5}  {result.run.households:>10}  "
             f"{summary}{note}"
         )
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["households", "arrears"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--programme", "programme_id", type=int, required=True, help="The programme's id.")
+@click.option(
+    "--user",
+    "username",
+    required=True,
+    help="The coordinator the import is made by (its rights apply; the audit names it).",
+)
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the rows with errors here (CSV with an error column), to fix and re-import.",
+)
+@with_appcontext
+def import_file(
+    kind: str,
+    file: Path,
+    programme_id: int,
+    username: str,
+    dry_run: bool,
+    errors_path: Path | None,
+) -> None:
+    """Import households (with members and applications) or creditors' statements from a CSV
+    or XLSX file: every row or none."""
+    from flask_babel import force_locale
+
+    from casework.imports import services as import_services
+    from casework.imports.files import read_table
+    from casework.programmes.models import Programme
+    from casework.security.models import User
+
+    actor = db.session.scalar(select(User).where(User.username == username))
+    programme = db.session.get(Programme, programme_id)
+    if actor is None or not actor.is_active:
+        _fail(f"--user: there is no active user {username!r}.")
+    if programme is None:
+        _fail(f"--programme: there is no programme {programme_id}.")
+    settings = current_app.config["CASEWORK"]
+    content = file.read_bytes()
+    with (
+        force_locale(actor.locale or "mk"),
+        click.progressbar(
+            length=max(content.count(b"\n"), 1), label="Importing" if not dry_run else "Checking"
+        ) as bar,
+    ):
+        try:
+            report = import_services.run_import(
+                actor,
+                programme,
+                kind,
+                file.name,
+                content,
+                dry_run=dry_run,
+                today=date.today(),
+                max_bytes=settings.import_max_bytes,
+                max_rows=settings.import_max_rows,
+                progress=bar.update,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _fail(f"{error.field or 'import'}: {error.message}")
+        db.session.commit()
+        counts = report.counts
+        titles = {c.key: str(c.label) for c in import_services.COLUMNS[kind]}
+        errors = [r for r in report.rows if r.action == "error"]
+        for row in errors[:50]:
+            for column, message in row.errors.items():
+                click.echo(f"row {row.line}, {titles.get(column, 'row')}: {message}", err=True)
+        if len(errors) > 50:
+            click.echo(f"... and {len(errors) - 50} more rows with errors", err=True)
+        if errors and errors_path is not None:
+            table = read_table(file.name, content, max_rows=settings.import_max_rows)
+            errors_path.write_text(import_services.error_rows_csv(table, report), encoding="utf-8")
+            click.echo(f"The rows with errors are in {errors_path}.", err=True)
+    summary = (
+        f"{counts['create']} to create, {counts['update']} to update, "
+        f"{counts['unchanged']} unchanged, {counts['error']} with errors"
+    )
+    if errors:
+        _fail(f"Nothing was imported: {summary}.")
+    if dry_run:
+        click.echo(f"Dry run, nothing written: {summary}.")
+    elif report.imported:
+        click.echo(f"Imported {file.name} (sha256 {report.sha256[:12]}): {summary}.")
+    else:
+        click.echo(f"Nothing to import: every row matches what is stored ({summary}).")
 
 
 @main.command()

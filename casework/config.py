@@ -42,6 +42,9 @@ class Settings:
     page_size: int = 25
     sqlite_busy_timeout_ms: int = 5000
     max_content_length: int = 10 * 1024 * 1024
+    # An import file above this is refused with a message (below the request limit above).
+    import_max_bytes: int = 5_000_000
+    import_max_rows: int = 20_000
     # smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465; empty: mail
     # stays in the outbox, where admins can read it.
     smtp_url: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -68,3 +69,25 @@ def parse_money(text: str) -> int:
     if value != value.quantize(Decimal("0.01")):
         raise ValueError("more than two decimals")
     return int(value * 100)
+
+
+_DAY_FORMATS = (
+    # 23.11.2026 (as written here), 2026-11-23 (ISO), 23/11/2026 (spreadsheets set to English).
+    (re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})\.?"), ("d", "m", "y")),
+    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), ("y", "m", "d")),
+    (re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})"), ("d", "m", "y")),
+)
+
+
+def parse_day(text: str) -> date:
+    """``23.11.2026``, ``2026-11-23`` or ``23/11/2026`` → a date; anything else is refused.
+
+    Slashes are read day first, as in Macedonia: ``03/04/2026`` is the 3rd of April.
+    """
+    raw = text.strip()
+    for pattern, order in _DAY_FORMATS:
+        found = pattern.fullmatch(raw)
+        if found:
+            parts = dict(zip(order, (int(g) for g in found.groups()), strict=True))
+            return date(parts["y"], parts["m"], parts["d"])  # ValueError for 31.02.
+    raise ValueError("not a date")

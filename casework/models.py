@@ -19,6 +19,7 @@ from casework.households.models import (
     Household,
     Member,
 )
+from casework.imports.models import ImportUpload
 from casework.mail.models import OutboxMessage
 from casework.organizations.models import Municipality, Organization
 from casework.payments.models import (
@@ -54,6 +55,7 @@ __all__ = [
     "EnrollmentEvent",
     "Exemption",
     "Household",
+    "ImportUpload",
     "Member",
     "Municipality",
     "Obligation",

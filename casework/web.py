@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
     from casework.enrollment.views import bp as enrollment_bp
     from casework.home.views import bp as home_bp
     from casework.households.views import bp as households_bp
+    from casework.imports.views import bp as imports_bp
     from casework.mail.views import bp as mail_bp
     from casework.payments.views import bp as payments_bp
     from casework.security.views import bp as security_bp
@@ -71,6 +72,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(work_bp)
     app.register_blueprint(balances_bp)
     app.register_blueprint(mail_bp)
+    app.register_blueprint(imports_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
@@ -132,6 +134,9 @@ def init_app(app: Flask) -> None:
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
             "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
+            "can_import": lambda programme: (
+                current_user.is_authenticated and policies.can_import(current_user, programme)
+            ),
             "nav_households": current_user.is_authenticated
             and policies.can_list_households(current_user),
             "nav_queue": current_user.is_authenticated

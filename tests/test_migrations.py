@@ -11,11 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from casework import create_app
 from casework.extensions import db
-from tests.conftest import make_settings
+from tests.conftest import Factory, make_settings
 
 
 def _schema_differences() -> list[object]:
@@ -47,3 +47,25 @@ def test_the_app_never_creates_tables_by_itself(tmp_path: Path) -> None:
     app = create_app(make_settings(url, tmp_path))
     app.test_client().get("/login")
     assert inspect(create_engine(url)).get_table_names() == []
+
+
+def test_the_match_keys_migration_fills_the_keys_of_existing_households(
+    app: Flask, make: Factory
+) -> None:
+    """Families registered before the keys existed are found as duplicates afterwards too."""
+    household = make.household(head_name=("  Мухамед", "МАМУДОВСКИ "), address="Ул. Гоце  Делчев 7")
+    household_id = household.id
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="4491e45f8ca3")
+    upgrade()
+    with db.engine.connect() as conn:
+        address_key, name_key = conn.execute(
+            text(
+                "SELECT h.address_key, m.name_key FROM households h "
+                "JOIN members m ON m.household_id = h.id WHERE h.id = :id"
+            ),
+            {"id": household_id},
+        ).one()
+    assert address_key == "ул. гоце делчев 7"
+    assert name_key == "мухамед\x1fмамудовски"

@@ -843,4 +843,9 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         "state, three work sites with weeks of logged and confirmed hours, six weekly "
         "balance checks with alerts."
     )
+    lines.append(
+        "To try an import, log in as coordinator, open Import on the programme and upload "
+        "docs/examples/households.csv, then docs/examples/arrears.csv "
+        "(households-with-errors.csv shows the error report)."
+    )
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from casework.db import Base, UTCDateTime, enum_check, utcnow
 from casework.organizations.models import Municipality
@@ -51,13 +51,21 @@ class ExemptionReason(StrEnum):
     OTHER = "other"
 
 
+def match_key(*parts: str | None) -> str:
+    """Text as the duplicate check compares it: case and spacing do not make two people."""
+    return "\x1f".join(" ".join((part or "").split()).casefold() for part in parts)
+
+
 class Household(Base):
     __tablename__ = "households"
+    # The duplicate check looks households up by municipality and address through this index.
+    __table_args__ = (Index("ix_households_address_key", "municipality_id", "address_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     case_number: Mapped[str] = mapped_column(String(20), unique=True)
     address: Mapped[str] = mapped_column(String(200))
+    address_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     settlement: Mapped[str] = mapped_column(String(120), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
     language: Mapped[str] = mapped_column(String(8), default="mk")
@@ -70,6 +78,11 @@ class Household(Base):
     members: Mapped[list[Member]] = relationship(
         back_populates="household", order_by="(Member.is_head.desc(), Member.birth_date)"
     )
+
+    @validates("address")
+    def _keep_address_key(self, _key: str, address: str) -> str:
+        self.address_key = match_key(address)[:200]
+        return address
 
     @property
     def head(self) -> Member | None:
@@ -92,6 +105,8 @@ class Member(Base):
             sqlite_where=text("is_head = 1"),
             postgresql_where=text("is_head"),
         ),
+        # The duplicate check finds people by name and birth date through this index.
+        Index("ix_members_name_key", "name_key", "birth_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +115,7 @@ class Member(Base):
     )
     first_name: Mapped[str] = mapped_column(String(80))
     last_name: Mapped[str] = mapped_column(String(80))
+    name_key: Mapped[str] = mapped_column(String(170), default="", server_default="")
     # Unique: one person, one record. The database refuses a second one even when two
     # registrations race past the service's own check.
     national_id: Mapped[str | None] = mapped_column(String(13), unique=True)
@@ -112,6 +128,13 @@ class Member(Base):
     exemptions: Mapped[list[Exemption]] = relationship(
         back_populates="member", order_by="Exemption.starts_on"
     )
+
+    @validates("first_name", "last_name")
+    def _keep_name_key(self, key: str, value: str) -> str:
+        first = value if key == "first_name" else self.first_name
+        last = value if key == "last_name" else self.last_name
+        self.name_key = match_key(first, last)[:170]
+        return value
 
     @property
     def full_name(self) -> str:

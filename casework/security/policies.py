@@ -154,3 +154,11 @@ def can_manage_sites(user: User, municipality_id: int) -> bool:
     return municipality_id in user.municipalities_as(Role.COORDINATOR, Role.ADMIN) or (
         is_global_admin(user)
     )
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+
+def can_import(user: User, programme: Programme) -> bool:
+    """Import lists of families and statements: the coordinators who could type them in."""
+    return programme.municipality_id in user.municipalities_as(Role.COORDINATOR)

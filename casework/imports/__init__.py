@@ -1,0 +1,1 @@
+"""Import of households and of creditors' statements from CSV and XLSX files."""

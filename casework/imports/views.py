@@ -1,0 +1,164 @@
+"""Import pages: upload and dry run, the report, the real import, templates and error files."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from casework.errors import DomainError
+from casework.extensions import db
+from casework.forms_common import show_domain_error
+from casework.imports import queries, services
+from casework.imports.files import read_table
+from casework.imports.forms import ConfirmForm, UploadForm
+from casework.imports.models import ImportUpload, Kind
+from casework.programmes.models import Programme
+from casework.security import policies
+
+bp = Blueprint("imports", __name__)
+
+
+def _limits() -> dict[str, Any]:
+    settings = current_app.config["CASEWORK"]
+    return {"max_bytes": settings.import_max_bytes, "max_rows": settings.import_max_rows}
+
+
+def _programme(programme_id: int) -> Programme:
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not policies.can_view_programme(current_user, programme):
+        abort(404)
+    if not policies.can_import(current_user, programme):
+        abort(403)
+    return programme
+
+
+def _own_upload(upload_id: int) -> ImportUpload:
+    upload = queries.get_own_upload(current_user, upload_id)
+    if upload is None:
+        abort(404)
+    return upload
+
+
+@bp.route("/programmes/<int:programme_id>/import", methods=["GET", "POST"])
+def upload(programme_id: int) -> str | Response:
+    programme = _programme(programme_id)
+    form = UploadForm()
+    if form.validate_on_submit():
+        content = form.file.data.read()
+        filename = form.file.data.filename or "upload"
+        try:
+            report = services.run_import(
+                current_user,
+                programme,
+                form.kind.data,
+                filename,
+                content,
+                dry_run=True,
+                today=date.today(),
+                **_limits(),
+            )
+            stored = services.store_upload(current_user, programme, report, content)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+            return redirect(url_for("imports.report", upload_id=stored.id))
+    return render_template(
+        "imports/upload.html",
+        programme=programme,
+        form=form,
+        columns=services.COLUMNS,
+        uploads=queries.recent_uploads(current_user, programme),
+        limits=_limits(),
+    )
+
+
+@bp.get("/imports/<int:upload_id>")
+def report(upload_id: int) -> str:
+    upload = _own_upload(upload_id)
+    result = services.ImportReport.from_json(upload.report)
+    titles = {c.key: str(c.label) for c in services.COLUMNS[upload.kind]}
+    return render_template(
+        "imports/report.html",
+        upload=upload,
+        report=result,
+        titles=titles,
+        form=ConfirmForm(),
+        may_import=upload.imported_at is None and upload.content is not None,
+    )
+
+
+@bp.post("/imports/<int:upload_id>/import")
+def confirm(upload_id: int) -> Response:
+    upload = _own_upload(upload_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        result = services.import_upload(current_user, upload, today=date.today(), **_limits())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("imports.report", upload_id=upload.id))
+    db.session.commit()
+    counts = result.counts
+    if not result.ok:
+        flash(
+            _(
+                "Nothing was imported: %(n)d rows have errors now. Correct them and try again.",
+                n=counts["error"],
+            ),
+            "error",
+        )
+    elif result.imported:
+        flash(
+            _(
+                "Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
+                created=counts["create"],
+                updated=counts["update"],
+                unchanged=counts["unchanged"],
+            ),
+            "success",
+        )
+    else:
+        flash(_("Every row matches what is stored already: nothing changed."), "info")
+    return redirect(url_for("imports.report", upload_id=upload.id))
+
+
+@bp.get("/imports/<int:upload_id>/errors.csv")
+def errors_csv(upload_id: int) -> Response:
+    upload = _own_upload(upload_id)
+    if upload.content is None:
+        abort(404)
+    table = read_table(upload.filename, upload.content, max_rows=_limits()["max_rows"])
+    body = services.error_rows_csv(table, services.ImportReport.from_json(upload.report))
+    stem = upload.filename.rsplit(".", 1)[0]
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{_ascii(stem)}-errors.csv"'},
+    )
+
+
+@bp.get("/programmes/<int:programme_id>/import/template-<kind>.csv")
+def template(programme_id: int, kind: str) -> Response:
+    _programme(programme_id)
+    if kind not in {k.value for k in Kind}:
+        abort(404)
+    return Response(
+        services.template_csv(kind),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="casework-{kind}.csv"'},
+    )
+
+
+def _ascii(name: str) -> str:
+    """A file name safe in a header: Cyrillic names become underscores."""
+    return (
+        "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name) or "file"
+    )
