@@ -61,6 +61,7 @@ def init_app(app: Flask) -> None:
     from casework.imports.views import bp as imports_bp
     from casework.mail.views import bp as mail_bp
     from casework.payments.views import bp as payments_bp
+    from casework.reports.views import bp as reports_bp
     from casework.security.views import bp as security_bp
     from casework.work.views import bp as work_bp
 
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(balances_bp)
     app.register_blueprint(mail_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(reports_bp)
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
@@ -156,3 +158,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda v: formatting.hours(v, _locale()), "hours")
     app.add_template_filter(lambda v: formatting.day(v, _locale()), "day")
     app.add_template_filter(mask_national_id, "masked_id")
+    # Numbers for charts: hours and denars as plain numbers, months as 11.2026.
+    app.add_template_filter(lambda minutes: round((minutes or 0) / 60, 1), "hours_number")
+    app.add_template_filter(lambda deni: (deni or 0) / 100, "denars_number")
+    app.add_template_filter(lambda month: month.strftime("%m.%Y"), "month_label")

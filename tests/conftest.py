@@ -373,8 +373,15 @@ class Client:
 
     def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         db.session.commit()
-        response = contextvars.Context().run(self.http.open, url, method=method, **kwargs)
-        self._remember_token(response.get_data(as_text=True))
+
+        def _open() -> Any:
+            response = self.http.open(url, method=method, **kwargs)
+            response.get_data()  # a streamed body is read while its request is current
+            return response
+
+        response = contextvars.Context().run(_open)
+        if response.mimetype == "text/html":  # files (PDF, XLSX) carry no form
+            self._remember_token(response.get_data(as_text=True))
         return response
 
     def get(self, url: str, **kwargs: Any) -> Any:

@@ -31,7 +31,7 @@ from casework.organizations.models import Municipality, Organization, Organizati
 from casework.organizations.services import create_municipality, create_organization
 from casework.payments import services as payment_services
 from casework.programmes.models import Programme
-from casework.programmes.services import ProgrammeData, create_programme
+from casework.programmes.services import ProgrammeData, Targets, create_programme, set_targets
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
 from casework.work import queries as work_queries
@@ -713,6 +713,22 @@ def _one_correction(household: Household, users: DemoUsers, today: date) -> None
         )
 
 
+def _complete_finished(active: list[Household], users: DemoUsers, today: date) -> None:
+    """The coordinator closes two families who worked off every hour: the report's completions."""
+    balances = work_queries.balances(h.id for h in active)
+    finished = [h for h in active if balances[h.id].owed and not balances[h.id].remaining][:2]
+    for household in finished:
+        enrollment = enrollment_services.open_enrollment(household)
+        if enrollment is not None:
+            enrollment_services.complete(
+                users.coordinator,
+                enrollment,
+                on=balances[household.id].last_work_date or today,
+                reason="Сите часови се одработени и потврдени.",
+                today=today,
+            )
+
+
 def programme_opening(today: date) -> date:
     """The Monday about ten weeks before ``today``: the call for applications opens."""
     ten_weeks_ago = today - timedelta(weeks=10)
@@ -814,6 +830,12 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             today=today,
             trigger="scheduled",
         )
+    _complete_finished(active, users, today)
+    set_targets(
+        users.coordinator,
+        kicevo_programme,
+        Targets(families=30, debt_deni=1_000_000_00, minutes=10_000 * 60),
+    )
     for index, household in enumerate(registered[: len(NOTES) * 3 : 3]):
         text, visibility = NOTES[index]
         add_note(

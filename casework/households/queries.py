@@ -33,7 +33,12 @@ def household_visibility(user: User) -> ColumnElement[bool]:
 
 
 def _search(stmt: Select[Household], q: str) -> Select[Household]:
-    """Match the case number, address, settlement, or any member's name."""
+    return stmt.where(search_filter(q))
+
+
+def search_filter(q: str) -> ColumnElement[bool]:
+    """Match the case number, address, settlement, or any member's name: the list's search,
+    also used by its export."""
     pattern = f"%{q.strip().lower()}%"
     member_match = (
         select(Member.id)
@@ -47,13 +52,11 @@ def _search(stmt: Select[Household], q: str) -> Select[Household]:
         )
         .exists()
     )
-    return stmt.where(
-        or_(
-            func.lower(Household.case_number).like(pattern),
-            func.lower(Household.address).like(pattern),
-            func.lower(Household.settlement).like(pattern),
-            member_match,
-        )
+    return or_(
+        func.lower(Household.case_number).like(pattern),
+        func.lower(Household.address).like(pattern),
+        func.lower(Household.settlement).like(pattern),
+        member_match,
     )
 
 

@@ -63,6 +63,10 @@ class Programme(Base):
     # The call for applications: which debts count (the pilot: 01.11.2020–31.10.2021).
     debt_period_from: Mapped[date | None] = mapped_column(Date)
     debt_period_to: Mapped[date | None] = mapped_column(Date)
+    # What the programme promised its donor; the programme report compares results with them.
+    target_families: Mapped[int | None] = mapped_column(Integer)
+    target_debt_deni: Mapped[int | None] = mapped_column(Deni)
+    target_minutes: Mapped[int | None] = mapped_column(Integer)
 
     municipality: Mapped[Municipality] = relationship()
     ngo: Mapped[Organization] = relationship()

@@ -115,3 +115,41 @@ def create_programme(
         },
     )
     return programme
+
+
+@dataclass(frozen=True)
+class Targets:
+    families: int | None
+    debt_deni: int | None
+    minutes: int | None
+
+
+def set_targets(actor: User, programme: Programme, targets: Targets) -> Programme:
+    """The results promised to the donor: families covered, debt paid, hours worked."""
+    if not policies.can_manage_programme(actor, programme):
+        raise PermissionDenied()
+    for name, value in (
+        ("target_families", targets.families),
+        ("target_debt_deni", targets.debt_deni),
+        ("target_minutes", targets.minutes),
+    ):
+        if value is not None and not 0 < value < 10**13:
+            raise ValidationError(_("A target is a number above zero, or left empty."), name)
+    before = {
+        "families": programme.target_families,
+        "debt_deni": programme.target_debt_deni,
+        "minutes": programme.target_minutes,
+    }
+    programme.target_families = targets.families
+    programme.target_debt_deni = targets.debt_deni
+    programme.target_minutes = targets.minutes
+    db.session.flush()
+    record(
+        actor,
+        "programme.targets",
+        "programme",
+        programme.id,
+        municipality_id=programme.municipality_id,
+        changes={"before": before, "after": asdict(targets)},
+    )
+    return programme

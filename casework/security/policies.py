@@ -162,3 +162,23 @@ def can_manage_sites(user: User, municipality_id: int) -> bool:
 def can_import(user: User, programme: Programme) -> bool:
     """Import lists of families and statements: the coordinators who could type them in."""
     return programme.municipality_id in user.municipalities_as(Role.COORDINATOR)
+
+
+# --- reports and exports -----------------------------------------------------------------------
+
+
+def pseudonymised_export_municipalities(user: User) -> set[int]:
+    """Auditors (and the donor, who uses the auditor role) get rows by case number only."""
+    return user.municipalities_as(Role.AUDITOR)
+
+
+def can_export(user: User, *, pseudonymised: bool) -> bool:
+    """Exports hold the rows the user sees on screen; auditors only the pseudonymised kind."""
+    if can_list_households(user):
+        return True
+    return pseudonymised and bool(pseudonymised_export_municipalities(user))
+
+
+def can_view_statement(user: User, household: Household) -> bool:
+    """The family statement: whoever may open the household's money."""
+    return can_view_money(user, household)

@@ -1,0 +1,1 @@
+"""Dashboards, the family statement, the programme report, and exports."""

@@ -1,0 +1,28 @@
+"""The report's period (a GET form: bookmarkable, no CSRF needed) and the programme's targets."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField
+from wtforms.validators import NumberRange, Optional
+
+from casework.forms_common import MoneyField
+
+
+class PeriodForm(FlaskForm):
+    class Meta:
+        csrf = False  # read-only: the period only filters what is shown
+
+    period_from = DateField(_l("From"), validators=[Optional()])
+    period_to = DateField(_l("Until"), validators=[Optional()])
+
+
+class TargetsForm(FlaskForm):
+    target_families = IntegerField(
+        _l("Families to enroll"), validators=[Optional(), NumberRange(min=1)]
+    )
+    target_debt = MoneyField(_l("Debt to pay (ден.)"), validators=[Optional()])
+    target_hours = IntegerField(
+        _l("Hours of community work"), validators=[Optional(), NumberRange(min=1)]
+    )

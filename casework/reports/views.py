@@ -1,0 +1,240 @@
+"""The family statement, the programme report, and exports as files."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from casework.errors import DomainError
+from casework.extensions import db
+from casework.forms_common import show_domain_error
+from casework.households.queries import get_visible_household
+from casework.programmes.models import Programme
+from casework.programmes.services import Targets, set_targets
+from casework.reports import queries, services
+from casework.reports.forms import PeriodForm, TargetsForm
+from casework.security import policies
+
+bp = Blueprint("reports", __name__)
+
+
+def _page_locale() -> str:
+    return str(get_locale() or "mk")
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+# --- the family statement ----------------------------------------------------------------------
+
+
+def _statement(household_id: int) -> queries.Statement:
+    household = get_visible_household(current_user, household_id)
+    if household is None:
+        abort(404)
+    if not policies.can_view_statement(current_user, household):
+        abort(403)
+    return queries.statement(household, date.today())
+
+
+@bp.get("/households/<int:household_id>/statement")
+def statement(household_id: int) -> str:
+    found = _statement(household_id)
+    with force_locale(found.household.language):  # the family reads it in its own language
+        return render_template("reports/statement.html", statement=found)
+
+
+@bp.get("/households/<int:household_id>/statement.pdf")
+def statement_pdf(household_id: int) -> Response:
+    found = _statement(household_id)
+    locale = found.household.language
+    with force_locale(locale):
+        body = services.statement_pdf(found, locale)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers=_attachment(f"statement-{found.household.case_number}.pdf"),
+    )
+
+
+# --- the programme report ----------------------------------------------------------------------
+
+
+def _programme(programme_id: int) -> Programme:
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not policies.can_view_budget(current_user, programme):
+        abort(404)
+    return programme
+
+
+def _figures(programme: Programme, form: PeriodForm) -> queries.Indicators | None:
+    """The report for the period asked (the programme's start until today by default), or
+    None with the refusal next to the field."""
+    today = date.today()
+    period_from = form.period_from.data or programme.starts_on
+    period_to = form.period_to.data or min(today, programme.ends_on or today)
+    if form.errors:
+        return None
+    try:
+        services.check_period(period_from, period_to)
+    except DomainError as error:
+        show_domain_error(error, form)
+        return None
+    return queries.indicators(programme, period_from, period_to)
+
+
+@bp.route("/programmes/<int:programme_id>/report", methods=["GET", "POST"])
+def report(programme_id: int) -> str | Response:
+    programme = _programme(programme_id)
+    may_set_targets = policies.can_manage_programme(current_user, programme)
+    targets = TargetsForm(
+        data={
+            "target_families": programme.target_families,
+            "target_debt": programme.target_debt_deni,
+            "target_hours": programme.target_minutes // 60 if programme.target_minutes else None,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if request.method == "POST":
+        if not may_set_targets:
+            abort(403)
+        if targets.validate_on_submit():
+            try:
+                set_targets(
+                    current_user,
+                    programme,
+                    Targets(
+                        families=targets.target_families.data,
+                        debt_deni=targets.target_debt.data,
+                        minutes=targets.target_hours.data * 60
+                        if targets.target_hours.data
+                        else None,
+                    ),
+                )
+            except DomainError as error:
+                db.session.rollback()
+                show_domain_error(error, targets)
+            else:
+                db.session.commit()
+                flash(_("Targets saved."), "success")
+                return redirect(url_for("reports.report", programme_id=programme.id))
+    period = PeriodForm(request.args)
+    period.validate()
+    figures = _figures(programme, period)
+    months = figures.months if figures else []
+    return render_template(
+        "reports/report.html",
+        month_labels=[f"{m.month:%m.%Y}" for m in months],
+        paid_series=[m.paid_deni / 100 for m in months],
+        owed_series=[round(m.owed_minutes / 60, 1) for m in months],
+        verified_series=[round(m.verified_minutes / 60, 1) for m in months],
+        programme=programme,
+        period=period,
+        figures=figures,
+        facts=services.report_facts(figures, _page_locale()) if figures else [],
+        targets=targets,
+        may_set_targets=may_set_targets,
+        may_export_names=policies.can_list_households(current_user),
+    )
+
+
+def _report_file(programme_id: int, fmt: str) -> Response:
+    programme = _programme(programme_id)
+    period = PeriodForm(request.args)
+    period.validate()
+    figures = _figures(programme, period)
+    if figures is None:
+        problems = [e for errors in period.errors.values() for e in errors] + period.form_errors
+        return Response(" ".join(str(p) for p in problems), status=400, mimetype="text/plain")
+    locale = _page_locale()
+    stem = f"report-{programme.id}-{figures.period_from:%Y%m%d}-{figures.period_to:%Y%m%d}"
+    if fmt == "pdf":
+        return Response(
+            services.report_pdf(figures, locale),
+            mimetype="application/pdf",
+            headers=_attachment(f"{stem}.pdf"),
+        )
+    return Response(
+        services.report_xlsx(figures, locale),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_attachment(f"{stem}.xlsx"),
+    )
+
+
+@bp.get("/programmes/<int:programme_id>/report.pdf")
+def report_pdf(programme_id: int) -> Response:
+    return _report_file(programme_id, "pdf")
+
+
+@bp.get("/programmes/<int:programme_id>/report.xlsx")
+def report_xlsx(programme_id: int) -> Response:
+    return _report_file(programme_id, "xlsx")
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400)
+
+
+@bp.get("/exports/<kind>.<fmt>")
+def export(kind: str, fmt: str) -> Response:
+    """Rows as on screen (the same scope and filters), streamed, recorded in the audit trail."""
+    programme_id = request.args.get("programme_id", type=int)
+    if programme_id is not None:
+        _programme(programme_id)  # 404 for a programme the user may not see
+    wanted = services.ExportFilter(
+        kind=kind,
+        fmt=fmt,
+        q=request.args.get("q", ""),
+        programme_id=programme_id,
+        period_from=_date_arg("from"),
+        period_to=_date_arg("to"),
+        pseudonymised=request.args.get("pseudonymised") == "1"
+        or not policies.can_export(current_user, pseudonymised=False),
+    )
+    try:
+        built = services.build_export(current_user, wanted)
+    except DomainError as error:
+        if error.field is None:
+            abort(403)
+        return Response(error.message, status=400, mimetype="text/plain")
+    services.record_export(current_user, wanted, built)
+    db.session.commit()
+    variant = "-pseudonymised" if wanted.pseudonymised else ""
+    name = f"{kind}{variant}-{date.today():%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        return Response(
+            stream_with_context(services.stream_csv(built)),
+            mimetype="text/csv",
+            headers=_attachment(name),
+        )
+    path = services.write_xlsx(built, kind)
+    return Response(
+        services.stream_file(path),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_attachment(name),
+    )

@@ -1,0 +1,452 @@
+"""Dashboards, the family statement, the programme report and exports.
+
+Every figure is checked against a sum computed here, independently, from the stored rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlalchemy import func, insert, select
+
+from casework import formatting
+from casework.audit.models import AuditEvent
+from casework.balances.services import run_check
+from casework.enrollment import services as enrollment_services
+from casework.enrollment.models import Enrollment
+from casework.extensions import db
+from casework.households.models import Household, Member, match_key
+from casework.payments import services as payments
+from casework.payments.models import Obligation, Payment, PaymentReversal
+from casework.programmes.models import Programme
+from casework.reports import queries, services
+from casework.security.models import Role, User
+from casework.work import services as work
+from casework.work.models import WorkLog
+from tests.conftest import TODAY, Client, Factory
+
+PERIOD = (date(2021, 11, 1), TODAY)
+
+
+@dataclass
+class Pilot:
+    programme: Programme
+    enrollments: list[Enrollment]
+    worker: User
+    coordinator: User
+
+
+@pytest.fixture
+def signed_in(app: Flask) -> Callable[[User], Client]:
+    """A browser logged in as an existing user."""
+
+    def _browser(user: User) -> Client:
+        browser = Client(app.test_client())
+        assert browser.login(user.username).status_code == 302
+        return browser
+
+    return _browser
+
+
+@pytest.fixture
+def pilot(make: Factory) -> Pilot:
+    """Three active families: two paid (one payment reversed), hours logged, verified and
+    rejected; one family completes its hours."""
+    programme = make.programme()
+    worker = make.user(Role.SOCIAL_WORKER, programme.municipality)
+    coordinator = make.user(Role.COORDINATOR, programme.municipality)
+    site = make.site(programme.municipality)
+    supervisor = make.user(Role.SUPERVISOR, programme.municipality, organization=site.enterprise)
+    enrollments = [make.active_enrollment(programme) for _ in range(3)]
+    for enrollment in enrollments:
+        enrollment.household.assigned_worker_id = worker.id
+    make.paid(enrollments[0], 12_000_00)  # 120 h
+    make.paid(enrollments[1], 3_000_00)  # 30 h
+    reversed_payment = make.paid(enrollments[2], 5_000_00)
+    officer = make.user(Role.OFFICER, programme.municipality)
+    payments.reverse_payment(
+        officer, reversed_payment, "Платено двапати.", on=date(2021, 12, 10), today=TODAY
+    )
+    day = date(2021, 12, 6)  # a Monday
+    for week in range(6):
+        for offset in (0, 2):
+            when = day + timedelta(weeks=week, days=offset)
+            for enrollment in enrollments[:2]:
+                head = enrollment.household.members[0]
+                entry = work.log_work(
+                    worker, head, site, work.Shift(when, 8 * 60, 11 * 60), "Чистење", today=TODAY
+                )
+                if week == 5 and offset == 2:
+                    continue  # waits for the supervisor
+                if week == 4 and offset == 0:
+                    work.reject(supervisor, entry, "Не дојде.", today=TODAY)
+                else:
+                    work.verify(supervisor, entry, today=TODAY)
+    enrollment_services.complete(
+        coordinator, enrollments[1], on=date(2022, 1, 12), reason="Одработено.", today=TODAY
+    )
+    db.session.commit()
+    return Pilot(programme, enrollments, worker, coordinator)
+
+
+def independent_sums(programme: Programme) -> dict[str, int]:
+    """The report's headline figures, summed here in Python from every stored row."""
+    payments_ = db.session.scalars(select(Payment)).all()
+    reversed_ids = set(db.session.scalars(select(PaymentReversal.payment_id)))
+    live = [p for p in payments_ if p.id not in reversed_ids]
+    obligations = [
+        o for o in db.session.scalars(select(Obligation)) if o.payment_id not in reversed_ids
+    ]
+    logs = db.session.scalars(select(WorkLog)).all()
+    return {
+        "paid": sum(p.amount_deni for p in live),
+        "owed": sum(o.minutes for o in obligations),
+        "verified": sum(log.minutes for log in logs if log.status == "verified"),
+        "pending": sum(log.minutes for log in logs if log.status == "logged"),
+    }
+
+
+# --- the programme report ------------------------------------------------------------------
+
+
+def test_the_report_figures_are_the_sums_of_the_stored_rows(pilot: Pilot) -> None:
+    expected = independent_sums(pilot.programme)
+    figures = queries.indicators(pilot.programme, *PERIOD)
+    assert figures.paid_deni == expected["paid"] == 15_000_00
+    assert figures.owed_minutes == expected["owed"] == 150 * 60
+    assert figures.verified_minutes == expected["verified"]
+    assert figures.activated == 3 and figures.completed == 1 and figures.active_now == 2
+    assert figures.completion_rate == 33
+    active_since = pilot.enrollments[1].active_since
+    assert active_since is not None
+    assert figures.average_days_to_complete == (date(2022, 1, 12) - active_since).days
+    assert sum(m.paid_deni for m in figures.months) == figures.paid_deni
+    assert sum(m.verified_minutes for m in figures.months) == figures.verified_minutes
+    assert dict(figures.by_creditor) == {"EVN Home": 15_000_00}
+    december = next(m for m in figures.months if m.month == date(2021, 12, 1))
+    assert december.paid_deni == 15_000_00 and december.activated == 3
+
+
+def test_a_shorter_period_counts_only_what_happened_in_it(pilot: Pilot) -> None:
+    january = queries.indicators(pilot.programme, date(2022, 1, 1), TODAY)
+    logs = db.session.scalars(select(WorkLog).where(WorkLog.status == "verified")).all()
+    assert january.verified_minutes == sum(
+        log.minutes for log in logs if log.work_date >= date(2022, 1, 1)
+    )
+    assert january.paid_deni == 0 and january.activated == 0 and january.completed == 1
+
+
+def test_the_report_page_pdf_and_workbook_show_the_same_figures(
+    pilot: Pilot, login_as: Any
+) -> None:
+    browser, _user = login_as(Role.OFFICER, pilot.programme.municipality)
+    url = f"/programmes/{pilot.programme.id}/report?period_from=2021-11-01&period_to=2022-01-17"
+    page = browser.get(url).get_data(as_text=True)
+    assert "15,000.00 MKD" in page and "150:00 h" in page and "33 %" in page
+    verified = independent_sums(pilot.programme)["verified"]
+    hours = f"{verified // 60}:{verified % 60:02d} h"
+    assert hours in page
+    assert "Мухамед" not in page  # figures only, no names
+    pdf = browser.get(url.replace("/report?", "/report.pdf?"))
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "15,000.00 MKD" in text and hours in text and "EVN Home" in text
+    workbook = load_workbook(io.BytesIO(browser.get(url.replace("/report?", "/report.xlsx?")).data))
+    values = {row[0]: row[1] for row in workbook.worksheets[0].iter_rows(values_only=True)}
+    assert values["Debt paid (ден.)"] == 15_000
+    assert values["Families activated"] == 3
+    assert float(values["Hours verified"]) == verified / 60
+    months = list(workbook.worksheets[2].iter_rows(values_only=True))
+    assert sum(row[3] for row in months[1:]) == 15_000
+
+
+def test_targets_are_set_by_the_coordinator_and_shown_against_results(
+    pilot: Pilot, login_as: Any
+) -> None:
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    url = f"/programmes/{pilot.programme.id}/report"
+    browser.get(url)
+    saved = browser.post(
+        url, {"target_families": "30", "target_debt": "1.000.000,00", "target_hours": "10000"}
+    )
+    assert saved.status_code == 302
+    db.session.expire_all()
+    programme = db.session.get(Programme, pilot.programme.id)
+    assert programme is not None
+    assert (programme.target_families, programme.target_debt_deni, programme.target_minutes) == (
+        30,
+        1_000_000_00,
+        600_000,
+    )
+    page = browser.get(url).get_data(as_text=True)
+    assert "3 of 30" in page and "15,000.00 MKD of 1,000,000.00 MKD" in page
+    officer, _o = login_as(Role.OFFICER, pilot.programme.municipality)
+    assert officer.post(url, {"target_families": "1"}).status_code == 403
+
+
+def test_a_period_backwards_or_endless_is_refused_with_a_message(
+    pilot: Pilot, login_as: Any
+) -> None:
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    base = f"/programmes/{pilot.programme.id}/report"
+    backwards = browser.get(f"{base}?period_from=2022-01-10&period_to=2021-12-01")
+    assert "The period must end on or after its start." in backwards.get_data(as_text=True)
+    assert "Download as PDF" not in backwards.get_data(as_text=True)
+    endless = browser.get(f"{base}.pdf?period_from=2000-01-01&period_to=2022-01-01")
+    assert endless.status_code == 400 and "ten years" in endless.get_data(as_text=True)
+
+
+def test_a_report_of_another_municipality_is_not_found(
+    pilot: Pilot, login_as: Any, make: Factory
+) -> None:
+    browser, _user = login_as(Role.OFFICER, make.municipality("GOS", "Гостивар"))
+    assert browser.get(f"/programmes/{pilot.programme.id}/report").status_code == 404
+    assert browser.get(f"/programmes/{pilot.programme.id}/report.xlsx").status_code == 404
+
+
+# --- the family statement ------------------------------------------------------------------
+
+
+def test_the_statement_shows_the_familys_figures_in_its_language(
+    pilot: Pilot, login_as: Any
+) -> None:
+    household = pilot.enrollments[0].household
+    household.language = "sq"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    page = browser.get(f"/households/{household.id}/statement").get_data(as_text=True)
+    balance = queries.statement(household, TODAY).balance
+    assert balance.owed == 120 * 60
+    assert formatting.money(12_000_00, "sq") in page  # the family's language: Albanian
+    assert "120:00 " in page
+    head_id = household.members[0].national_id
+    assert head_id is not None and head_id not in page and head_id[-4:] in page
+    pdf = browser.get(f"/households/{household.id}/statement.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    amount = formatting.money(12_000_00, "sq").replace("\xa0", " ")
+    assert household.case_number in text and amount in text.replace("\xa0", " ")
+    assert head_id not in text
+
+
+def test_a_statement_outside_the_users_scope_is_not_found(
+    pilot: Pilot, login_as: Any, make: Factory
+) -> None:
+    household = pilot.enrollments[0].household
+    other, _user = login_as(Role.COORDINATOR, make.municipality("GOS", "Гостивар"))
+    assert other.get(f"/households/{household.id}/statement").status_code == 404
+    assert other.get(f"/households/{household.id}/statement.pdf").status_code == 404
+    stranger, _w = login_as(Role.SOCIAL_WORKER, pilot.programme.municipality)
+    assert stranger.get(f"/households/{household.id}/statement").status_code == 404
+
+
+# --- exports -------------------------------------------------------------------------------
+
+
+def read_csv(response: Any) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def test_an_export_holds_exactly_the_rows_the_user_sees_on_screen(
+    pilot: Pilot, login_as: Any, make: Factory, signed_in: Callable[[User], Client]
+) -> None:
+    other = make.household(pilot.programme.municipality, head_name=("Ана", "Туѓа"))
+    db.session.commit()
+    worker = signed_in(pilot.worker)
+    exported = read_csv(worker.get("/exports/households.csv"))
+    caseload = {e.household.case_number for e in pilot.enrollments}
+    assert {row[0] for row in exported[1:]} == caseload
+    assert other.case_number not in {row[0] for row in exported[1:]}
+    listed = worker.get("/households/").get_data(as_text=True)
+    assert all(case in listed for case in caseload) and other.case_number not in listed
+    coordinator, _c = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    everyone = read_csv(coordinator.get("/exports/households.csv"))
+    assert len(everyone) - 1 == db.session.scalar(select(func.count()).select_from(Household))
+    searched = read_csv(coordinator.get("/exports/households.csv?q=Туѓа"))
+    assert [row[0] for row in searched[1:]] == [other.case_number]
+
+
+def test_exports_are_audited_and_hold_the_stored_figures(pilot: Pilot, login_as: Any) -> None:
+    browser, user = login_as(Role.OFFICER, pilot.programme.municipality)
+    response = browser.get(f"/exports/payments.csv?programme_id={pilot.programme.id}")
+    rows = read_csv(response)
+    assert rows[0][:3] == ["Paid on", "Case number", "First name"]
+    amounts = [row[8] for row in rows[1:]]
+    assert sorted(amounts) == ["12000.00", "3000.00", "5000.00"]
+    assert sum(1 for row in rows[1:] if row[9]) == 1  # the reversed one says when
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "export.payments"))
+    assert event is not None and event.actor_id == user.id and event.changes["rows"] == 3
+    logs = read_csv(browser.get("/exports/work_logs.csv?from=2022-01-01&to=2022-01-17"))
+    stored = db.session.scalars(select(WorkLog).where(WorkLog.work_date >= date(2022, 1, 1))).all()
+    assert sum(int(row[5]) for row in logs[1:]) == sum(log.minutes for log in stored)
+
+
+def test_cells_that_would_run_as_formulas_are_defused(pilot: Pilot, login_as: Any) -> None:
+    household = pilot.enrollments[0].household
+    household.address = '=HYPERLINK("http://evil.example","клик")'
+    household.settlement = "+38970111222"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    rows = read_csv(browser.get("/exports/households.csv"))
+    row = next(r for r in rows if r[0] == household.case_number)
+    assert row[2].startswith("'=HYPERLINK") and row[1] == "'+38970111222"
+    workbook = load_workbook(io.BytesIO(browser.get("/exports/households.xlsx").data))
+    cells = next(r for r in workbook.active.iter_rows() if r[0].value == household.case_number)
+    assert cells[2].data_type == "s" and str(cells[2].value).startswith("'=")
+
+
+def test_auditors_get_case_numbers_only(pilot: Pilot, login_as: Any) -> None:
+    browser, _user = login_as(Role.AUDITOR, pilot.programme.municipality)
+    response = browser.get("/exports/households.csv")
+    assert (
+        response.status_code == 200 and "pseudonymised" in response.headers["Content-Disposition"]
+    )
+    rows = read_csv(response)
+    assert rows[0] == ["Case number", "Settlement", "Members", "Status", "Minutes owed",
+                       "Minutes verified"]  # fmt: skip
+    text = response.get_data(as_text=True)
+    for enrollment in pilot.enrollments:
+        head = enrollment.household.members[0]
+        assert head.last_name not in text and (head.national_id or "")[-4:] not in text
+    owed = {row[0]: int(row[4]) for row in rows[1:]}
+    assert owed[pilot.enrollments[0].household.case_number] == 120 * 60
+    payments_rows = read_csv(browser.get("/exports/payments.csv"))
+    assert "First name" not in payments_rows[0]
+
+
+def test_people_without_a_list_get_no_export(pilot: Pilot, login_as: Any) -> None:
+    supervisor, _s = login_as(Role.SUPERVISOR, pilot.programme.municipality)
+    assert supervisor.get("/exports/households.csv").status_code == 403
+    assert supervisor.get("/exports/work_logs.xlsx?pseudonymised=1").status_code == 403
+    coordinator, _c = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    assert coordinator.get("/exports/secrets.csv").status_code == 400
+    assert coordinator.get("/exports/households.pdf").status_code == 400
+    backwards = coordinator.get("/exports/payments.csv?from=2022-01-10&to=2021-01-01")
+    assert backwards.status_code == 400 and "end on or after" in backwards.get_data(as_text=True)
+    exports = select(func.count()).where(AuditEvent.action.like("export.%"))
+    assert db.session.scalar(exports) == 0
+
+
+def test_snapshots_export_matches_the_balance_check(pilot: Pilot, login_as: Any) -> None:
+    run = run_check(pilot.programme, TODAY, today=TODAY, trigger="manual").run
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    rows = read_csv(browser.get(f"/exports/snapshots.csv?programme_id={pilot.programme.id}"))
+    assert len(rows) - 1 == len(run.snapshots)
+    assert sum(int(r[2]) for r in rows[1:]) == sum(s.owed for s in run.snapshots)
+
+
+@pytest.mark.slow
+def test_an_export_of_50000_households_streams_in_bounded_memory(make: Factory) -> None:
+    """Peak memory while writing 50.000 rows stays near that of 5.000: rows are not held."""
+    municipality = make.municipality()
+    coordinator = make.user(Role.COORDINATOR, municipality)
+    db.session.commit()
+
+    def add(households: int, start: int) -> None:
+        db.session.execute(
+            insert(Household),
+            [
+                {
+                    "municipality_id": municipality.id,
+                    "case_number": f"KIC-B{n:07d}",
+                    "address": f"ул. Тест бр. {n}",
+                    "address_key": match_key(f"ул. Тест бр. {n}"),
+                    "settlement": "Кичево",
+                    "phone": "",
+                    "language": "mk",
+                }
+                for n in range(start, start + households)
+            ],
+        )
+        ids = db.session.scalars(
+            select(Household.id).where(Household.case_number >= f"KIC-B{start:07d}")
+        ).all()
+        db.session.execute(
+            insert(Member),
+            [
+                {
+                    "household_id": hid,
+                    "first_name": "Реџеп",
+                    "last_name": f"Тестовски{hid}",
+                    "name_key": match_key("Реџеп", f"Тестовски{hid}"),
+                    "birth_date": date(1980, 1, 1),
+                    "sex": "M",
+                    "relation": "head",
+                    "is_head": True,
+                }
+                for hid in ids
+            ],
+        )
+        db.session.commit()
+
+    def peak(fmt: str) -> tuple[int, int]:
+        wanted = services.ExportFilter(kind="households", fmt=fmt)
+        export = services.build_export(coordinator, wanted)
+        tracemalloc.start()
+        rows = 0
+        if fmt == "csv":
+            for chunk in services.stream_csv(export):
+                rows += chunk.count("\n")
+            _current, top = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        else:
+            path = services.write_xlsx(export, "households")
+            _current, top = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            rows = sum(1 for _ in load_workbook(path, read_only=True).active.iter_rows()) - 1
+            path.unlink()
+        return rows, top
+
+    add(5_000, 0)
+    small_rows, small_peak = peak("csv")
+    add(45_000, 5_000)
+    large_rows, large_peak = peak("csv")
+    assert small_rows == 5_001 and large_rows == 50_001
+    assert large_peak < 2 * small_peak + 2_000_000, (small_peak, large_peak)
+    assert large_peak < 20_000_000
+    xlsx_rows, xlsx_peak = peak("xlsx")
+    assert xlsx_rows == 50_000
+    assert xlsx_peak < 2 * small_peak + 20_000_000, xlsx_peak
+
+
+# --- dashboards ----------------------------------------------------------------------------
+
+
+def test_the_coordinators_home_counts_what_waits_for_it(pilot: Pilot, login_as: Any) -> None:
+    run_check(pilot.programme, TODAY, today=TODAY, trigger="manual")
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    page = browser.get("/home/coordinator").get_data(as_text=True)
+    waiting = db.session.scalar(select(func.count()).where(WorkLog.status == "logged"))
+    assert waiting == 2
+    assert f'<p class="big">{waiting}</p>' in page
+    assert "data-chart=" in page and "chart.umd.min.js" in page
+    statuses = queries.status_counts(queries.latest_statuses([pilot.programme.id]))
+    for status, count in statuses.items():
+        assert f"{count}</span>" in page, status
+
+
+def test_the_officers_home_shows_the_budget_left(pilot: Pilot, login_as: Any) -> None:
+    browser, _user = login_as(Role.OFFICER, pilot.programme.municipality)
+    page = browser.get("/home/officer").get_data(as_text=True)
+    left = pilot.programme.budget_deni - independent_sums(pilot.programme)["paid"]
+    assert f"{left // 100:,}.{left % 100:02d} MKD" in page
+    assert '"doughnut"' in page
+
+
+def test_the_auditors_home_has_indicators_and_no_names(pilot: Pilot, login_as: Any) -> None:
+    browser, _user = login_as(Role.AUDITOR, pilot.programme.municipality)
+    page = browser.get("/home/auditor").get_data(as_text=True)
+    assert "15,000.00 MKD" in page and "enrollment.completed" in page
+    for enrollment in pilot.enrollments:
+        assert enrollment.household.members[0].last_name not in page
