@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.orm import selectinload
 
 from casework import formatting
@@ -41,8 +41,9 @@ MAX_PERIOD_DAYS = 366 * 10
 
 
 def _month(column: Any) -> Any:
-    """'2026-11' from a date column, on SQLite and PostgreSQL alike."""
-    return func.substr(cast(column, String), 1, 7)
+    """'2026-11' from a date column, on SQLite and PostgreSQL alike. The bounds are written
+    into the SQL, not bound: PostgreSQL must see the SELECT and the GROUP BY as one expression."""
+    return func.substr(cast(column, String), literal_column("1"), literal_column("7"))
 
 
 def month_start(key: str) -> date:
