@@ -442,24 +442,15 @@ def write_xlsx(export: Export, title: str) -> Path:
     """The export as an XLSX file on disk, written row by row (openpyxl's write-only mode keeps
     no rows in memory). The caller streams the file and removes it."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append(export.headers)
     for batch in _batches(export):
         for row in batch:
-            cells = []
-            for value in row:
-                cell = WriteOnlyCell(sheet, value=safe_cell(value))
-                if isinstance(value, str):
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
-                elif isinstance(value, date):
-                    cell.number_format = "DD.MM.YYYY"
-                elif isinstance(value, Decimal):
-                    cell.number_format = "#,##0.00"
-                cells.append(cell)
-            sheet.append(cells)
+            # safe_cell has already defused every text that starts like a formula, so plain
+            # values are safe here (and several times faster than a styled cell each)
+            sheet.append([safe_cell(value) for value in row])
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     workbook.save(handle.name)
