@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -294,6 +295,33 @@ def import_file(
         click.echo(f"Imported {file.name} (sha256 {report.sha256[:12]}): {summary}.")
     else:
         click.echo(f"Nothing to import: every row matches what is stored ({summary}).")
+
+
+@main.command()
+@click.option("--households", type=click.IntRange(10), help="One scale (default 10000).")
+@click.option("--scales", help="Several scales to compare, e.g. 1000,10000,50000.")
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(3), help="Per page.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the results here.",
+)
+def bench(households: int | None, scales: str | None, runs: int, json_path: Path | None) -> None:
+    """Measure pages, balance checks, import and exports on a synthetic register (each scale
+    in a fresh temporary SQLite database; your data is not touched)."""
+    from casework.bench import run as run_bench
+
+    try:
+        sizes = [int(s) for s in scales.split(",")] if scales else [households or 10_000]
+    except ValueError:
+        _fail("--scales: give whole numbers separated by commas, e.g. 1000,10000,50000.")
+    if any(size < 10 for size in sizes):
+        _fail("--scales: each scale is at least 10 households.")
+    started = time.perf_counter()
+    result = run_bench(sizes, runs, json_path, lambda line: click.echo(f"… {line}", err=True))
+    click.echo(result)
+    click.echo(f"(took {time.perf_counter() - started:.0f} s)")
 
 
 @main.command()
