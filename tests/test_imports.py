@@ -556,3 +556,64 @@ def test_the_command_line_checks_imports_and_refuses_as_the_page_does(tmp_path: 
     stranger = casework(["import", "households", example, "--programme", "1", "--user", "worker"],
                         tmp_path, **env)  # fmt: skip
     assert stranger.returncode == 1 and households() == before + 4
+
+
+def test_statements_import_through_the_page_and_a_bad_file_stores_nothing(
+    login_as: Any, make: Factory
+) -> None:
+    programme = make.programme()
+    enrollment = make.active_enrollment(programme)
+    head_id = enrollment.household.members[0].national_id
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, programme.municipality)
+    good = csv_bytes(
+        f"EVN Home;7100412;{head_id};01.11.2020;31.10.2021;48.214,60;3.902,15;ОП-1",
+        header=ARREAR_HEADERS,
+    )
+    response = upload(browser, programme, good, "evn.csv", "arrears")
+    upload_id = db.session.scalars(select(ImportUpload.id)).one()
+    assert "Import 1 rows" in browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert count(Arrear) == 0
+    browser.post(f"/imports/{upload_id}/import")
+    stored = db.session.scalars(select(Arrear)).one()
+    assert (stored.principal_deni, stored.penalty_deni) == (48_214_60, 3_902_15)
+    assert stored.account.customer_number == "7100412"
+    bad = csv_bytes(
+        f"EVN Home;7100413;{head_id};01.11.2020;31.10.2021;1.000,00;0;ОП-2",
+        "EVN Home;7100414;;01.11.2020;31.10.2021;1.000,00;0;ОП-3",
+        header=ARREAR_HEADERS,
+    )
+    response = upload(browser, programme, bad, "evn2.csv", "arrears")
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "cannot be imported" in page and "not registered at EVN Home" in page
+    assert count(Arrear) == 1 and count(UtilityAccount) == 1
+
+
+def test_the_command_line_refuses_a_bad_statements_file(tmp_path: Path) -> None:
+    """Statements naming an unknown creditor and a malformed amount: nothing is stored."""
+    import sqlite3
+
+    from tests.test_cli import run as casework
+
+    database = tmp_path / "demo.sqlite"
+    assert casework(["demo", "--no-serve", "--db", str(database)], tmp_path).returncode == 0
+    env = {"CASEWORK_DATABASE_URL": f"sqlite:///{database}"}
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(
+        csv_bytes(
+            "Непознат;1;;01.11.2020;31.10.2021;100;0;A-1",
+            "EVN Home;2;;01.11.2020;31.10.2021;сто;0;A-2",
+            header=ARREAR_HEADERS,
+        )
+    )
+    with sqlite3.connect(database) as conn:
+        before = conn.execute("SELECT count(*) FROM arrears").fetchone()[0]
+    result = casework(
+        ["import", "arrears", str(bad), "--programme", "1", "--user", "coordinator"],
+        tmp_path,
+        **env,
+    )
+    assert result.returncode == 1
+    assert "row 2" in result.stderr and "row 3" in result.stderr
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM arrears").fetchone()[0] == before
