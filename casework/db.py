@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 # Stable constraint names, so Alembic can alter and drop them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -83,3 +86,14 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 def enum_check(column: str, values: Any) -> str:
     """SQL for a CHECK constraint that keeps ``column`` within a StrEnum's values."""
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+# A list of ids goes into ``IN (...)`` this many at a time: SQLite allows 32.766 bound
+# parameters in a statement and PostgreSQL 65.535, and a national programme has more families.
+IN_CHUNK = 5_000
+
+
+def chunked(values: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
+    size = size or IN_CHUNK  # read when called, so a test can make the chunks small
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -310,3 +310,25 @@ def test_the_checks_page_counts_what_changed_since_the_check_before(  # type: ig
     latest, older = runs_of(db.session.get(Programme, programme_id))  # type: ignore[arg-type]
     assert latest[1] == {"behind": 1, "changed": 1} and "changed" not in older[1]
     assert "17.01.2022" in page and "13.12.2021" in page
+
+
+def test_a_check_reads_families_in_chunks_and_counts_each_once(
+    programme: Programme, make: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A national programme has more families than a statement may hold parameters: the
+    check reads them a chunk at a time (here 2) and finds the same figures as in one go."""
+    import casework.db
+
+    families = [make.active_enrollment(programme) for _ in range(5)]
+    for index, family in enumerate(families):
+        make.paid(family, (index + 1) * 1_000_00)
+    db.session.commit()
+    from casework.work.queries import balances
+
+    whole = balances([f.household_id for f in families], TODAY)
+    monkeypatch.setattr(casework.db, "IN_CHUNK", 2)
+    chunked = balances([f.household_id for f in families], TODAY)
+    assert chunked == whole and len(chunked) == 5
+    run = services.run_check(programme, TODAY, today=TODAY).run
+    owed = {s.household_id: s.owed for s in run.snapshots}
+    assert owed == {f.household_id: (i + 1) * 10 * 60 for i, f in enumerate(families)}

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.audit.services import record
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus
+from casework.db import chunked
 from casework.enrollment.models import Enrollment, Status
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
@@ -110,17 +111,20 @@ def run_check(
     ).all()
     ids = [h.id for h in households]
     dues: dict[int, list[Due]] = {}
-    for household_id, minutes, starts_on, due_on in db.session.execute(
-        select(Obligation.household_id, Obligation.minutes, Obligation.starts_on, Obligation.due_on)
-        .join(Payment, Obligation.payment_id == Payment.id)
-        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-        .where(
-            Obligation.household_id.in_(ids),
-            PaymentReversal.id.is_(None),
-            Obligation.starts_on <= as_of,
-        )
-    ).tuples():
-        dues.setdefault(household_id, []).append(Due(minutes, starts_on, due_on))
+    for chunk in chunked(ids):
+        for household_id, minutes, starts_on, due_on in db.session.execute(
+            select(
+                Obligation.household_id, Obligation.minutes, Obligation.starts_on, Obligation.due_on
+            )
+            .join(Payment, Obligation.payment_id == Payment.id)
+            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+            .where(
+                Obligation.household_id.in_(chunk),
+                PaymentReversal.id.is_(None),
+                Obligation.starts_on <= as_of,
+            )
+        ).tuples():
+            dues.setdefault(household_id, []).append(Due(minutes, starts_on, due_on))
     worked = balances(ids, as_of)
     previous = _previous_snapshots(programme, as_of, ids)
     recipients = _recipients(programme, households)
@@ -299,14 +303,17 @@ def _previous_snapshots(
     )
     if latest is None:
         return {}
-    return {
-        s.household_id: s
-        for s in db.session.scalars(
-            select(BalanceSnapshot).where(
-                BalanceSnapshot.run_id == latest, BalanceSnapshot.household_id.in_(household_ids)
+    found: dict[int, BalanceSnapshot] = {}
+    for chunk in chunked(household_ids):
+        found.update(
+            (s.household_id, s)
+            for s in db.session.scalars(
+                select(BalanceSnapshot).where(
+                    BalanceSnapshot.run_id == latest, BalanceSnapshot.household_id.in_(chunk)
+                )
             )
         )
-    }
+    return found
 
 
 def _recipients(programme: Programme, households: Sequence[Household]) -> dict[int, set[int]]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
+from casework.db import chunked
 from casework.enrollment.models import Enrollment, Status
 from casework.enrollment.services import work_refusal
 from casework.extensions import db
@@ -42,37 +44,39 @@ class Balance:
 
 
 def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[int, Balance]:
-    """Balances of many households in two queries; ``as_of`` counts only what had happened by
-    then (a balance check of an earlier date)."""
+    """Balances of many households in two queries (per 5.000 households); ``as_of`` counts
+    only what had happened by then (a balance check of an earlier date)."""
     ids = list(household_ids)
     if not ids:
         return {}
-    owed = dict(
-        db.session.execute(
-            select(Obligation.household_id, func.sum(Obligation.minutes))
-            .join(Payment, Obligation.payment_id == Payment.id)
-            .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-            .where(Obligation.household_id.in_(ids), PaymentReversal.id.is_(None))
-            .where(Obligation.starts_on <= as_of if as_of else Obligation.id.is_not(None))
-            .group_by(Obligation.household_id)
+    owed: dict[int, int] = {}
+    for chunk in chunked(ids):
+        owed.update(
+            db.session.execute(
+                select(Obligation.household_id, func.sum(Obligation.minutes))
+                .join(Payment, Obligation.payment_id == Payment.id)
+                .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+                .where(Obligation.household_id.in_(chunk), PaymentReversal.id.is_(None))
+                .where(Obligation.starts_on <= as_of if as_of else Obligation.id.is_not(None))
+                .group_by(Obligation.household_id)
+            ).tuples()
         )
-        .tuples()
-        .all()
-    )
     verified = func.sum(
         case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)
     )
     pending = func.sum(case((WorkLog.status == LogStatus.LOGGED.value, WorkLog.minutes), else_=0))
     last = func.max(case((WorkLog.status != LogStatus.REJECTED.value, WorkLog.work_date)))
-    worked = {
-        row[0]: row[1:]
-        for row in db.session.execute(
-            select(WorkLog.household_id, verified, pending, last)
-            .where(WorkLog.household_id.in_(ids))
-            .where(WorkLog.work_date <= as_of if as_of else WorkLog.id.is_not(None))
-            .group_by(WorkLog.household_id)
-        ).tuples()
-    }
+    worked: dict[int, tuple[Any, ...]] = {}
+    for chunk in chunked(ids):
+        worked.update(
+            (row[0], row[1:])
+            for row in db.session.execute(
+                select(WorkLog.household_id, verified, pending, last)
+                .where(WorkLog.household_id.in_(chunk))
+                .where(WorkLog.work_date <= as_of if as_of else WorkLog.id.is_not(None))
+                .group_by(WorkLog.household_id)
+            ).tuples()
+        )
     result = {}
     for household_id in ids:
         v, p, last_date = worked.get(household_id, (0, 0, None))
