@@ -59,7 +59,9 @@ def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[in
                 .where(Obligation.household_id.in_(chunk), PaymentReversal.id.is_(None))
                 .where(Obligation.starts_on <= as_of if as_of else Obligation.id.is_not(None))
                 .group_by(Obligation.household_id)
-            ).tuples()
+            )
+            .tuples()
+            .all()
         )
     verified = func.sum(
         case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)
