@@ -324,6 +324,31 @@ def bench(households: int | None, scales: str | None, runs: int, json_path: Path
     click.echo(f"(took {time.perf_counter() - started:.0f} s)")
 
 
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Recompute the audit trail's hash chain; name the first entry edited, deleted or added
+    behind the app's back (exit status 1)."""
+    from casework.audit.services import verify_chain
+
+    report = verify_chain()
+    if report.broken_event_id is not None:
+        _fail(
+            f"the audit trail is broken at entry {report.broken_event_id}: {report.reason} "
+            f"({report.checked} entries before it are intact)."
+        )
+    if report.unlinked:
+        _fail(f"{report.reason} ({report.checked} chained entries are intact).")
+    click.echo(
+        f"The audit trail is intact: {report.checked} entries, each chained to the one before."
+    )
+
+
 @main.command()
 @click.option(
     "--interval-seconds",

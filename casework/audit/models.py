@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.db import Base, UTCDateTime, utcnow
@@ -27,3 +27,30 @@ class AuditEvent(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+class AuditLink(Base):
+    """The hash chain over the audit trail: event ``seq`` carries the hash of the one before.
+
+    Links are written when a transaction commits, after every other lock it takes, so the
+    chain is one line even with several writers. ``casework audit verify`` recomputes it; an
+    event edited or deleted behind the app's back breaks it at that event. ``event_id`` has no
+    foreign key on purpose: a deleted event must leave its link behind to be noticed.
+    """
+
+    __tablename__ = "audit_links"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """One row: the last link. Locked (FOR UPDATE) by each committing writer in turn."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    last_hash: Mapped[str] = mapped_column(String(64))

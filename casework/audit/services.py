@@ -1,15 +1,32 @@
-"""Writing the audit trail. Every service that changes state calls ``record``."""
+"""Writing the audit trail. Every service that changes state calls ``record``.
+
+When a transaction that wrote audit events commits, its events are linked into one hash chain
+(``AuditLink``): each link carries the SHA-256 of the previous link's hash and its event's
+content. The chain head is locked last, just before the commit, so concurrent writers queue
+there and never deadlock on it. ``verify_chain`` recomputes everything and names the first
+event that was edited, deleted or slipped in.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import g, has_request_context
+from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.orm import Session
 
-from casework.audit.models import AuditEvent
+from casework.audit.models import AuditChainHead, AuditEvent, AuditLink
+from casework.db import chunked
 from casework.extensions import db
 from casework.security.models import User
+
+GENESIS = "0" * 64
+_PENDING = "audit_event_ids"  # in session.info: events flushed in this transaction
 
 
 def _jsonable(value: Any) -> Any:
@@ -52,3 +69,145 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+# --- the hash chain ----------------------------------------------------------------------------
+
+
+def event_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
+    """The link's hash: the previous hash and the event's content as canonical JSON."""
+    occurred = row["occurred_at"]
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    body = json.dumps(
+        {
+            "occurred_at": occurred.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor_id": row["actor_id"],
+            "action": row["action"],
+            "entity_type": row["entity_type"],
+            "entity_id": row["entity_id"],
+            "municipality_id": row["municipality_id"],
+            "request_id": row["request_id"],
+            "changes": row["changes"],
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_new_events(session: Session, _context: Any) -> None:
+    ids = [o.id for o in session.new if isinstance(o, AuditEvent)]
+    if ids:
+        session.info.setdefault(_PENDING, []).extend(ids)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_events(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the whole transaction, not a savepoint, has ended
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "before_commit")
+def _link_new_events(session: Session) -> None:
+    """Append this transaction's events to the chain: the head's lock is the last taken."""
+    if session.in_nested_transaction():
+        return  # a savepoint: the events wait for the real commit
+    session.flush()
+    ids = sorted(set(session.info.pop(_PENDING, [])))
+    if not ids:
+        return
+    connection = session.connection()
+    head = connection.execute(
+        select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+        .where(AuditChainHead.id == 1)
+        .with_for_update()
+    ).first()
+    seq, prev = (head[0], head[1]) if head is not None else (0, GENESIS)
+    links = []
+    table = AuditEvent.__table__
+    for chunk in chunked(ids):
+        # events rolled back with a savepoint are simply not found
+        for row in connection.execute(
+            select(table).where(table.c.id.in_(chunk)).order_by(table.c.id)
+        ):
+            seq += 1
+            digest = event_hash(prev, row._mapping)
+            links.append({"seq": seq, "event_id": row.id, "prev_hash": prev, "hash": digest})
+            prev = digest
+    if not links:
+        return
+    connection.execute(insert(AuditLink), links)
+    if head is None:
+        connection.execute(insert(AuditChainHead).values(id=1, last_seq=seq, last_hash=prev))
+    else:
+        connection.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.id == 1)
+            .values(last_seq=seq, last_hash=prev)
+        )
+
+
+@dataclass
+class ChainReport:
+    checked: int
+    broken_event_id: int | None = None
+    reason: str = ""
+    unlinked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_event_id is None and not self.unlinked
+
+
+def verify_chain(batch: int = 5_000) -> ChainReport:
+    """Recompute the chain link by link; stop at the first event that does not fit."""
+    events = AuditEvent.__table__
+    prev, expected, checked = GENESIS, 1, 0
+    last_seq = 0
+    while True:
+        rows = db.session.execute(
+            select(AuditLink, events)
+            .outerjoin(events, events.c.id == AuditLink.event_id)
+            .where(AuditLink.seq > last_seq)
+            .order_by(AuditLink.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            link = row[0]
+            if link.seq != expected:
+                return ChainReport(
+                    checked,
+                    link.event_id,
+                    f"the link(s) before seq {link.seq} are missing: entries were deleted",
+                )
+            if link.prev_hash != prev:
+                return ChainReport(
+                    checked, link.event_id, "the entry before this one was changed or removed"
+                )
+            if row._mapping[events.c.id] is None:
+                return ChainReport(checked, link.event_id, "this entry was deleted")
+            values = {c.name: row._mapping[c] for c in events.c}
+            if event_hash(prev, values) != link.hash:
+                return ChainReport(
+                    checked, link.event_id, "this entry was changed after it was written"
+                )
+            prev, expected, checked = link.hash, expected + 1, checked + 1
+            last_seq = link.seq
+    unlinked = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(events)
+            .where(events.c.id.not_in(select(AuditLink.event_id)))
+        )
+        or 0
+    )
+    report = ChainReport(checked, unlinked=unlinked)
+    if unlinked:
+        report.reason = f"{unlinked} entries are outside the chain: written behind the app's back"
+    return report

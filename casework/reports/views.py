@@ -87,7 +87,7 @@ def _figures(programme: Programme, form: PeriodForm) -> queries.Indicators | Non
     None with the refusal next to the field."""
     today = date.today()
     period_from = form.period_from.data or programme.starts_on
-    period_to = form.period_to.data or min(today, programme.ends_on or today)
+    period_to = form.period_to.data or max(period_from, min(today, programme.ends_on or today))
     if form.errors:
         return None
     try:
