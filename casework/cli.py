@@ -248,12 +248,15 @@ def import_file(
         _fail(f"--programme: there is no programme {programme_id}.")
     settings = current_app.config["CASEWORK"]
     content = file.read_bytes()
-    with (
-        force_locale(actor.locale or "mk"),
-        click.progressbar(
-            length=max(content.count(b"\n"), 1), label="Importing" if not dry_run else "Checking"
-        ) as bar,
-    ):
+    rows = 1
+    if len(content) <= settings.import_max_bytes:  # a larger file is refused by the import
+        with force_locale(actor.locale or "mk"):
+            try:  # the rows are counted first, for the progress bar
+                rows = len(read_table(file.name, content, max_rows=settings.import_max_rows).rows)
+            except DomainError as error:
+                _fail(f"{error.field or 'import'}: {error.message}")
+    label = "Importing" if not dry_run else "Checking"
+    with force_locale(actor.locale or "mk"), click.progressbar(length=rows, label=label) as bar:
         try:
             report = import_services.run_import(
                 actor,
