@@ -464,8 +464,7 @@ def _import_households(
 ) -> list[RowResult]:
     relations = _vocabulary(labels.RELATION_LABELS, _RELATION_WORDS)
     sexes = _vocabulary(labels.SEX_LABELS, _SEX_WORDS)
-    languages = {normalise_header(code): code for code in LOCALES}
-    languages.update({normalise_header(language_name(code)): code for code in LOCALES})
+    languages = _language_codes()
     columns = {c.key for c in HOUSEHOLD_COLUMNS}
 
     families: dict[str, list[_Row]] = {}
@@ -590,10 +589,16 @@ def _open_enrollments(household_ids: list[int], programme_id: int | None) -> dic
     return found
 
 
-def _household_data(head: _Row, municipality_locale: str) -> household_services.HouseholdData:
-    language = normalise_header(head.values.get("language", ""))
+def _language_codes() -> dict[str, str]:
+    """``mk``, ``sq``, ``en`` and each language's own name (``Македонски``) → the code."""
     codes = {normalise_header(code): code for code in LOCALES}
     codes.update({normalise_header(language_name(code)): code for code in LOCALES})
+    return codes
+
+
+def _household_data(head: _Row, municipality_locale: str) -> household_services.HouseholdData:
+    language = normalise_header(head.values.get("language", ""))
+    codes = _language_codes()
     return household_services.HouseholdData(
         address=head.values.get("address", ""),
         settlement=head.values.get("settlement", ""),
