@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casework.config import PROJECT_ROOT, Settings, from_env
 
@@ -29,7 +30,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         CASEWORK=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # hide_parameters: the values bound to a statement (names, national IDs) never appear
+        # in an error's message or in an echoed statement, whoever logs them.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -54,4 +57,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     babel.init_app(app, locale_selector=web.select_locale)
     register_error_handlers(app)
     web.init_app(app)
+    if settings.trusted_proxies:
+        # Behind a reverse proxy the client's address is in X-Forwarded-For: the log-in
+        # throttle counts by it. Trust exactly as many hops as there are proxies.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     return app

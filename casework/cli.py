@@ -328,6 +328,50 @@ def bench(households: int | None, scales: str | None, runs: int, json_path: Path
 
 
 @main.group()
+def token() -> None:
+    """Personal API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="command line", show_default=True, help="What will use it.")
+@with_appcontext
+def token_create(username: str, name: str) -> None:
+    """Create an API token for USERNAME and print it (once: only its hash is kept)."""
+    from casework.api.services import create_token
+    from casework.security.models import User
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        _fail(f"username: no user {username!r}.")
+    try:
+        made, secret = create_token(user, user, name)
+    except DomainError as error:
+        db.session.rollback()
+        _fail(f"{error.field or 'token'}: {error.message}")
+    db.session.commit()
+    click.echo(f"Token {made.id} for {user.username} ({made.name}):", err=True)
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int) -> None:
+    """Revoke the API token with this id: programs using it are refused at once."""
+    from casework.api.models import ApiToken
+    from casework.api.services import revoke_token
+    from casework.db import utcnow
+
+    found = db.session.get(ApiToken, token_id)
+    if found is None:
+        _fail(f"token: no token {token_id}.")
+    revoke_token(found.user, found, now=utcnow())
+    db.session.commit()
+    click.echo(f"Token {token_id} of {found.user.username} revoked.")
+
+
+@main.group()
 def audit() -> None:
     """The audit trail."""
 
@@ -431,3 +475,47 @@ def demo(db_path: Path, password: str, host: str, port: int, no_serve: bool) -> 
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         background.shutdown(wait=False)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List the households due; change nothing.")
+@click.option(
+    "--today",
+    "today_at",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Count the retention periods up to this date (default: today).",
+)
+@with_appcontext
+def retention(dry_run: bool, today_at: datetime | None) -> None:
+    """Anonymise the households whose programme's retention period has run out: names,
+    national IDs, contact details and free text go; case numbers, money and hours stay."""
+    from casework.db import utcnow
+    from casework.privacy.services import anonymise_household, households_due_for_retention
+
+    real_today = date.today()
+    today = today_at.date() if today_at else real_today
+    if today > real_today:
+        _fail("--today: retention periods cannot be counted to a future date.")
+    due = households_due_for_retention(today)
+    for item in due:  # case numbers only: names are what this command removes
+        click.echo(f"{item.household.case_number}  last enrollment ended {item.ended_on}")
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"Dry run, nothing written: {len(due)} households due for anonymisation.")
+        return
+    if not due:
+        click.echo("No household is due for anonymisation.")
+        return
+    now = utcnow()
+    try:
+        with click.progressbar(due, label="Anonymising") as bar:
+            for item in bar:
+                anonymise_household(None, item.household, now=now)
+    except DomainError as error:
+        db.session.rollback()
+        _fail(f"nothing was anonymised: {error.message}")
+    except LookupError as error:  # a column nobody has decided about (privacy.ANONYMISATION)
+        db.session.rollback()
+        _fail(f"nothing was anonymised: {error}")
+    db.session.commit()
+    click.echo(f"Anonymised {len(due)} households.")

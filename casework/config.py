@@ -49,6 +49,19 @@ class Settings:
     # stays in the outbox, where admins can read it.
     smtp_url: str = ""
     mail_from: str = "casework@localhost"
+    # Sessions end after this long without a request, and this long after logging in at most.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Approving payments and exporting personal data ask for the password again after this.
+    reauth_minutes: int = 15
+    # Failed logins within this window lock an account name (and, more loosely, an address).
+    login_window_minutes: int = 15
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 30
+    # Reverse proxies in front of the app (0: none): their X-Forwarded-For is trusted this deep.
+    trusted_proxies: int = 0
+    # Requests per API token's user per minute, counted in the database across workers.
+    api_requests_per_minute: int = 120
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,6 +1,7 @@
 """Imports every area's models, so that the metadata (and Alembic) sees every table."""
 
-from casework.audit.models import AuditEvent
+from casework.api.models import ApiRateWindow, ApiToken, IdempotentRequest
+from casework.audit.models import AccessRecord, AuditEvent
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot
 from casework.enrollment.models import (
     Agreement,
@@ -33,13 +34,16 @@ from casework.payments.models import (
     UtilityAccount,
 )
 from casework.programmes.models import Programme, ProgrammeCreditor
-from casework.security.models import RoleAssignment, User
+from casework.security.models import LoginAttempt, RoleAssignment, User, UserSession
 from casework.work.models import WorkLog, WorkSite
 
 __all__ = [
+    "AccessRecord",
     "Agreement",
     "AgreementSignatory",
     "Alert",
+    "ApiRateWindow",
+    "ApiToken",
     "Approval",
     "Arrear",
     "AuditEvent",
@@ -55,7 +59,9 @@ __all__ = [
     "EnrollmentEvent",
     "Exemption",
     "Household",
+    "IdempotentRequest",
     "ImportUpload",
+    "LoginAttempt",
     "Member",
     "Municipality",
     "Obligation",
@@ -69,6 +75,7 @@ __all__ = [
     "RequestEvent",
     "RoleAssignment",
     "User",
+    "UserSession",
     "UtilityAccount",
     "WorkLog",
     "WorkSite",

@@ -10,12 +10,13 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from casework import formatting, labels
+from casework.api.views import is_api_request
 from casework.config import LOCALES
 from casework.extensions import db, login_manager
 from casework.forms_common import LANGUAGE_NAMES
 from casework.households.services import mask_national_id
 from casework.security import policies
-from casework.security.models import Role, User
+from casework.security.models import Role
 from casework.urls import safe_next
 
 # Deny by default: only these endpoints answer a visitor who is not logged in.
@@ -54,15 +55,25 @@ def _locale() -> str:
 
 
 def init_app(app: Flask) -> None:
+    from casework.api import views as api_views
+    from casework.audit.views import bp as audit_bp
+    from casework.balances import api as balances_api
     from casework.balances.views import bp as balances_bp
+    from casework.enrollment import api as enrollment_api
     from casework.enrollment.views import bp as enrollment_bp
     from casework.home.views import bp as home_bp
+    from casework.households import api as households_api
     from casework.households.views import bp as households_bp
     from casework.imports.views import bp as imports_bp
     from casework.mail.views import bp as mail_bp
+    from casework.payments import api as payments_api
     from casework.payments.views import bp as payments_bp
+    from casework.privacy.views import bp as privacy_bp
+    from casework.programmes import api as programmes_api
     from casework.reports.views import bp as reports_bp
     from casework.security.views import bp as security_bp
+    from casework.security.views import load_session_user
+    from casework.work import api as work_api
     from casework.work.views import bp as work_bp
 
     app.register_blueprint(security_bp)
@@ -75,18 +86,29 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(mail_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(privacy_bp)
+    api_views.init_app(
+        app,
+        [
+            programmes_api.blp,
+            payments_api.blp,
+            work_api.blp,
+            households_api.blp,
+            enrollment_api.blp,
+            balances_api.blp,
+        ],
+    )
 
     login_manager.login_view = "security.login"
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
-    def _load_user(user_id: str) -> User | None:
-        if not user_id.isdigit():
-            return None
-        return db.session.get(User, int(user_id))
+    login_manager.user_loader(load_session_user)
 
     @app.before_request
     def _deny_by_default() -> BaseResponse | None:
+        if is_api_request():
+            return None  # the API answers with its own 401: tokens, not the login page
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
         if request.endpoint is None:
@@ -152,6 +174,8 @@ def init_app(app: Flask) -> None:
             ),
             "nav_creditors": current_user.is_authenticated
             and policies.can_manage_creditors(current_user),
+            "nav_users": current_user.is_authenticated and policies.can_manage_users(current_user),
+            "nav_audit": current_user.is_authenticated and policies.can_search_audit(current_user),
         }
 
     app.add_template_filter(lambda v: formatting.money(v, _locale()), "money")

@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from stdnum.si import emso
 
 from casework import create_app
@@ -32,7 +33,7 @@ from casework.households.models import Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
-from casework.payments.models import Arrear, Payment
+from casework.payments.models import Arrear, Payment, PaymentRequest
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
@@ -82,10 +83,32 @@ def _clean_database(app: Flask) -> Iterator[None]:
     yield
     db.session.rollback()
     db.session.remove()
-    with db.engine.begin() as conn:
+    with db.engine.begin() as conn, append_only_lifted(conn):
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
     ctx.pop()
+
+
+@contextmanager
+def append_only_lifted(conn: Connection) -> Iterator[None]:
+    """Lift the database's append-only guard on the audit tables for this connection's
+    transaction, as only the database's owner can: to empty them between tests, or to tamper
+    with them on purpose."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        yield
+        return
+    triggers = conn.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'trigger' AND sql LIKE '%append-only%'"
+        )
+    ).all()
+    for name, _sql in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    yield
+    for _name, sql in triggers:
+        conn.execute(text(sql))
 
 
 _serials = itertools.count(1)
@@ -323,6 +346,19 @@ class Factory:
             today=TODAY,
         )
 
+    def submitted_request(self, amount_deni: int = 20_000_00) -> PaymentRequest:
+        """A request sent to the municipality, waiting for an officer's approval."""
+        from casework.payments import services as payments
+
+        enrollment = self.active_enrollment(self.programme())
+        arrear = self.arrear(enrollment)
+        coordinator = self._coordinator(enrollment.household.municipality)
+        request = payments.create_request(
+            coordinator, enrollment, arrear, amount_deni, "Исклучување на струја", today=TODAY
+        )
+        payments.submit(coordinator, request, today=TODAY)
+        return request
+
     def site(
         self, municipality: Municipality | None = None, name: str = "Градски парк"
     ) -> WorkSite:
@@ -432,8 +468,63 @@ def login_as(app: Flask, make: Factory):  # type: ignore[no-untyped-def]
     return _login
 
 
+class ApiClient:
+    """A program calling the API with a personal token, each call in its own request context
+    and database session, as a real client's would be."""
+
+    def __init__(self, flask_client: FlaskClient, token: str) -> None:
+        self.http = flask_client
+        self.token = token
+
+    def call(self, method: str, url: str, json: Any = None, **headers: str) -> Any:
+        db.session.commit()
+        all_headers = {"Authorization": f"Bearer {self.token}", **headers}
+        if "Idempotency_Key" in all_headers:
+            all_headers["Idempotency-Key"] = all_headers.pop("Idempotency_Key")
+
+        def _open() -> Any:
+            response = self.http.open(
+                "/api/v1" + url, method=method, json=json, headers=all_headers
+            )
+            response.get_data()
+            return response
+
+        return contextvars.Context().run(_open)
+
+    def get(self, url: str, **headers: str) -> Any:
+        return self.call("GET", url, **headers)
+
+    def post(self, url: str, json: Any = None, **headers: str) -> Any:
+        return self.call("POST", url, json=json if json is not None else {}, **headers)
+
+
+@pytest.fixture
+def api_as(app: Flask, make: Factory):  # type: ignore[no-untyped-def]
+    """``api_as("officer")`` → (api client, user): a new user with a personal token."""
+    from casework.api.services import create_token
+
+    def _api(
+        role: Role | str, municipality: Municipality | None = None, **kwargs: Any
+    ) -> tuple[ApiClient, User]:
+        user = make.user(role, municipality, **kwargs)
+        _token, secret = create_token(user, user, "tests")
+        db.session.commit()
+        return ApiClient(app.test_client(), secret), user
+
+    return _api
+
+
 def commit() -> None:
     db.session.commit()
 
 
-__all__ = ["PASSWORD", "TODAY", "Client", "Factory", "commit", "downgrade", "valid_national_id"]
+__all__ = [
+    "PASSWORD",
+    "TODAY",
+    "ApiClient",
+    "Client",
+    "Factory",
+    "commit",
+    "downgrade",
+    "valid_national_id",
+]

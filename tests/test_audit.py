@@ -8,14 +8,16 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from casework.audit.models import AuditEvent, AuditLink
 from casework.audit.services import record, verify_chain
 from casework.extensions import db
 from casework.security.models import Role
-from tests.conftest import Factory
+from tests.conftest import Factory, append_only_lifted
 
 
 def events() -> list[AuditEvent]:
@@ -25,7 +27,7 @@ def events() -> list[AuditEvent]:
 def behind_the_apps_back(sql: str, **params: object) -> None:
     """A change made straight on the database, as a careless or malicious DBA would."""
     db.session.remove()
-    with db.engine.begin() as conn:
+    with db.engine.begin() as conn, append_only_lifted(conn):
         conn.execute(text(sql), params)
 
 
@@ -144,6 +146,7 @@ def test_the_command_names_the_first_broken_entry(tmp_path: Path) -> None:
         (target,) = conn.execute(
             "SELECT id FROM audit_events ORDER BY id LIMIT 1 OFFSET 40"
         ).fetchone()
+        conn.execute("DROP TRIGGER audit_events_no_update")  # as the database's owner can
         conn.execute("UPDATE audit_events SET changes = '{}' WHERE id = ?", (target,))
     broken = casework(["audit", "verify"], tmp_path, **env)
     assert broken.returncode == 1 and f"entry {target}:" in broken.stderr
@@ -160,3 +163,22 @@ def test_the_migration_chains_events_written_before_it(app: Flask, make: Factory
     upgrade()
     assert db.session.scalar(select(func.count()).select_from(AuditLink)) == count
     assert verify_chain().ok
+
+
+@pytest.mark.parametrize("table", ["audit_events", "audit_links", "access_log"])
+def test_the_database_refuses_to_change_or_remove_audit_and_access_rows(
+    make: Factory,
+    login_as,
+    table: str,  # type: ignore[no-untyped-def]
+) -> None:
+    household = make.household()
+    browser, _ = login_as(Role.COORDINATOR)
+    browser.get(f"/households/{household.id}")  # an access-log row
+    db.session.remove()
+    rows = db.metadata.tables[table]
+    key = rows.primary_key.columns[0]
+    for statement in (update(rows).values({key: key}), delete(rows)):
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.execute(statement)
+    with db.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(rows))

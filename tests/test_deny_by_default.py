@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Rule
 
+from casework.api.views import PUBLIC_API_ENDPOINTS
 from casework.web import PUBLIC_ENDPOINTS
 from tests.conftest import Client
 
@@ -25,8 +26,8 @@ def test_every_registered_route_sends_an_anonymous_visitor_to_the_login(
     client.get("/login")
     checked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC_ENDPOINTS:
-            continue
+        if rule.endpoint in PUBLIC_ENDPOINTS or rule.rule.startswith("/api/"):
+            continue  # the API answers 401 itself: test_every_api_route_needs_a_token
         url = _sample_url(rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             # A valid CSRF token, so that the refusal comes from the login gate itself.
@@ -56,3 +57,22 @@ def test_an_unknown_page_is_a_plain_404(client: Client) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "Not found" in response.get_data(as_text=True)
+
+
+def test_every_api_route_needs_a_token(app: Flask, client: Client) -> None:
+    """Without a token every API operation is a 401 in the API's shape; only the document is
+    public."""
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        url = _sample_url(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.http.open(url, method=method, json={})
+            if rule.endpoint in PUBLIC_API_ENDPOINTS:
+                assert response.status_code == 200, rule.endpoint
+                continue
+            assert response.status_code == 401, (rule.endpoint, method, response.status_code)
+            assert response.get_json()["error"]["code"] == "unauthorized"
+            checked += 1
+    assert checked >= 30

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from casework.audit.models import AuditEvent
 from casework.extensions import db
-from casework.security.models import Role
+from casework.security.models import LoginAttempt, Role, User
 from tests.conftest import Client, Factory
 
 
@@ -114,3 +115,90 @@ def test_next_parameter_returns_to_the_page_asked_for(client: Client, make: Fact
         },
     )
     assert response.headers["Location"] == "/households/?q=x"
+
+
+# --- throttling: in the database, so that every worker sees the same count -----------------------
+
+
+def _fail_login(client: Client, username: str, times: int) -> None:
+    for _ in range(times):
+        response = client.login(username, "a wrong guess of a password")
+        assert response.status_code == 200
+
+
+def test_five_failures_lock_the_account_name_even_for_the_right_password(
+    client: Client, make: Factory
+) -> None:
+    user = make.user(Role.COORDINATOR)
+    _fail_login(client, user.username, 5)
+    response = client.login(user.username)
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.get_data(as_text=True)
+    assert client.get("/households/").status_code == 302  # not logged in
+    db.session.refresh(user)
+    assert user.last_login_at is None
+
+
+def test_an_unknown_account_name_is_throttled_exactly_like_a_real_one(
+    client: Client, make: Factory
+) -> None:
+    user = make.user(Role.COORDINATOR)
+    _fail_login(client, user.username, 5)
+    _fail_login(client, "nobody-at-all", 5)
+    real = client.login(user.username, "a wrong guess of a password")
+    unknown = client.login("nobody-at-all", "a wrong guess of a password")
+    assert real.status_code == unknown.status_code == 429
+    assert _messages(real) == _messages(unknown)
+
+
+def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
+    import re
+
+    return re.findall(r'role="alert">([^<]*)<', response.get_data(as_text=True))
+
+
+def test_failures_before_a_successful_login_do_not_count_against_the_account(
+    client: Client, make: Factory
+) -> None:
+    user = make.user(Role.COORDINATOR)
+    _fail_login(client, user.username, 4)
+    assert client.login(user.username).status_code == 302
+    client.post("/logout")
+    _fail_login(client, user.username, 4)
+    assert client.login(user.username).status_code == 302
+
+
+def test_many_failures_from_one_address_lock_it_for_every_account_name(
+    app: Flask, client: Client, make: Factory
+) -> None:
+    user = make.user(Role.COORDINATOR)
+    limit = app.config["CASEWORK"].login_max_failures_per_address
+    for n in range(limit):
+        _fail_login(client, f"guess{n}", 1)
+    response = client.login(user.username)
+    assert response.status_code == 429
+    other_address = Client(app.test_client())
+    other_address.http.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    assert other_address.login(user.username).status_code == 302
+
+
+def test_every_attempt_is_stored_with_its_address(client: Client, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    client.login(user.username, "a wrong guess of a password")
+    client.login(user.username)
+    attempts = db.session.scalars(select(LoginAttempt).order_by(LoginAttempt.id)).all()
+    assert [(a.username, a.ip, a.succeeded) for a in attempts] == [
+        (user.username, "127.0.0.1", False),
+        (user.username, "127.0.0.1", True),
+    ]
+
+
+def test_a_common_password_is_refused_even_when_long(make: Factory) -> None:
+    from casework.errors import ValidationError
+    from casework.security.services import RoleGrant, create_user
+
+    for password in ("1qaz2wsx3edc", "qwerty123456", "123qweasdzxc"):
+        with pytest.raises(ValidationError, match="commonly used") as refused:
+            create_user(None, "newuser", "New User", password, [RoleGrant(Role.ADMIN, None)])
+        assert refused.value.field == "password"
+    assert db.session.scalar(select(User).where(User.username == "newuser")) is None

@@ -669,9 +669,7 @@ def test_the_queue_approves_each_request_on_its_own(  # type: ignore[no-untyped-
     mine.last_changed_by_id = officer.id
     mine_id = mine.id
     browser.post("/payments/queue", {"request_id": [str(fine), str(mine_id)]})
-    statuses = dict(
-        db.session.execute(select(PaymentRequest.id, PaymentRequest.status)).tuples().all()
-    )
+    statuses = dict(db.session.execute(select(PaymentRequest.id, PaymentRequest.status)).all())
     assert statuses == {fine: "approved", mine_id: "submitted"}
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, utcnow
+from casework.db import Base, UTCDateTime, enum_check, utcnow
 from casework.security.models import User
 
 
@@ -19,6 +20,8 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The roles the actor held when acting ("coordinator,officer"): roles change later.
+    actor_roles: Mapped[str | None] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))
     entity_type: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[int | None]
@@ -54,3 +57,43 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessAction(StrEnum):
+    VIEW_LIST = "view_list"
+    VIEW_HOUSEHOLD = "view_household"
+    VIEW_MONEY = "view_money"
+    VIEW_STATEMENT = "view_statement"
+    REVEAL_NATIONAL_ID = "reveal_national_id"
+    EXPORT = "export"
+    SUBJECT_EXPORT = "subject_export"
+
+
+class AccessRecord(Base):
+    """The access log: one append-only row per view or export of personal data.
+
+    Separate from the audit trail, which records changes: reading a family's record changes
+    nothing, but the law asks who looked, when and (for a national ID) why.
+    """
+
+    __tablename__ = "access_log"
+    __table_args__ = (
+        CheckConstraint(enum_check("action", AccessAction), name="action"),
+        Index("ix_access_log_household_at", "household_id", "at"),
+        Index("ix_access_log_user_at", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_roles: Mapped[str] = mapped_column(String(120), default="")
+    action: Mapped[str] = mapped_column(String(30))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"))
+    # What was seen: the page, or the export's kind, format and row count.
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str | None] = mapped_column(String(500))
+    request_id: Mapped[str | None] = mapped_column(String(36))
+
+    user: Mapped[User] = relationship()

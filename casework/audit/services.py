@@ -20,7 +20,7 @@ from flask import g, has_request_context
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from casework.audit.models import AuditChainHead, AuditEvent, AuditLink
+from casework.audit.models import AccessAction, AccessRecord, AuditChainHead, AuditEvent, AuditLink
 from casework.db import chunked
 from casework.extensions import db
 from casework.security.models import User
@@ -49,6 +49,11 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
+def roles_of(user: User | None) -> str | None:
+    """The roles a user holds now, as stored beside what it did: roles change later."""
+    return ",".join(sorted(r.value for r in user.role_names())) if user is not None else None
+
+
 def record(
     actor: User | None,
     action: str,
@@ -60,6 +65,7 @@ def record(
 ) -> AuditEvent:
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
+        actor_roles=roles_of(actor),
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,
@@ -79,17 +85,21 @@ def event_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
     occurred = row["occurred_at"]
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=UTC)
+    content = {
+        "occurred_at": occurred.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_id": row["actor_id"],
+        "action": row["action"],
+        "entity_type": row["entity_type"],
+        "entity_id": row["entity_id"],
+        "municipality_id": row["municipality_id"],
+        "request_id": row["request_id"],
+        "changes": row["changes"],
+    }
+    # Entries written before the actor's roles were kept hash without the key.
+    if row.get("actor_roles") is not None:
+        content["actor_roles"] = row["actor_roles"]
     body = json.dumps(
-        {
-            "occurred_at": occurred.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor_id": row["actor_id"],
-            "action": row["action"],
-            "entity_type": row["entity_type"],
-            "entity_id": row["entity_id"],
-            "municipality_id": row["municipality_id"],
-            "request_id": row["request_id"],
-            "changes": row["changes"],
-        },
+        content,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -211,3 +221,33 @@ def verify_chain(batch: int = 5_000) -> ChainReport:
     if unlinked:
         report.reason = f"{unlinked} entries are outside the chain: written behind the app's back"
     return report
+
+
+# --- the access log --------------------------------------------------------------------------
+
+
+def log_access(
+    user: User,
+    action: AccessAction,
+    *,
+    household_id: int | None = None,
+    member_id: int | None = None,
+    municipality_id: int | None = None,
+    detail: str = "",
+    reason: str | None = None,
+) -> AccessRecord:
+    """Record that ``user`` saw or exported personal data. Written in the caller's transaction,
+    so a view that fails to render leaves no entry for a page nobody saw."""
+    entry = AccessRecord(
+        user_id=user.id,
+        user_roles=roles_of(user) or "",
+        action=action.value,
+        household_id=household_id,
+        member_id=member_id,
+        municipality_id=municipality_id,
+        detail=detail[:200],
+        reason=reason,
+        request_id=g.get("request_id") if has_request_context() else None,
+    )
+    db.session.add(entry)
+    return entry

@@ -29,7 +29,7 @@ def runs_of(programme: Programme, limit: int = 20) -> list[tuple[BalanceRun, dic
         select(BalanceSnapshot.run_id, BalanceSnapshot.household_id, BalanceSnapshot.status).where(
             BalanceSnapshot.run_id.in_(list(counts))
         )
-    ).tuples():
+    ):
         counts[run_id][status] = counts[run_id].get(status, 0) + 1
         statuses[run_id][household_id] = status
     ordered = list(runs)
@@ -47,7 +47,7 @@ def history_of(household: Household) -> list[tuple[BalanceRun, BalanceSnapshot]]
         .join(BalanceSnapshot, BalanceSnapshot.run_id == BalanceRun.id)
         .where(BalanceSnapshot.household_id == household.id)
         .order_by(BalanceRun.as_of)
-    ).tuples()
+    )
     return list(rows)
 
 

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from casework.balances.services import run_check
+from casework.errors import describe_exception
 from casework.extensions import db
 from casework.mail.services import send_pending
 from casework.programmes.models import Programme
@@ -40,9 +41,13 @@ def check_programme(app: Flask, programme_id: int) -> None:
             result = run_check(programme, today, today=today, trigger="scheduled")
             run_id, created = result.run.id, result.created
             db.session.commit()
-        except Exception:
+        except Exception as error:
             db.session.rollback()
-            log.exception("balance check of programme %s failed", programme_id)
+            log.error(
+                "balance check of programme %s failed: %s",
+                programme_id,
+                describe_exception(error),
+            )
             return
         finally:
             db.session.remove()
@@ -60,9 +65,9 @@ def send_mail(app: Flask) -> None:
     with app.app_context():
         try:
             sent = send_pending(settings.smtp_url, settings.mail_from)
-        except Exception:
+        except Exception as error:
             db.session.rollback()
-            log.exception("sending mail failed")
+            log.error("sending mail failed: %s", describe_exception(error))
             return
         finally:
             db.session.remove()
@@ -74,11 +79,9 @@ def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None
     """Add, change or remove programme jobs to match the database: schedule changes need no
     restart, and one programme's bad schedule does not stop the others."""
     with app.app_context():
-        programmes = (
-            db.session.execute(select(Programme.id, Programme.check_schedule, Programme.timezone))
-            .tuples()
-            .all()
-        )
+        programmes = db.session.execute(
+            select(Programme.id, Programme.check_schedule, Programme.timezone)
+        ).all()
         db.session.remove()
     wanted = set()
     for programme_id, schedule, timezone in programmes:

@@ -17,7 +17,7 @@ from casework.audit.services import record
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus
 from casework.db import chunked
 from casework.enrollment.models import Enrollment, Status
-from casework.errors import PermissionDenied, ValidationError
+from casework.errors import PermissionDenied, ValidationError, describe_exception
 from casework.extensions import db
 from casework.households.models import Household, Member
 from casework.labels import CHECK_STATUS_LABELS, label
@@ -123,7 +123,7 @@ def run_check(
                 PaymentReversal.id.is_(None),
                 Obligation.starts_on <= as_of,
             )
-        ).tuples():
+        ):
             dues.setdefault(household_id, []).append(Due(minutes, starts_on, due_on))
     worked = balances(ids, as_of)
     previous = _previous_snapshots(programme, as_of, ids)
@@ -176,7 +176,12 @@ def run_check(
                     )
             snapshots.append(snapshot)
         except Exception as error:
-            log.exception("balance check of household %s failed", household.id)
+            # Types and frames only: a database error's message carries the row's values.
+            log.error(
+                "balance check of household %s failed: %s",
+                household.id,
+                describe_exception(error),
+            )
             errors.append({"household_id": household.id, "error": type(error).__name__})
     if snapshots:
         snapshot_ids = db.session.scalars(
@@ -262,16 +267,12 @@ def _mail_digests(programme: Programme, run: BalanceRun) -> None:
             User.active.is_(True),
         )
     ).all()
-    snapshots = (
-        db.session.execute(
-            select(BalanceSnapshot.status, Household.case_number)
-            .join(Household, Household.id == BalanceSnapshot.household_id)
-            .where(BalanceSnapshot.run_id == run.id)
-            .order_by(Household.case_number)
-        )
-        .tuples()
-        .all()
-    )
+    snapshots = db.session.execute(
+        select(BalanceSnapshot.status, Household.case_number)
+        .join(Household, Household.id == BalanceSnapshot.household_id)
+        .where(BalanceSnapshot.run_id == run.id)
+        .order_by(Household.case_number)
+    ).all()
     counts: dict[str, int] = {}
     for status, _case in snapshots:
         counts[status] = counts.get(status, 0) + 1

@@ -14,6 +14,9 @@ from datetime import date, timedelta
 
 from stdnum.si import emso
 
+from casework.api.services import create_token
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access
 from casework.balances.services import run_check
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import CommissionMember, Seat
@@ -26,6 +29,7 @@ from casework.households.services import (
     add_note,
     assign_worker,
     create_household,
+    reveal_national_id,
 )
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
@@ -735,6 +739,44 @@ def programme_opening(today: date) -> date:
     return ten_weeks_ago - timedelta(days=ten_weeks_ago.weekday())
 
 
+DEMO_USERNAMES = (
+    "admin",
+    "coordinator",
+    "worker",
+    "worker2",
+    "officer",
+    "officer2",
+    "supervisor",
+    "auditor",
+)
+
+
+def _privacy_trail(users: DemoUsers, registered: list[Household]) -> None:
+    """Some reading of personal data, so the auditor's access log has believable rows:
+    the coordinator's and the workers' visits, and one national ID shown with its reason."""
+    for household in registered[:6]:
+        log_access(
+            users.coordinator,
+            AccessAction.VIEW_HOUSEHOLD,
+            household_id=household.id,
+            municipality_id=household.municipality_id,
+        )
+    for household in registered[6:9]:
+        worker = users.worker if household.assigned_worker_id == users.worker.id else users.worker2
+        log_access(
+            worker,
+            AccessAction.VIEW_HOUSEHOLD,
+            household_id=household.id,
+            municipality_id=household.municipality_id,
+        )
+    head = registered[2].members[0]
+    reveal_national_id(
+        users.coordinator,
+        head,
+        "ЕВН бара ЕМБГ за поврзување на сметката со носителот на домаќинството",
+    )
+
+
 def fill_demo(password: str, households: int = 30, today: date | None = None) -> str:
     """Create the Kičevo programme, its users and ``households`` families; return a summary."""
     today = today or date.today()
@@ -847,6 +889,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             today=today,
         )
     _duplicate_candidate(users.coordinator, kicevo, registered[4], today)
+    _privacy_trail(users, registered)
     lines = ["Demo users (username: role):"]
     for username, role in (
         ("admin", "admin"),
@@ -865,6 +908,11 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         "state, three work sites with weeks of logged and confirmed hours, six weekly "
         "balance checks with alerts."
     )
+    lines.append("Demo API tokens (curl -H 'Authorization: Bearer TOKEN' .../api/v1/me):")
+    for username in DEMO_USERNAMES:
+        user = getattr(users, username)
+        _token, secret = create_token(user, user, "demo")
+        lines.append(f"  {username:<12} {secret}")
     lines.append(
         "To try an import, log in as coordinator, open Import on the programme and upload "
         "docs/examples/households.csv, then docs/examples/arrears.csv "

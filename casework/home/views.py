@@ -104,7 +104,8 @@ def role_home(role: str) -> str:
             current_user.municipalities_as(chosen), limit=20
         )
     if chosen is Role.ADMIN:
-        context["users"] = db.session.scalars(all_users()).all()
+        users = db.session.scalars(all_users()).all()
+        context["users"] = [u for u in users if policies.can_manage_user(current_user, u)]
     return render_template(f"home/{chosen.value}.html", **context)
 
 

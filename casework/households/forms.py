@@ -100,3 +100,11 @@ class DuplicateForm(FlaskForm):
             ("different", _l("A different family")),
         ],
     )
+
+
+class RevealForm(FlaskForm):
+    reason = StringField(
+        _l("Why do you need the whole number?"),
+        validators=[DataRequired(), Length(max=500)],
+        description=_l("For example: the utility asks for it to match the account."),
+    )

@@ -72,6 +72,8 @@ class Household(Base):
     consent_on: Mapped[date | None] = mapped_column(Date)
     assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the retention period ran out and the names were removed (``casework retention``).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     municipality: Mapped[Municipality] = relationship()
     assigned_worker: Mapped[User | None] = relationship()

@@ -14,7 +14,8 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.si import emso
 
-from casework.audit.services import diff, record, snapshot
+from casework.audit.models import AccessAction
+from casework.audit.services import diff, log_access, record, snapshot
 from casework.config import LOCALES
 from casework.db import utcnow
 from casework.errors import ConflictError, PermissionDenied, ValidationError
@@ -377,6 +378,9 @@ def add_exemption(
         raise ValidationError(_("Choose the reason for the exemption."), "reason")
     if not document_ref.strip():
         raise ValidationError(_("Enter the reference of the supporting document."), "document_ref")
+    for name, day in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if day is not None and not 1900 <= day.year <= 2100:
+            raise ValidationError(_("Enter a date between 1900 and 2100."), name)
     if ends_on is not None and ends_on < starts_on:
         raise ValidationError(_("The end date is before the start date."), "ends_on")
     if reason == ExemptionReason.MATERNITY:
@@ -472,9 +476,7 @@ def find_duplicates(household: Household) -> list[DuplicateReview]:
     municipality_of = dict(
         db.session.execute(
             select(Household.id, Household.municipality_id).where(Household.id.in_(found))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     known = set(
         db.session.scalars(
@@ -576,3 +578,29 @@ def add_note(
         changes={"household_id": household.id, "visibility": visibility},
     )
     return note
+
+
+def reveal_national_id(actor: User, member: Member, reason: str) -> str:
+    """The whole national ID, for a coordinator who says why; the reason goes to the access log.
+
+    Everywhere else the number is masked: the law allows it only where needed (DOMAIN.md).
+    """
+    household = member.household
+    if not policies.can_reveal_national_id(actor, household):
+        raise PermissionDenied()
+    reason = " ".join(reason.split())
+    if len(reason) < 10:
+        raise ValidationError(
+            _("Say why you need the whole national ID (at least 10 characters)."), "reason"
+        )
+    if not member.national_id:
+        raise ValidationError(_("No national ID is stored for this person."), "reason")
+    log_access(
+        actor,
+        AccessAction.REVEAL_NATIONAL_ID,
+        household_id=household.id,
+        member_id=member.id,
+        municipality_id=household.municipality_id,
+        reason=reason[:500],
+    )
+    return member.national_id

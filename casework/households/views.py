@@ -13,6 +13,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access
 from casework.balances import queries as balance_queries
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
@@ -27,6 +29,7 @@ from casework.households.forms import (
     MemberForm,
     NewHouseholdForm,
     NoteForm,
+    RevealForm,
 )
 from casework.households.models import Household, Member
 from casework.organizations.models import Municipality
@@ -86,13 +89,17 @@ def index() -> str:
         per_page=current_app.config["CASEWORK"].page_size,
         error_out=False,
     )
-    return render_template(
+    rendered = render_template(
         "households/index.html",
         pagination=pagination,
         balances=work_queries.balances(h.id for h in pagination.items),
         q=q,
         can_create=bool(policies.municipalities_for_new_households(current_user)),
     )
+    cases = ", ".join(h.case_number for h in pagination.items)
+    log_access(current_user, AccessAction.VIEW_LIST, detail=f"page {pagination.page}: {cases}")
+    db.session.commit()
+    return rendered
 
 
 @bp.get("/<int:household_id>")
@@ -102,7 +109,7 @@ def detail(household_id: int) -> str:
     enrollments = enrollment_queries.enrollments_of(household)
     current = next((e for e in enrollments if e.is_open), None)
     can_manage = policies.can_manage_household(current_user, household)
-    return render_template(
+    rendered = render_template(
         "households/detail.html",
         household=household,
         today=today,
@@ -122,8 +129,19 @@ def detail(household_id: int) -> str:
         logs=work_queries.logs_of(household),
         check_history=balance_queries.history_of(household),
         can_log_work=policies.can_log_work(current_user, household),
+        can_export_data=policies.can_export_household_data(current_user, household),
         duplicate_form=DuplicateForm(formdata=None),
+        can_reveal=policies.can_reveal_national_id(current_user, household),
     )
+    # Written after rendering: a page that failed to render was not seen.
+    log_access(
+        current_user,
+        AccessAction.VIEW_HOUSEHOLD,
+        household_id=household.id,
+        municipality_id=household.municipality_id,
+    )
+    db.session.commit()
+    return rendered
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -325,3 +343,25 @@ def decide_duplicate(review_id: int) -> Response:
             db.session.commit()
             flash(_("Decision on the possible duplicate recorded."), "success")
     return redirect(url_for("households.detail", household_id=review.household_id))
+
+
+@bp.route("/members/<int:member_id>/national-id", methods=["GET", "POST"])
+def reveal_national_id(member_id: int) -> str:
+    member = queries.get_visible_member(current_user, member_id)
+    if member is None:
+        abort(404)
+    if not policies.can_reveal_national_id(current_user, member.household):
+        abort(403)
+    form = RevealForm()
+    revealed = None
+    if form.validate_on_submit():
+        try:
+            revealed = services.reveal_national_id(current_user, member, form.reason.data or "")
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(error, form)
+        else:
+            db.session.commit()
+    return render_template(
+        "households/national_id.html", member=member, form=form, revealed=revealed
+    )

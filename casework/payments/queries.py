@@ -56,7 +56,7 @@ def paid_by_arrear(arrear_ids: list[int]) -> dict[int, int]:
         .join(live, live.c.request_id == PaymentRequest.id)
         .where(PaymentRequest.arrear_id.in_(arrear_ids))
         .group_by(PaymentRequest.arrear_id)
-    ).tuples()
+    )
     return {arrear_id: int(total) for arrear_id, total in rows}
 
 
@@ -68,7 +68,7 @@ def held_by_arrear(arrear_ids: list[int]) -> dict[int, int]:
             PaymentRequest.status.in_([s.value for s in OPEN_REQUEST_STATUSES]),
         )
         .group_by(PaymentRequest.arrear_id)
-    ).tuples()
+    )
     return {arrear_id: int(total) for arrear_id, total in rows}
 
 
@@ -297,7 +297,7 @@ def officer_queue(user: User) -> list[QueueRow]:
             selectinload(Household.members),
         )
         .order_by(PaymentRequest.id)
-    ).tuples()
+    )
     return [QueueRow(r, h, int(a), int(p), int(m)) for r, h, a, p, m in rows]
 
 
@@ -338,7 +338,7 @@ def programme_budget(programme: Programme) -> Budget:
         .outerjoin(live, live.c.request_id == base.c.id)
         .group_by(Organization.name)
         .order_by(Organization.name)
-    ).tuples()
+    )
     by_creditor = [(name, int(a or 0), int(p or 0)) for name, a, p in creditor_rows]
     month = func.substr(cast(Payment.paid_on, String), 1, 7)
     month_rows = db.session.execute(
@@ -349,7 +349,7 @@ def programme_budget(programme: Programme) -> Budget:
         .where(Enrollment.programme_id == programme.id, PaymentReversal.id.is_(None))
         .group_by(month)
         .order_by(month)
-    ).tuples()
+    )
     by_month = [(date(int(m[:4]), int(m[5:7]), 1), int(total)) for m, total in month_rows if m]
     return Budget(
         programme=programme,

@@ -13,6 +13,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.forms_common import show_domain_error
@@ -34,7 +36,8 @@ from casework.payments.forms import (
 from casework.payments.models import PaymentRequest, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security import policies
-from casework.security.models import Role
+from casework.security.models import Role, User
+from casework.security.views import fresh_login_required, reauth_redirect
 
 bp = Blueprint("payments", __name__)
 
@@ -102,7 +105,16 @@ def _render_money(household: Household, **forms: object) -> str:
 
 @bp.route("/households/<int:household_id>/money")
 def money(household_id: int) -> str:
-    return _render_money(_household(household_id))
+    household = _household(household_id)
+    page = _render_money(household)
+    log_access(
+        current_user,
+        AccessAction.VIEW_MONEY,
+        household_id=household.id,
+        municipality_id=household.municipality_id,
+    )
+    db.session.commit()
+    return page
 
 
 @bp.route("/households/<int:household_id>/accounts", methods=["POST"])
@@ -243,12 +255,15 @@ def request_detail(request_id: int) -> str:
 
 def _post_action(
     request_id: int,
+    may: Callable[[User, Household], bool],
     form_name: str,
     make_form: Callable[[], FlaskForm],
     action: Callable[[PaymentRequest, Any], object],
     done: str,
 ) -> str | Response:
     item = _request(request_id)
+    if not may(current_user, item.enrollment.household):
+        abort(403)  # a step of the other side (maker or checker): refused before the form is read
     form = make_form()
     if form.validate_on_submit() and _run(lambda: action(item, form), form):
         flash(done, "success")
@@ -262,6 +277,7 @@ def _post_action(
 def edit_request(request_id: int) -> str | Response:
     return _post_action(
         request_id,
+        policies.can_prepare_payment,
         "edit_form",
         lambda: EditRequestForm(prefix="edit"),
         lambda item, f: services.edit_request(
@@ -279,6 +295,7 @@ def edit_request(request_id: int) -> str | Response:
 def submit_request(request_id: int) -> str | Response:
     return _post_action(
         request_id,
+        policies.can_prepare_payment,
         "action_form",
         ActionForm,
         lambda item, _f: services.submit(current_user, item, today=_today()),
@@ -287,9 +304,11 @@ def submit_request(request_id: int) -> str | Response:
 
 
 @bp.route("/payments/requests/<int:request_id>/approve", methods=["POST"])
+@fresh_login_required
 def approve_request(request_id: int) -> str | Response:
     return _post_action(
         request_id,
+        policies.can_decide_payment,
         "action_form",
         ActionForm,
         lambda item, _f: services.approve(current_user, item, today=_today()),
@@ -301,6 +320,7 @@ def approve_request(request_id: int) -> str | Response:
 def reject_request(request_id: int) -> str | Response:
     return _post_action(
         request_id,
+        policies.can_decide_payment,
         "reject_form",
         lambda: ReasonForm(prefix="reject"),
         lambda item, f: services.reject(current_user, item, f.reason.data or "", today=_today()),
@@ -312,6 +332,7 @@ def reject_request(request_id: int) -> str | Response:
 def cancel_request(request_id: int) -> str | Response:
     return _post_action(
         request_id,
+        policies.can_cancel_payment,
         "cancel_form",
         lambda: ReasonForm(prefix="cancel"),
         lambda item, f: services.cancel(current_user, item, f.reason.data or "", today=_today()),
@@ -335,6 +356,7 @@ def record_payment(request_id: int) -> str | Response:
 
     return _post_action(
         request_id,
+        policies.can_decide_payment,
         "payment_form",
         lambda: PaymentForm(prefix="payment"),
         act,
@@ -357,6 +379,7 @@ def reverse_payment(request_id: int) -> str | Response:
 
     return _post_action(
         request_id,
+        policies.can_decide_payment,
         "reversal_form",
         lambda: ReversalForm(prefix="reversal"),
         act,
@@ -372,6 +395,8 @@ def queue() -> str | Response:
     if not current_user.municipalities_as(Role.OFFICER):
         abort(403)
     form = ActionForm()
+    if request.method == "POST" and (asks := reauth_redirect()) is not None:
+        return asks
     if request.method == "POST" and form.validate_on_submit():
         chosen = {int(i) for i in request.form.getlist("request_id") if i.isdigit()}
         approved, refused = 0, []

@@ -67,6 +67,9 @@ class Programme(Base):
     target_families: Mapped[int | None] = mapped_column(Integer)
     target_debt_deni: Mapped[int | None] = mapped_column(Deni)
     target_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Years after a family's enrollment ends before its names are anonymised
+    # (``casework retention``); the financial records stay, without names.
+    retention_years: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
 
     municipality: Mapped[Municipality] = relationship()
     ngo: Mapped[Organization] = relationship()

@@ -229,7 +229,7 @@ def weekly_verified_minutes(
                 WorkLog.work_date.between(first_monday, today),
             )
             .group_by(WorkLog.work_date)
-        ).tuples()
+        )
         for day, minutes in rows:
             totals[day - timedelta(days=day.weekday())] += int(minutes or 0)
     return [
@@ -254,7 +254,7 @@ def monthly_paid(programme_ids: list[int], today: date, months: int = 12) -> lis
                 Payment.paid_on.between(start, today),
             )
             .group_by(_month(Payment.paid_on))
-        ).tuples()
+        )
         for key, total in rows:
             totals[month_start(key)] += int(total or 0)
     return [(m, totals[m]) for m in months_between(start, today)]
@@ -284,7 +284,7 @@ def latest_statuses(programme_ids: list[int]) -> list[tuple[BalanceSnapshot, Bal
             (newest.c.programme_id == BalanceRun.programme_id)
             & (newest.c.as_of == BalanceRun.as_of),
         )
-    ).tuples()
+    )
     order = {"overdue": 0, "behind": 1, "on_track": 2, "no_obligation": 3, "completed": 4}
     return sorted(rows, key=lambda r: (order.get(r[0].status, 9), r[0].household_id))
 

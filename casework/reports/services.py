@@ -22,7 +22,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from casework import formatting
-from casework.audit.services import record
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access, record
 from casework.balances.models import BalanceRun, BalanceSnapshot
 from casework.enrollment.models import OPEN_STATUSES, Enrollment
 from casework.errors import PermissionDenied, ValidationError
@@ -42,7 +43,7 @@ from casework.payments.models import (
 )
 from casework.reports.queries import MAX_PERIOD_DAYS, Indicators
 from casework.security import policies
-from casework.security.models import User
+from casework.security.models import Role, User
 from casework.work.models import LogStatus, WorkLog, WorkSite
 
 KINDS = ("households", "payments", "work_logs", "snapshots")
@@ -410,6 +411,14 @@ def record_export(user: User, wanted: ExportFilter, export: Export) -> None:
     )
     filters = {k: v for k, v in asdict(wanted).items() if v not in (None, "", False)}
     record(user, f"export.{wanted.kind}", "export", None, changes={**filters, "rows": export.rows})
+    variant = " pseudonymised" if wanted.pseudonymised else ""
+    places = user.municipalities_as(*Role)
+    log_access(
+        user,
+        AccessAction.EXPORT,
+        municipality_id=next(iter(places)) if len(places) == 1 else None,
+        detail=f"{wanted.kind}.{wanted.fmt}{variant}, {export.rows} rows",
+    )
 
 
 def _batches(export: Export) -> Iterator[list[Any]]:

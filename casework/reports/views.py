@@ -19,6 +19,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.forms_common import show_domain_error
@@ -28,6 +30,7 @@ from casework.programmes.services import Targets, set_targets
 from casework.reports import queries, services
 from casework.reports.forms import PeriodForm, TargetsForm
 from casework.security import policies
+from casework.security.views import fresh_login_required
 
 bp = Blueprint("reports", __name__)
 
@@ -52,9 +55,21 @@ def _statement(household_id: int) -> queries.Statement:
     return queries.statement(household, date.today())
 
 
+def _log_statement(found: queries.Statement, detail: str) -> None:
+    log_access(
+        current_user,
+        AccessAction.VIEW_STATEMENT,
+        household_id=found.household.id,
+        municipality_id=found.household.municipality_id,
+        detail=detail,
+    )
+    db.session.commit()
+
+
 @bp.get("/households/<int:household_id>/statement")
 def statement(household_id: int) -> str:
     found = _statement(household_id)
+    _log_statement(found, "page")
     with force_locale(found.household.language):  # the family reads it in its own language
         return render_template("reports/statement.html", statement=found)
 
@@ -62,6 +77,7 @@ def statement(household_id: int) -> str:
 @bp.get("/households/<int:household_id>/statement.pdf")
 def statement_pdf(household_id: int) -> Response:
     found = _statement(household_id)
+    _log_statement(found, "pdf")
     locale = found.household.language
     with force_locale(locale):
         body = services.statement_pdf(found, locale)
@@ -201,6 +217,7 @@ def _date_arg(name: str) -> date | None:
 
 
 @bp.get("/exports/<kind>.<fmt>")
+@fresh_login_required
 def export(kind: str, fmt: str) -> Response:
     """Rows as on screen (the same scope and filters), streamed, recorded in the audit trail."""
     programme_id = request.args.get("programme_id", type=int)

@@ -59,9 +59,7 @@ def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[in
                 .where(Obligation.household_id.in_(chunk), PaymentReversal.id.is_(None))
                 .where(Obligation.starts_on <= as_of if as_of else Obligation.id.is_not(None))
                 .group_by(Obligation.household_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     verified = func.sum(
         case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)
@@ -77,7 +75,7 @@ def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[in
                 .where(WorkLog.household_id.in_(chunk))
                 .where(WorkLog.work_date <= as_of if as_of else WorkLog.id.is_not(None))
                 .group_by(WorkLog.household_id)
-            ).tuples()
+            )
         )
     result = {}
     for household_id in ids:
@@ -101,7 +99,7 @@ def member_totals(household: Household) -> dict[int, tuple[int, int]]:
         )
         .where(WorkLog.household_id == household.id)
         .group_by(WorkLog.member_id)
-    ).tuples()
+    )
     return {member_id: (int(v or 0), int(p or 0)) for member_id, v, p in rows}
 
 
@@ -244,5 +242,5 @@ def pending_by_site(site_ids: list[int]) -> dict[int, int]:
         select(WorkLog.site_id, func.count())
         .where(WorkLog.site_id.in_(site_ids), WorkLog.status == LogStatus.LOGGED.value)
         .group_by(WorkLog.site_id)
-    ).tuples()
+    )
     return {site_id: int(n) for site_id, n in rows}

@@ -38,7 +38,7 @@ def log() -> str | Response:
     today = _today()
     members = queries.members_who_may_work(current_user, today)
     sites = queries.sites_for_logging(current_user)
-    if not members and not policies.can_list_households(current_user):
+    if not policies.can_log_work_anywhere(current_user):
         abort(403)
     form = LogForm()
     form.member_id.choices = [(m.id, f"{m.full_name} · {m.household.case_number}") for m in members]
@@ -96,6 +96,12 @@ def _back(log: WorkLog) -> Response:
 
 
 def _act(log: WorkLog, action: str, form: ActionForm | ReasonForm) -> Response:
+    site = log.site
+    may = policies.can_verify_at(current_user, site.municipality_id, site.enterprise_id) or (
+        action == "correct" and policies.can_log_work(current_user, log.household)
+    )
+    if not may:
+        abort(403)  # confirming is the site's; correcting also the household's NGO staff
     if not form.validate_on_submit():
         flash(_("Give the reason."), "error")
         return _back(log)

@@ -1,0 +1,1 @@
+"""JSON API v1: a second door to the same services, with tokens instead of sessions."""

@@ -1,0 +1,276 @@
+"""API: the steps of a household's enrollment, and a programme's commission.
+
+One operation, ``POST /households/{id}/enrollment``, takes the step as ``action``; each step
+calls the same service as its page, which holds every rule (state, dates, votes, signatories).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import abort
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from casework.api.views import (
+    API_PREFIX,
+    ID,
+    ID_IN_PATH,
+    ErrorEnvelope,
+    PageArgs,
+    page_schema,
+    write,
+)
+from casework.enrollment import queries, services
+from casework.enrollment.models import CommissionMember, Enrollment, Seat, Status, Vote
+from casework.errors import ConflictError, DomainError, ValidationError
+from casework.extensions import db
+from casework.households.queries import get_visible_household
+from casework.programmes.models import Programme
+from casework.security import policies
+
+blp = Blueprint(
+    "api_enrollment", __name__, url_prefix=API_PREFIX, description="Enrollment in a programme"
+)
+
+
+def _today() -> date:
+    return date.today()
+
+
+@contextmanager
+def fields_renamed(names: Mapping[str, str]) -> Iterator[None]:
+    """A service's refusal names its field as the page's form does; the API's caller gets
+    the name it sent instead."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field is not None and error.field in names:
+            error.field = names[error.field]
+        raise
+
+
+# --- what is sent back -------------------------------------------------------------------------
+
+
+class EventSchema(ma.Schema):
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(required=True)
+    reason = ma.fields.String(required=True)
+    document_ref = ma.fields.String(required=True)
+    actor_id = ma.fields.Integer(required=True)
+
+
+class DecisionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    decided_on = ma.fields.Date(required=True)
+    outcome = ma.fields.String(required=True, metadata={"enum": ["approved", "rejected"]})
+    reference = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+    votes = ma.fields.Function(
+        lambda d: {str(v.commission_member_id): v.vote for v in d.votes},
+        required=True,
+        metadata={"description": "commission member id → for, against or abstain"},
+    )
+
+
+class AgreementSchema(ma.Schema):
+    signed_on = ma.fields.Date(required=True)
+    reference = ma.fields.String(required=True)
+    signatory_ids = ma.fields.Function(
+        lambda a: sorted(s.member_id for s in a.signatories), required=True
+    )
+
+
+class EnrollmentSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    household_id = ma.fields.Integer(required=True)
+    programme_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": [s.value for s in Status]})
+    applied_on = ma.fields.Date(required=True)
+    active_since = ma.fields.Date(allow_none=True)
+    ended_on = ma.fields.Date(allow_none=True)
+    decisions = ma.fields.List(ma.fields.Nested(DecisionSchema), required=True)
+    agreement = ma.fields.Nested(AgreementSchema, allow_none=True)
+    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
+
+
+class EnrollmentSummarySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    programme_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": [s.value for s in Status]})
+    applied_on = ma.fields.Date(required=True)
+    active_since = ma.fields.Date(allow_none=True)
+    ended_on = ma.fields.Date(allow_none=True)
+
+
+class CommissionMemberSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    seat = ma.fields.String(required=True, metadata={"enum": [s.value for s in Seat]})
+    active = ma.fields.Boolean(required=True)
+
+
+# --- what comes in -----------------------------------------------------------------------------
+
+# Ids beyond a 64-bit integer never reach the database: refused as input (422), not routed
+# in a path (404).
+
+# The fields each action needs, and the ones it may take besides.
+ACTION_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "apply": (frozenset({"programme_id"}), frozenset({"applied_on"})),
+    "approve": (frozenset({"decided_on", "votes"}), frozenset({"reference", "reason"})),
+    "reject": (frozenset({"decided_on", "votes", "reason"}), frozenset({"reference"})),
+    "sign_agreement": (
+        frozenset({"signed_on", "agreement_ref", "signatory_ids"}),
+        frozenset(),
+    ),
+    "withdraw": (frozenset({"on", "reason"}), frozenset()),
+    "complete": (frozenset({"on"}), frozenset({"reason"})),
+}
+
+
+class EnrollmentActionSchema(ma.Schema):
+    """One step of an enrollment: ``action`` and the fields that step takes."""
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(list(ACTION_FIELDS)))
+    programme_id = ma.fields.Integer(validate=ID)
+    applied_on = ma.fields.Date()
+    decided_on = ma.fields.Date()
+    votes = ma.fields.Dict(
+        keys=ma.fields.Integer(validate=ID),
+        values=ma.fields.String(validate=ma.validate.OneOf([v.value for v in Vote])),
+    )
+    reference = ma.fields.String(metadata={"description": "the commission's minutes"})
+    reason = ma.fields.String()
+    signed_on = ma.fields.Date()
+    agreement_ref = ma.fields.String()
+    signatory_ids = ma.fields.List(ma.fields.Integer(validate=ID))
+    on = ma.fields.Date(metadata={"description": "the day a withdrawal or completion counts from"})
+
+    @ma.validates_schema
+    def _fields_of_the_action(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("action") not in ACTION_FIELDS:
+            return  # "action" itself is refused
+        needed, optional = ACTION_FIELDS[data["action"]]
+        errors: dict[str, list[str]] = {}
+        for name in sorted(needed - set(data)):
+            errors[name] = [f"Required by the action {data['action']}."]
+        for name in sorted(set(data) - needed - optional - {"action"}):
+            errors[name] = [f"Not used by the action {data['action']}."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+# --- operations --------------------------------------------------------------------------------
+
+
+def _step(household_id: int, args: dict[str, Any]) -> Enrollment:
+    household = get_visible_household(current_user, household_id)
+    if household is None:
+        abort(404)
+    if not policies.can_manage_household(current_user, household):
+        abort(403)
+    today = _today()
+    action = args["action"]
+    if action == "apply":
+        programme = db.session.get(Programme, args["programme_id"])
+        if programme is None or not policies.can_view_programme(current_user, programme):
+            raise ValidationError("There is no such programme.", "programme_id")
+        return services.apply(
+            current_user,
+            household,
+            programme,
+            applied_on=args.get("applied_on") or today,
+            today=today,
+        )
+    enrollment = services.open_enrollment(household)
+    if enrollment is None:
+        raise ConflictError("This household has no open application or enrollment.")
+    if action in ("approve", "reject"):
+        data = services.DecisionData(
+            decided_on=args["decided_on"],
+            outcome="approved" if action == "approve" else "rejected",
+            votes=args["votes"],
+            reference=args.get("reference", ""),
+            reason=args.get("reason", ""),
+        )
+        with fields_renamed({"outcome": "votes"}):
+            services.record_decision(current_user, enrollment, data, today=today)
+    elif action == "sign_agreement":
+        with fields_renamed({"reference": "agreement_ref", "signatories": "signatory_ids"}):
+            services.sign_agreement(
+                current_user,
+                enrollment,
+                signed_on=args["signed_on"],
+                reference=args["agreement_ref"],
+                signatory_ids=args["signatory_ids"],
+                today=today,
+            )
+    else:
+        step = services.withdraw if action == "withdraw" else services.complete
+        with fields_renamed({"effective_on": "on"}):
+            step(
+                current_user, enrollment, on=args["on"], reason=args.get("reason", ""), today=today
+            )
+    return enrollment
+
+
+@blp.route(f"/households/<{ID_IN_PATH}:household_id>/enrollment", methods=["POST"])
+@write
+@blp.arguments(EnrollmentActionSchema)
+@blp.response(200, EnrollmentSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope, description="The step does not fit the state")
+@blp.alt_response(422, schema=ErrorEnvelope)
+def enrollment_step(args: dict[str, Any], household_id: int) -> Enrollment:
+    """Take the household's enrollment one step further; returns the enrollment.
+
+    ``apply`` opens a new application (when the household has no open one); every other
+    action acts on the household's open enrollment. The fields of each action:
+
+    - apply: ``programme_id``, optional ``applied_on`` (today when left out)
+    - approve: ``decided_on``, ``votes``, optional ``reference`` (the minutes), ``reason``
+    - reject: ``decided_on``, ``votes``, ``reason``, optional ``reference``
+    - sign_agreement: ``signed_on``, ``agreement_ref``, ``signatory_ids`` (adult members)
+    - withdraw: ``on``, ``reason``
+    - complete: ``on``, optional ``reason``
+
+    ``votes`` are the commission members present and how each voted:
+    ``{"<commission member id>": "for" | "against" | "abstain"}`` (the ids are listed by
+    ``GET /programmes/{id}/commission``). A majority of the commission must be present and
+    the outcome must follow the votes. Votes are never assumed: the decision's record says
+    who was there and how they voted.
+    """
+    enrollment = _step(household_id, args)
+    db.session.flush()
+    db.session.refresh(enrollment)  # its decisions, agreement and events as stored
+    return enrollment
+
+
+@blp.route(f"/programmes/<{ID_IN_PATH}:programme_id>/commission")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(CommissionMemberSchema))
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+def list_commission(args: dict[str, Any], programme_id: int) -> dict[str, Any]:
+    """The programme's commission: the ids that ``votes`` name."""
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not policies.can_view_programme(current_user, programme):
+        abort(404)
+    if not policies.can_manage_programme(current_user, programme):
+        abort(403)
+    members: list[CommissionMember] = queries.commission(programme)
+    page, per_page = args["page"], args["per_page"]
+    return {
+        "items": members[(page - 1) * per_page : page * per_page],
+        "page": page,
+        "pages": max(1, -(-len(members) // per_page)),
+        "total": len(members),
+    }

@@ -1,0 +1,1 @@
+"""The family's data rights: the subject access export, retention and anonymisation."""

@@ -1,0 +1,308 @@
+"""API: work sites, logging hours, and confirming, rejecting or correcting them at the site.
+
+The same loading, scope and permission checks as the pages in ``work/views.py``, then one
+service call each: every cap, date and who-may-work rule is ``casework.work.services``'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, abort, jsonify
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from casework.api.views import API_PREFIX, ErrorEnvelope, PageArgs, page_schema, paginate, write
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access
+from casework.errors import DomainError
+from casework.extensions import db
+from casework.households.models import Household, Member
+from casework.households.queries import get_visible_household, household_visibility
+from casework.security import policies
+from casework.work import queries, services
+from casework.work.models import LogStatus, WorkLog, WorkSite
+
+blp = Blueprint(
+    "api_work",
+    __name__,
+    url_prefix=API_PREFIX,
+    description="Work sites and community work hours (durations in minutes)",
+)
+
+
+# Ids beyond a 64-bit integer are refused as input (a 404 in a path, a 422 in a body), never
+# passed to the database, which cannot bind them.
+ID = ma.validate.Range(min=1, max=2**63 - 1)
+ID_IN_PATH = f"int(min=1, max={2**63 - 1})"
+
+
+def _today() -> date:
+    return date.today()
+
+
+# The services name the fields of the logging page's form; the API takes a duration only.
+SERVICE_FIELDS = {"duration": "minutes", "start_time": "minutes", "end_time": "minutes"}
+
+
+@contextmanager
+def api_fields() -> Iterator[None]:
+    """A service's refusal, naming the field as the API's caller sent it."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field in SERVICE_FIELDS:
+            error.field = SERVICE_FIELDS[error.field]
+        raise
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class WorkSiteSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    place = ma.fields.String(required=True)
+    kind_of_work = ma.fields.String(required=True)
+    municipality_id = ma.fields.Integer(required=True)
+    enterprise_id = ma.fields.Integer(required=True)
+    enterprise = ma.fields.String(required=True)
+    active = ma.fields.Boolean(required=True)
+    may_log = ma.fields.Boolean(required=True, metadata={"description": "The caller logs here"})
+    may_verify = ma.fields.Boolean(
+        required=True, metadata={"description": "The caller confirms hours here"}
+    )
+
+
+class WorkLogIn(ma.Schema):
+    member_id = ma.fields.Integer(required=True, validate=ID)
+    site_id = ma.fields.Integer(required=True, validate=ID)
+    work_date = ma.fields.Date(required=True)
+    minutes = ma.fields.Integer(required=True, strict=True)
+    task = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+
+
+class WorkLogListArgs(PageArgs):
+    household_id = ma.fields.Integer(validate=ID)
+    status = ma.fields.String(validate=ma.validate.OneOf([s.value for s in LogStatus]))
+
+
+class WorkLogReasonIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
+
+
+class WorkLogSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    member_id = ma.fields.Integer(required=True)
+    member_name = ma.fields.Function(lambda log: log.member.full_name, required=True)
+    household_id = ma.fields.Integer(required=True)
+    site_id = ma.fields.Integer(required=True)
+    work_date = ma.fields.Date(required=True)
+    minutes = ma.fields.Integer(
+        required=True, metadata={"description": "Negative on a correcting entry"}
+    )
+    task = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": [s.value for s in LogStatus]})
+    rejection_reason = ma.fields.String(required=True)
+    reverses_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The log this correcting entry cancels"}
+    )
+    corrected_by_id = ma.fields.Function(
+        lambda log: log.reversed_by.id if log.reversed_by is not None else None,
+        allow_none=True,
+        metadata={"description": "The correcting entry that cancels this log"},
+    )
+    logged_by_id = ma.fields.Integer(required=True)
+    decided_by_id = ma.fields.Integer(allow_none=True)
+
+
+WorkLogPage = page_schema(WorkLogSchema)
+
+
+# --- loading within the caller's scope ---------------------------------------------------------
+
+
+def _load_log(log_id: int) -> WorkLog:
+    """As the pages: a log is seen by whoever sees its household or confirms at its site."""
+    found = queries.get_log(log_id)
+    if found is None:
+        abort(404)
+    site = found.site
+    may_see = get_visible_household(current_user, found.household_id) is not None
+    if not may_see and not policies.can_verify_at(
+        current_user, site.municipality_id, site.enterprise_id
+    ):
+        abort(404)
+    return found
+
+
+def _may_decide(log: WorkLog, *, correcting: bool = False) -> None:
+    """Confirming is the site's; correcting also the household's NGO staff (else a 403)."""
+    site = log.site
+    may = policies.can_verify_at(current_user, site.municipality_id, site.enterprise_id) or (
+        correcting and policies.can_log_work(current_user, log.household)
+    )
+    if not may:
+        abort(403)
+
+
+def _fresh(log: WorkLog) -> WorkLog:
+    db.session.flush()
+    db.session.refresh(log)
+    return log
+
+
+# --- sites -------------------------------------------------------------------------------------
+
+
+@blp.route("/sites")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(WorkSiteSchema))
+@blp.alt_response(403, schema=ErrorEnvelope)
+def list_sites(args: dict[str, Any]) -> dict[str, Any]:
+    """The sites where the caller logs hours (social workers, coordinators) or confirms them
+    (the enterprise's supervisors, coordinators)."""
+    for_logging = {s.id for s in queries.sites_for_logging(current_user)}
+    to_verify = {s.id for s in queries.sites_to_verify(current_user)}
+    if not policies.can_log_work_anywhere(current_user) and not to_verify:
+        abort(403)
+    query = (
+        select(WorkSite)
+        .where(WorkSite.id.in_(for_logging | to_verify))
+        .options(selectinload(WorkSite.enterprise))
+        .order_by(WorkSite.name, WorkSite.id)
+    )
+    page = paginate(query, args["page"], args["per_page"])
+    page["items"] = [
+        {
+            "id": site.id,
+            "name": site.name,
+            "place": site.place,
+            "kind_of_work": site.kind_of_work,
+            "municipality_id": site.municipality_id,
+            "enterprise_id": site.enterprise_id,
+            "enterprise": site.enterprise.name,
+            "active": site.active,
+            "may_log": site.id in for_logging,
+            "may_verify": site.id in to_verify,
+        }
+        for site in page["items"]
+    ]
+    return page
+
+
+# --- work logs ---------------------------------------------------------------------------------
+
+
+@blp.route("/work-logs", methods=["POST"])
+@write
+@blp.arguments(WorkLogIn)
+@blp.response(201, WorkLogSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(422, schema=ErrorEnvelope)
+def log_work(args: dict[str, Any]) -> WorkLog:
+    """Hours a member worked at a site on a day (social workers for their caseload,
+    coordinators). They count once the site confirms them."""
+    if not policies.can_log_work_anywhere(current_user):
+        abort(403)
+    member = db.session.get(Member, args["member_id"])
+    site = db.session.get(WorkSite, args["site_id"])
+    if (
+        member is None
+        or site is None
+        or get_visible_household(current_user, member.household_id) is None
+    ):
+        abort(404)
+    shift = services.Shift(work_date=args["work_date"], duration_minutes=args["minutes"])
+    with api_fields():
+        made = services.log_work(current_user, member, site, shift, args["task"], today=_today())
+    return _fresh(made)
+
+
+@blp.route("/work-logs")
+@blp.arguments(WorkLogListArgs, location="query")
+@blp.response(200, WorkLogPage)
+def list_work_logs(args: dict[str, Any]) -> Response:
+    """Logs of the households the caller sees and of the sites where it confirms hours,
+    newest first."""
+    visible = select(Household.id).where(household_visibility(current_user))
+    sites = [s.id for s in queries.sites_to_verify(current_user)]
+    query = select(WorkLog).where(
+        or_(WorkLog.household_id.in_(visible), WorkLog.site_id.in_(sites))
+    )
+    if args.get("household_id") is not None:
+        query = query.where(WorkLog.household_id == args["household_id"])
+    if args.get("status"):
+        query = query.where(WorkLog.status == args["status"])
+    query = query.options(selectinload(WorkLog.member), selectinload(WorkLog.reversed_by)).order_by(
+        WorkLog.work_date.desc(), WorkLog.id.desc()
+    )
+    page = paginate(query, args["page"], args["per_page"])
+    body = WorkLogPage().dump(page)
+    if page["items"]:
+        # Members' names are personal data: who read them is logged, as for the pages' lists,
+        # once the answer is made (a failed one leaves no entry).
+        log_access(
+            current_user,
+            AccessAction.VIEW_LIST,
+            household_id=args.get("household_id"),
+            detail=f"api work logs page {page['page']}: "
+            + ", ".join(str(log.id) for log in page["items"]),
+        )
+        db.session.commit()
+    return jsonify(body)
+
+
+@blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/verify", methods=["POST"])
+@write
+@blp.response(200, WorkLogSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+def verify_log(log_id: int) -> WorkLog:
+    """Confirm the hours were worked (the site's supervisors, coordinators)."""
+    log = _load_log(log_id)
+    _may_decide(log)
+    services.verify(current_user, log, today=_today())
+    return _fresh(log)
+
+
+@blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/reject", methods=["POST"])
+@write
+@blp.arguments(WorkLogReasonIn)
+@blp.response(200, WorkLogSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.alt_response(422, schema=ErrorEnvelope)
+def reject_log(args: dict[str, Any], log_id: int) -> WorkLog:
+    """Refuse logged hours, with the reason for the social worker (the site's supervisors,
+    coordinators)."""
+    log = _load_log(log_id)
+    _may_decide(log)
+    services.reject(current_user, log, args["reason"], today=_today())
+    return _fresh(log)
+
+
+@blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/reverse", methods=["POST"])
+@write
+@blp.arguments(WorkLogReasonIn)
+@blp.response(201, WorkLogSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.alt_response(422, schema=ErrorEnvelope)
+def reverse_log(args: dict[str, Any], log_id: int) -> WorkLog:
+    """Cancel verified hours with a correcting entry of the opposite minutes, which is
+    returned; the original log stays as it was."""
+    log = _load_log(log_id)
+    _may_decide(log, correcting=True)
+    correction = services.correct(current_user, log, args["reason"], today=_today())
+    return _fresh(correction)

@@ -1,0 +1,134 @@
+"""Property-based testing of the whole API against its own OpenAPI document: schemathesis
+generates valid and invalid requests for every operation and sends them to a real gunicorn
+server holding the demo's data, as the coordinator and as an officer. No answer may be a server
+error, and every answer must match the document (status code, content type, body schema)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
+
+
+def demo_tokens(output: str) -> dict[str, str]:
+    """The tokens ``casework demo`` prints, one per demo user."""
+    tokens: dict[str, str] = {}
+    reading = False
+    for line in output.splitlines():
+        if line.startswith("Demo API tokens"):
+            reading = True
+            continue
+        if reading:
+            parts = line.split()
+            if len(parts) != 2 or not parts[1].startswith("cw_"):
+                break
+            tokens[parts[0]] = parts[1]
+    return tokens
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    home = tmp_path_factory.mktemp("schemathesis")
+    db = home / "demo.sqlite"
+    env = {
+        **os.environ,
+        "CASEWORK_INSTANCE_PATH": str(home),
+        "CASEWORK_DEFAULT_LOCALE": "en",
+        # The fuzzer sends thousands of requests a minute: the limit is tested elsewhere.
+        "CASEWORK_API_REQUESTS_PER_MINUTE": "1000000",
+    }
+    env.pop("CASEWORK_DATABASE_URL", None)
+    filled = subprocess.run(
+        [sys.executable, "-m", "casework", "demo", "--no-serve", "--db", str(db)],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert filled.returncode == 0, filled.stderr
+    tokens = demo_tokens(filled.stdout)
+    assert {"coordinator", "officer"} <= set(tokens), filled.stdout
+    env["CASEWORK_DATABASE_URL"] = f"sqlite:///{db}"
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "casework:create_app()",
+        ],
+        env=env,
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/login")
+        yield base, tokens, home
+    finally:
+        server.terminate()
+        _out, errors = server.communicate(timeout=30)
+        assert "Traceback" not in errors  # nothing unhandled reached the server log
+
+
+@pytest.mark.parametrize("username", ["coordinator", "officer"])
+def test_every_api_operation_holds_to_its_document_under_generated_requests(
+    demo_server, username: str
+) -> None:  # type: ignore[no-untyped-def]
+    base, tokens, home = demo_server
+    st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
+    report = home / f"schemathesis-{username}.xml"
+    result = subprocess.run(
+        [
+            st,
+            "run",
+            f"{base}/api/v1/openapi.json",
+            "--checks",
+            CHECKS,
+            "--header",
+            f"Authorization: Bearer {tokens[username]}",
+            "--max-examples",
+            "25",
+            "--seed",
+            "2021",
+            "--workers",
+            "1",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--report",
+            "junit",
+            "--report-junit-path",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=home,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
