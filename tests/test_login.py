@@ -202,3 +202,21 @@ def test_a_common_password_is_refused_even_when_long(make: Factory) -> None:
             create_user(None, "newuser", "New User", password, [RoleGrant(Role.ADMIN, None)])
         assert refused.value.field == "password"
     assert db.session.scalar(select(User).where(User.username == "newuser")) is None
+
+
+def test_behind_a_trusted_proxy_the_throttle_counts_the_clients_address(
+    app: Flask, make: Factory
+) -> None:
+    from dataclasses import replace
+
+    from casework import create_app
+
+    settings = replace(app.config["CASEWORK"], trusted_proxies=1)
+    proxied = create_app(settings)
+    user = make.user(Role.COORDINATOR)
+    db.session.commit()
+    client = Client(proxied.test_client())
+    client.http.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+    client.login(user.username, "a wrong guess of a password")
+    attempt = db.session.scalar(select(LoginAttempt).order_by(LoginAttempt.id.desc()))
+    assert attempt is not None and attempt.ip == "203.0.113.9"
