@@ -7,7 +7,8 @@ the document cannot drift from the code; webargs and marshmallow validate what c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -112,6 +113,18 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
                 name = ""
             flat.update(flatten_messages(value, f"{prefix}.{name}" if prefix and name else name))
     return flat
+
+
+@contextmanager
+def fields_renamed(names: Mapping[str, str]) -> Iterator[None]:
+    """A service's refusal names the page's form field (``amount``); rename it to the field
+    the API's caller sent (``amount_deni``)."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field is not None and error.field in names:
+            error.field = names[error.field]
+        raise
 
 
 class ErrorBody(ma.Schema):

@@ -18,6 +18,7 @@ from casework.api.services import create_token
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.balances.services import run_check
+from casework.db import utcnow
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import CommissionMember, Seat
 from casework.households.models import ExemptionReason, Household, Relation
@@ -34,6 +35,7 @@ from casework.households.services import (
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
 from casework.payments import services as payment_services
+from casework.privacy.services import anonymise_household, households_due_for_retention
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, Targets, create_programme, set_targets
 from casework.security.models import Role, User
@@ -777,6 +779,77 @@ def _privacy_trail(users: DemoUsers, registered: list[Household]) -> None:
     )
 
 
+def _retained_family(
+    users: DemoUsers, kicevo: Municipality, ngo: Organization, today: date, rng: random.Random
+) -> None:
+    """A family of an earlier call, withdrawn more than five years ago: its retention period
+    has run out, so ``casework retention`` anonymised it. Its case and amounts remain."""
+    opened = today.replace(month=1, day=15) - timedelta(days=365 * 7)
+    earlier = create_programme(
+        users.admin,
+        kicevo,
+        ngo,
+        ProgrammeData(
+            name="Пилот-повик за одговорна социјална поддршка – Кичево",
+            donor="ЦГИ Прилеп",
+            starts_on=opened,
+            ends_on=opened + timedelta(days=300),
+            budget_deni=100_000_00,
+            hourly_value_deni=100_00,
+            approval_threshold_deni=25_000_00,
+        ),
+    )
+    commission = [
+        enrollment_services.add_commission_member(users.coordinator, earlier, name, seat)
+        for name, seat in COMMISSION
+    ]
+    head_birth = date(1979, 4, 2)
+    household = create_household(
+        users.coordinator,
+        kicevo,
+        HouseholdData(address="ул. Кочо Рацин бр. 12", settlement="Кичево", language="mk"),
+        MemberData(
+            first_name="Сефер",
+            last_name="Мемедовски",
+            birth_date=head_birth,
+            national_id=national_id(head_birth, False, rng),
+            relation=Relation.HEAD.value,
+        ),
+        today=today,
+    )
+    enrollment = enrollment_services.apply(
+        users.coordinator, household, earlier, applied_on=opened + timedelta(days=3), today=today
+    )
+    enrollment_services.record_decision(
+        users.coordinator,
+        enrollment,
+        enrollment_services.DecisionData(
+            decided_on=opened + timedelta(days=20),
+            outcome="approved",
+            votes={m.id: "for" for m in commission},
+            reference="Записник бр. 08-112",
+        ),
+        today=today,
+    )
+    enrollment_services.sign_agreement(
+        users.coordinator,
+        enrollment,
+        signed_on=opened + timedelta(days=27),
+        reference="Договор бр. 03-41",
+        signatory_ids=[household.members[0].id],
+        today=today,
+    )
+    enrollment_services.withdraw(
+        users.coordinator,
+        enrollment,
+        on=opened + timedelta(days=120),
+        reason="Семејството се отсели од општината.",
+        today=today,
+    )
+    for due in households_due_for_retention(today):
+        anonymise_household(None, due.household, now=utcnow())
+
+
 def fill_demo(password: str, households: int = 30, today: date | None = None) -> str:
     """Create the Kičevo programme, its users and ``households`` families; return a summary."""
     today = today or date.today()
@@ -890,6 +963,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         )
     _duplicate_candidate(users.coordinator, kicevo, registered[4], today)
     _privacy_trail(users, registered)
+    _retained_family(users, kicevo, ngo, today, rng)
     lines = ["Demo users (username: role):"]
     for username, role in (
         ("admin", "admin"),
@@ -906,7 +980,8 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         f"{households + 1} households registered in Кичево: applications in every state, "
         "a possible duplicate to decide, case notes, debts and payment requests in every "
         "state, three work sites with weeks of logged and confirmed hours, six weekly "
-        "balance checks with alerts."
+        "balance checks with alerts; and one family of an earlier call, anonymised when its "
+        "retention period ran out."
     )
     lines.append("Demo API tokens (curl -H 'Authorization: Bearer TOKEN' .../api/v1/me):")
     for username in DEMO_USERNAMES:

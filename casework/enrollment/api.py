@@ -6,8 +6,6 @@ calls the same service as its page, which holds every rule (state, dates, votes,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -22,12 +20,13 @@ from casework.api.views import (
     ID_IN_PATH,
     ErrorEnvelope,
     PageArgs,
+    fields_renamed,
     page_schema,
     write,
 )
 from casework.enrollment import queries, services
 from casework.enrollment.models import CommissionMember, Enrollment, Seat, Status, Vote
-from casework.errors import ConflictError, DomainError, ValidationError
+from casework.errors import ConflictError, ValidationError
 from casework.extensions import db
 from casework.households.queries import get_visible_household
 from casework.programmes.models import Programme
@@ -40,18 +39,6 @@ blp = Blueprint(
 
 def _today() -> date:
     return date.today()
-
-
-@contextmanager
-def fields_renamed(names: Mapping[str, str]) -> Iterator[None]:
-    """A service's refusal names its field as the page's form does; the API's caller gets
-    the name it sent instead."""
-    try:
-        yield
-    except DomainError as error:
-        if error.field is not None and error.field in names:
-            error.field = names[error.field]
-        raise
 
 
 # --- what is sent back -------------------------------------------------------------------------

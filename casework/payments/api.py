@@ -7,8 +7,8 @@ checker) a 403, and every rule is the service's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
 
@@ -20,8 +20,18 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from casework.api.views import API_PREFIX, ErrorEnvelope, PageArgs, page_schema, paginate, write
-from casework.errors import ConflictError, DomainError, ValidationError
+from casework.api.views import (
+    API_PREFIX,
+    ID,
+    ID_IN_PATH,
+    ErrorEnvelope,
+    PageArgs,
+    fields_renamed,
+    page_schema,
+    paginate,
+    write,
+)
+from casework.errors import ConflictError, ValidationError
 from casework.extensions import db
 from casework.households.models import Household
 from casework.households.queries import get_visible_household
@@ -39,12 +49,6 @@ blp = Blueprint(
 )
 
 
-# Ids beyond a 64-bit integer are refused as input (a 404 in a path, a 422 in a body), never
-# passed to the database, which cannot bind them.
-ID = ma.validate.Range(min=1, max=2**63 - 1)
-ID_IN_PATH = f"int(min=1, max={2**63 - 1})"
-
-
 def _today() -> date:
     return date.today()
 
@@ -57,15 +61,8 @@ SERVICE_FIELDS = {
 }
 
 
-@contextmanager
-def api_fields() -> Iterator[None]:
-    """A service's refusal, naming the field as the API's caller sent it."""
-    try:
-        yield
-    except DomainError as error:
-        if error.field in SERVICE_FIELDS:
-            error.field = SERVICE_FIELDS[error.field]
-        raise
+def api_fields() -> AbstractContextManager[None]:
+    return fields_renamed(SERVICE_FIELDS)
 
 
 # --- schemas -----------------------------------------------------------------------------------

@@ -6,8 +6,7 @@ service call each: every cap, date and who-may-work rule is ``casework.work.serv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any
 
@@ -18,10 +17,19 @@ from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from casework.api.views import API_PREFIX, ErrorEnvelope, PageArgs, page_schema, paginate, write
+from casework.api.views import (
+    API_PREFIX,
+    ID,
+    ID_IN_PATH,
+    ErrorEnvelope,
+    PageArgs,
+    fields_renamed,
+    page_schema,
+    paginate,
+    write,
+)
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
-from casework.errors import DomainError
 from casework.extensions import db
 from casework.households.models import Household, Member
 from casework.households.queries import get_visible_household, household_visibility
@@ -37,12 +45,6 @@ blp = Blueprint(
 )
 
 
-# Ids beyond a 64-bit integer are refused as input (a 404 in a path, a 422 in a body), never
-# passed to the database, which cannot bind them.
-ID = ma.validate.Range(min=1, max=2**63 - 1)
-ID_IN_PATH = f"int(min=1, max={2**63 - 1})"
-
-
 def _today() -> date:
     return date.today()
 
@@ -51,15 +53,8 @@ def _today() -> date:
 SERVICE_FIELDS = {"duration": "minutes", "start_time": "minutes", "end_time": "minutes"}
 
 
-@contextmanager
-def api_fields() -> Iterator[None]:
-    """A service's refusal, naming the field as the API's caller sent it."""
-    try:
-        yield
-    except DomainError as error:
-        if error.field in SERVICE_FIELDS:
-            error.field = SERVICE_FIELDS[error.field]
-        raise
+def api_fields() -> AbstractContextManager[None]:
+    return fields_renamed(SERVICE_FIELDS)
 
 
 # --- schemas -----------------------------------------------------------------------------------
