@@ -241,6 +241,27 @@ def test_a_bad_schedule_skips_its_programme_and_keeps_the_others(app: Flask, mak
     request_shutdown(wait=False)
 
 
+def test_a_programme_whose_hours_all_fell_due_long_ago_is_no_longer_scheduled(
+    app: Flask, make: Factory
+) -> None:
+    running = make.programme()
+    over = make.programme(make.municipality("PRI", "Прилеп"))
+    over.ends_on = date.today() - timedelta(days=over.work_deadline_days + 1)
+    ids = (running.id, over.id)
+    db.session.commit()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)
+    sync_jobs(app, scheduler)
+    assert [job.id for job in scheduler.get_jobs()] == [f"programme-{ids[0]}"]
+    ending = db.session.get(Programme, ids[1])
+    assert ending is not None
+    ending.ends_on = date.today() - timedelta(days=ending.work_deadline_days)  # due today
+    db.session.commit()
+    sync_jobs(app, scheduler)
+    assert sorted(job.id for job in scheduler.get_jobs()) == sorted(f"programme-{i}" for i in ids)
+    scheduler.shutdown(wait=False)
+
+
 # --- pages --------------------------------------------------------------------------------------
 
 

@@ -151,12 +151,12 @@ def test_demo_fills_a_database_from_nothing(tmp_path: Path) -> None:
         "auditor",
     ):
         assert username in result.stdout
-    assert rows(db, "SELECT count(*) FROM households") == [(31,)]
+    assert rows(db, "SELECT count(*) FROM households") == [(32,)]
     assert rows(db, "SELECT count(DISTINCT assigned_worker_id) FROM households") == [(2,)]
     assert rows(db, "SELECT count(DISTINCT reason) FROM exemptions") == [(4,)]
     # A second run recreates it rather than adding to it.
     assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
-    assert rows(db, "SELECT count(*) FROM households") == [(31,)]
+    assert rows(db, "SELECT count(*) FROM households") == [(32,)]
 
 
 def _free_port() -> int:

@@ -5,7 +5,7 @@ scheduler by mistake costs nothing, because a run is unique per (programme, date
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -79,10 +79,24 @@ def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None
     """Add, change or remove programme jobs to match the database: schedule changes need no
     restart, and one programme's bad schedule does not stop the others."""
     with app.app_context():
-        programmes = db.session.execute(
-            select(Programme.id, Programme.check_schedule, Programme.timezone)
+        rows = db.session.execute(
+            select(
+                Programme.id,
+                Programme.check_schedule,
+                Programme.timezone,
+                Programme.ends_on,
+                Programme.work_deadline_days,
+            )
         ).all()
         db.session.remove()
+    today = date.today()
+    # A programme whose every hour fell due long ago has nothing left to check: no more runs,
+    # and no more weekly digests about it for its coordinators.
+    programmes = [
+        (programme_id, schedule, timezone)
+        for programme_id, schedule, timezone, ends_on, deadline_days in rows
+        if ends_on is None or ends_on + timedelta(days=deadline_days) >= today
+    ]
     wanted = set()
     for programme_id, schedule, timezone in programmes:
         job_id = f"programme-{programme_id}"
