@@ -487,6 +487,34 @@ def test_after_anonymising_no_name_or_id_is_left_outside_the_audit_trail(family:
     assert [name for name in names if name and name in text] == []
 
 
+def test_anonymising_takes_the_names_out_of_the_alert_mail_kept_in_the_outbox(
+    family: Family, make: Factory
+) -> None:
+    from casework.mail.models import OutboxMessage
+
+    case = family.household.case_number
+    head = family.head.full_name
+    other = make.household(head_name=("Фатиме", "Рамадани"), address="ул. Карпош бр. 3")
+    mail = [
+        (f"{case} ({head})", f"{case} ({head}): behind the expected hours."),
+        (f"{other.case_number} (Фатиме Рамадани)", f"{other.case_number} (Фатиме Рамадани)"),
+    ]
+    for subject, body in mail:
+        db.session.add(
+            OutboxMessage(to_address="w@example.org", subject=subject, body=body, kind="alert")
+        )
+    household = completed(family)
+    services.anonymise_household(None, household, now=NOW)
+    db.session.commit()
+    kept = db.session.execute(
+        select(OutboxMessage.subject, OutboxMessage.body).order_by(OutboxMessage.id)
+    ).all()
+    assert [tuple(row) for row in kept] == [
+        (f"{case} (—)", f"{case} (—): behind the expected hours."),
+        mail[1],  # another family's mail is left alone
+    ]
+
+
 def test_anonymising_writes_one_audit_event_with_counts_and_no_names(family: Family) -> None:
     national_id, first_name = family.head.national_id, family.head.first_name
     household = completed(family)

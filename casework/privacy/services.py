@@ -35,6 +35,7 @@ from casework.enrollment.models import OPEN_STATUSES, Enrollment, EnrollmentEven
 from casework.errors import ConflictError
 from casework.extensions import db
 from casework.households.models import Household
+from casework.mail.models import OutboxMessage
 from casework.programmes.models import Programme
 from casework.security.models import User
 
@@ -485,7 +486,8 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
     document number; every free text (case notes, reasons, justifications) becomes "—".
     Arrears, requests, approvals, payments, reversals, obligations, work logs with their
     minutes, balance checks and the case number stay, so the programme's accounts still add up.
-    The audit trail and the access log are append-only and stay as they are.
+    The copies of alert mail kept in the outbox lose the family's names too. The audit trail
+    and the access log are append-only and stay as they are.
 
     Rows go through the ORM, so the models' @validates keep derived columns in step. Written
     in the caller's transaction with one audit event that counts the rows, never names them.
@@ -501,6 +503,7 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
         raise ConflictError(_("The household is still in a programme: it cannot be anonymised."))
     mappers = _mappers()
     case_number = household.case_number
+    names = sorted({m.full_name for m in household.members if m.full_name.strip()}, key=len)
     changed: dict[str, int] = {}
     for part in household_parts(household.id):
         rules = _erasures(part.table)
@@ -518,6 +521,7 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
                 if after != before:
                     setattr(row, keys[name], after)
         changed[part.table.name] = len(rows)
+    changed["outbox"] = _scrub_outbox(case_number, names[::-1])
     db.session.flush()
     record(
         actor,
@@ -527,6 +531,24 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
         municipality_id=household.municipality_id,
         changes={"rows": changed},
     )
+
+
+def _scrub_outbox(case_number: str, names: Sequence[str]) -> int:
+    """Alerts name the family's head beside its case number ("KIC-00007 (Name Surname)"): the
+    copies kept in the outbox lose the names too. Longest names first, so no part is left."""
+    messages = db.session.scalars(
+        select(OutboxMessage).where(
+            or_(
+                OutboxMessage.body.contains(case_number, autoescape=True),
+                OutboxMessage.subject.contains(case_number, autoescape=True),
+            )
+        )
+    ).all()
+    for message in messages:
+        for name in names:
+            message.body = message.body.replace(name, REDACTED)
+            message.subject = message.subject.replace(name, REDACTED)
+    return len(messages)
 
 
 @dataclass(frozen=True)
