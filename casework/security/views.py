@@ -43,6 +43,7 @@ from casework.security.services import (
     record_login_attempt,
     set_active,
     start_session,
+    touch_session,
 )
 from casework.urls import safe_next
 
@@ -72,15 +73,13 @@ def load_session_user(user_id: str) -> User | None:
         db.session.commit()  # keep the reason a timed-out session ended
         return None
     g.user_session = found
-    from casework.security.services import touch_session
-
     if touch_session(found, now=now):
         db.session.commit()
     return found.user
 
 
 def _client_ip() -> str:
-    # Behind a reverse proxy, configure werkzeug's ProxyFix so that this is the client's address.
+    # Behind a reverse proxy, CASEWORK_TRUSTED_PROXIES makes this the client's address.
     return request.remote_addr or ""
 
 
