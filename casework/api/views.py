@@ -44,16 +44,10 @@ class CaseworkApi(Api):
         """casework.errors answers every error, in the API's shape under /api/."""
 
 
-api = CaseworkApi(
-    spec_kwargs={
-        "info": {
-            "description": (
-                "The casework API: the same services, permissions and audit trail as the "
-                "pages. Money in deni (fields ending _deni), durations in minutes "
-                "(fields ending _minutes), dates as YYYY-MM-DD."
-            )
-        },
-    }
+API_DESCRIPTION = (
+    "The casework API: the same services, permissions and audit trail as the pages. Money in "
+    "deni (fields ending _deni), durations in minutes (fields ending _minutes), dates as "
+    "YYYY-MM-DD."
 )
 
 # --- errors are documented once, as the default response of every operation
@@ -310,6 +304,7 @@ def init_app(app: Flask, blueprints: list[Blueprint]) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = CaseworkApi(spec_kwargs={"info": {"description": API_DESCRIPTION}})  # one per app
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
