@@ -406,13 +406,10 @@ def audit_verify() -> None:
 @with_appcontext
 def scheduler(interval_seconds: int | None) -> None:
     """Run the balance checks on each programme's schedule (one process; Ctrl+C stops)."""
-    import logging
-
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from casework.balances.scheduler import configure
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     blocking = BlockingScheduler(timezone="UTC")
     configure(app, blocking, interval_seconds)
@@ -421,14 +418,96 @@ def scheduler(interval_seconds: int | None) -> None:
         blocking.start()
 
 
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@with_appcontext
+def backup_command(file: Path, force: bool) -> None:
+    """Copy the database to FILE, consistently, while the app runs (SQLite's online backup;
+    pg_dump on PostgreSQL)."""
+    from casework.ops.services import BackupError, backup
+
+    try:
+        made = backup(db.engine.url, file, overwrite=force)
+    except BackupError as error:
+        _fail(str(error))
+    tables = f", {made.tables} tables" if made.tables >= 0 else ""
+    click.echo(f"Backup written to {made.path} ({made.size_bytes:,} bytes{tables}).")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite a database that holds data (it is lost).")
+@with_appcontext
+def restore_command(file: Path, replace: bool) -> None:
+    """Load a backup made by `casework backup` into the configured, empty database. Stop
+    the web app, the scheduler and the workers first."""
+    from casework.ops.services import BackupError, restore
+
+    try:
+        tables = restore(db.engine, file, replace=replace)
+    except BackupError as error:
+        _fail(str(error))
+    upgrade()  # a backup from an older version is brought up to this one's schema
+    click.echo(f"Restored {tables} tables from {file}; the schema is up to date.")
+    click.echo("Check it with `casework audit verify`, then start the app.")
+
+
+@main.command("check-config")
+@with_appcontext
+def check_config() -> None:
+    """Report what this environment lacks for production (exit status 1 on an error)."""
+    from casework.db import utcnow
+    from casework.ops.services import configuration_findings
+
+    findings = configuration_findings(current_app.config["CASEWORK"], now=utcnow())
+    for finding in findings:
+        click.echo(f"{finding.level:<8} {finding.variable}: {finding.message}")
+    errors = sum(1 for f in findings if f.level == "error")
+    if errors:
+        _fail(f"{errors} problems to fix before production.")
+    click.echo("Ready for production." if not findings else "No errors; see the warnings.")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run what is queued, then exit.")
+@click.option(
+    "--poll-seconds",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 60),
+    help="How often to look for new jobs when none is queued.",
+)
+@with_appcontext
+def worker(once: bool, poll_seconds: float) -> None:
+    """Run long jobs (large imports, balance checks started from the web), one at a time.
+    Run several, on one machine or several: each job is claimed by exactly one."""
+    import signal
+    import threading
+
+    from casework.jobs.worker import work
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()  # the running job finishes first (a job is all or nothing anyway)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if not once:
+        click.echo("casework worker: waiting for jobs (Ctrl+C stops after the running job)")
+    done = work(app, once=once, poll_seconds=poll_seconds, stop=stop)
+    if once:
+        click.echo(f"{done} jobs run.")
+
+
 @main.command()
 @click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("instance/demo.sqlite"),
-    show_default=True,
-    help="SQLite file to (re)create.",
+    help="SQLite file to (re)create (default: demo.sqlite in the instance folder).",
 )
 @click.option(
     "--password", default="casework-demo", show_default=True, help="Password of every demo user."
@@ -436,10 +515,16 @@ def scheduler(interval_seconds: int | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Fill the database and exit.")
-def demo(db_path: Path, password: str, host: str, port: int, no_serve: bool) -> None:
+def demo(db_path: Path | None, password: str, host: str, port: int, no_serve: bool) -> None:
     """Create a demo database with the Kičevo pilot and serve it."""
+    from casework.config import from_env
     from casework.demo.data import fill_demo
 
+    if db_path is None:
+        try:
+            db_path = from_env().instance_path / "demo.sqlite"
+        except ConfigError as error:
+            _fail(str(error))
     db_path = db_path.resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -460,20 +545,30 @@ def demo(db_path: Path, password: str, host: str, port: int, no_serve: bool) -> 
     click.echo(f"Every demo user's password: {password}")
     if no_serve:
         return
+    import threading
+
     from apscheduler.schedulers.background import BackgroundScheduler
     from werkzeug.serving import run_simple
 
     from casework.balances.scheduler import configure
+    from casework.jobs.worker import work
 
-    # The single-process convenience: in production the scheduler is its own process.
+    # The single-process convenience: in production the scheduler and the worker are their
+    # own processes.
     background = BackgroundScheduler(timezone="UTC")
     configure(app, background)
     background.start()
-    click.echo("The balance-check scheduler runs in this process too (demo only).")
+    stop = threading.Event()
+    jobs_thread = threading.Thread(
+        target=work, args=(app,), kwargs={"stop": stop}, name="casework-worker", daemon=True
+    )
+    jobs_thread.start()
+    click.echo("The scheduler and the job worker run in this process too (demo only).")
     click.echo(f"casework demo on http://{host}:{port}/  (Ctrl+C stops)")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
+        stop.set()
         background.shutdown(wait=False)
 
 
@@ -490,7 +585,7 @@ def retention(dry_run: bool, today_at: datetime | None) -> None:
     """Anonymise the households whose programme's retention period has run out: names,
     national IDs, contact details and free text go; case numbers, money and hours stay."""
     from casework.db import utcnow
-    from casework.privacy.services import anonymise_household, households_due_for_retention
+    from casework.privacy.services import apply_retention, households_due_for_retention
 
     real_today = date.today()
     today = today_at.date() if today_at else real_today
@@ -506,11 +601,8 @@ def retention(dry_run: bool, today_at: datetime | None) -> None:
     if not due:
         click.echo("No household is due for anonymisation.")
         return
-    now = utcnow()
     try:
-        with click.progressbar(due, label="Anonymising") as bar:
-            for item in bar:
-                anonymise_household(None, item.household, now=now)
+        count = apply_retention(today, utcnow())
     except DomainError as error:
         db.session.rollback()
         _fail(f"nothing was anonymised: {error.message}")
@@ -518,4 +610,4 @@ def retention(dry_run: bool, today_at: datetime | None) -> None:
         db.session.rollback()
         _fail(f"nothing was anonymised: {error}")
     db.session.commit()
-    click.echo(f"Anonymised {len(due)} households.")
+    click.echo(f"Anonymised {count} households.")

@@ -7,21 +7,44 @@ in the middle of a request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# A built wheel carries templates/, static/ and migrations/ inside the package (hatch_build.py);
+# a checkout (and an editable install) keeps them at the top of the repository.
+_PACKAGED = PACKAGE_DIR / "_resources"
+IS_CHECKOUT = not _PACKAGED.is_dir()
+PROJECT_ROOT = PACKAGE_DIR.parent
+RESOURCE_ROOT = PROJECT_ROOT if IS_CHECKOUT else _PACKAGED
+TEMPLATES_DIR = RESOURCE_ROOT / "templates"
+STATIC_DIR = RESOURCE_ROOT / "static"
+MIGRATIONS_DIR = RESOURCE_ROOT / "migrations"
+
+
+def default_instance_path() -> Path:
+    """``instance/`` in a checkout; a per-user data folder for an installed package, which
+    is never written to at run time (``$XDG_DATA_HOME/casework``, ``~/.local/share/casework``)."""
+    if IS_CHECKOUT:
+        return PROJECT_ROOT / "instance"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "casework"
+
+
+DEFAULT_INSTANCE_PATH = default_instance_path()
 INSECURE_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105 - marker value, refused in production
 ENVIRONMENTS = ("development", "production", "test")
+# werkzeug's scrypt at its own cost (N=2^15, r=8, p=1): about 100 ms a hash on this 2-core machine.
+DEFAULT_PASSWORD_HASH = "scrypt:32768:8:1"  # noqa: S105 - a method, not a password
+_SCRYPT_RE = re.compile(r"scrypt:(\d+):(\d+):(\d+)")
+LOG_FORMATS = ("text", "json")
 # English is the source language; every folder under casework/translations adds a language.
 LOCALES = (
     *sorted(
-        p.name
-        for p in (PROJECT_ROOT / "casework" / "translations").glob("*")
-        if (p / "LC_MESSAGES").is_dir()
+        p.name for p in (PACKAGE_DIR / "translations").glob("*") if (p / "LC_MESSAGES").is_dir()
     ),
     "en",
 )
@@ -62,11 +85,26 @@ class Settings:
     trusted_proxies: int = 0
     # Requests per API token's user per minute, counted in the database across workers.
     api_requests_per_minute: int = 120
+    # How passwords are hashed: scrypt:N:r:p. Test runs use a cheap N; production refuses it.
+    password_hash: str = DEFAULT_PASSWORD_HASH
+    # One line per request and per background job, as text or as JSON (for a log collector).
+    log_format: str = "text"
+    # /readyz fails unless these background processes beat recently (set where they run).
+    expect_scheduler: bool = False
+    expect_worker: bool = False
+    # Uploads larger than this are checked and imported by the worker, with a progress bar.
+    import_inline_max_bytes: int = 50_000
+    # A job running longer than this is taken as lost with its worker (its work rolled back).
+    job_timeout_minutes: int = 120
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.database_url.startswith("postgresql")
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -102,6 +140,23 @@ class Settings:
             )
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise ConfigError("CASEWORK_SMTP_URL must start with smtp:// or smtps://")
+        scrypt = _SCRYPT_RE.fullmatch(self.password_hash)
+        if (
+            scrypt is None
+            or int(scrypt.group(1)) < 2
+            or int(scrypt.group(1)) & (int(scrypt.group(1)) - 1)
+        ):
+            raise ConfigError(
+                "CASEWORK_PASSWORD_HASH must be scrypt:N:r:p with N a power of two from 256, "
+                f"for example {DEFAULT_PASSWORD_HASH}"
+            )
+        if self.is_production and int(scrypt.group(1)) < 32768:
+            raise ConfigError(
+                f"CASEWORK_PASSWORD_HASH is too cheap for production: use N of at least 32768 "
+                f"({DEFAULT_PASSWORD_HASH})"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"CASEWORK_LOG_FORMAT must be text or json, not {self.log_format!r}")
         if not 1 <= self.page_size <= 500:
             raise ConfigError("CASEWORK_PAGE_SIZE must be between 1 and 500")
         return self
@@ -112,6 +167,14 @@ def _to_int(name: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _to_bool(name: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
 
 
 def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -127,6 +190,8 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Sett
             continue
         if f.type == "int":
             values[f.name] = _to_int(name, raw)
+        elif f.type == "bool":
+            values[f.name] = _to_bool(name, raw)
         elif f.type == "Path":
             values[f.name] = Path(raw)
         else:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from flask import g, has_app_context
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Stable constraint names, so Alembic can alter and drop them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -61,6 +65,39 @@ def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+# Set while a request or job only reads (a progress poll, /readyz): on SQLite its transactions
+# then begin DEFERRED, so that they read under WAL while another connection holds the write
+# lock (a long import), instead of queueing for that lock as every writer must.
+_read_only: ContextVar[bool] = ContextVar("casework_read_only", default=False)
+
+
+def read_only_active() -> bool:
+    if _read_only.get():
+        return True
+    return has_app_context() and bool(g.get("casework_read_only", False))
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def read_only_view(view: F) -> F:
+    """Marks a view whose request only reads (a progress poll, ``/readyz``): web.py then
+    runs it without queueing for SQLite's write lock, and without touching the session."""
+    view.read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def mark_read_only() -> None:
+    """For the rest of this request (``g`` lives as long as the request's app context)."""
+    g.casework_read_only = True
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL for concurrent readers, a busy timeout instead of instant 'database is locked',
     enforced foreign keys, Unicode-aware lower(), and BEGIN IMMEDIATE so that write
@@ -80,7 +117,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only_active() else "BEGIN IMMEDIATE")
 
 
 def enum_check(column: str, values: Any) -> str:

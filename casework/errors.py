@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import traceback
@@ -9,6 +10,8 @@ import uuid
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -84,6 +87,11 @@ def describe_exception(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
+def exc_kind(exc: BaseException) -> str:
+    """The exception's type only: a driver's message may hold the statement's values."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"
+
+
 def _wants_json() -> bool:
     """A client that asks for JSON (the API, a field device) gets the error as JSON."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -140,6 +148,31 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(exc, PermissionDenied):
             return _render(403)
         return _unexpected(exc)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception) -> Response:
+        """The database is down, restarting, unreachable or (SQLite) busy past the timeout: a
+        503 that asks to try again. The pool checks each connection before use, so the app
+        recovers by itself once the database answers again."""
+        from casework.extensions import db, login_manager
+
+        request_id = current_request_id()
+        log.warning("database unavailable, request id %s: %s", request_id, exc_kind(exc))
+        with contextlib.suppress(Exception):  # the connection is gone; the pool replaces it
+            db.session.rollback()
+        # The page must not ask the database again: an anonymous visitor renders it.
+        g._login_user = login_manager.anonymous_user()
+        if is_api_request():
+            response = error_response(
+                503, "The database is unavailable for a moment. Please try again shortly."
+            )
+            response.headers["X-Request-Id"] = request_id
+        else:
+            response = _render(503)
+        response.headers["Retry-After"] = "10"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

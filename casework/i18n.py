@@ -1,5 +1,7 @@
-"""Message catalogues: compiled from the ``.po`` files when the app starts, so that no manual
-step stands between an install and a running app. Adding a language is adding a catalogue."""
+"""Message catalogues. In a checkout they are compiled from the ``.po`` files when the app
+starts, so that no manual step stands between editing a translation and seeing it; a built
+wheel ships them compiled (``hatch_build.py``) and nothing is written into it at run time.
+Adding a language is adding a catalogue."""
 
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from casework.config import PROJECT_ROOT
+from casework.config import IS_CHECKOUT, PACKAGE_DIR, PROJECT_ROOT
 
-SOURCE_DIR = PROJECT_ROOT / "casework" / "translations"
+SOURCE_DIR = PACKAGE_DIR / "translations"
 
 
 def compile_catalogues(target: Path, source: Path = SOURCE_DIR) -> Path:
@@ -39,11 +41,12 @@ def compile_catalogues(target: Path, source: Path = SOURCE_DIR) -> Path:
     return target
 
 
-def translations_directory(instance_path: Path) -> Path:
-    """Compile in place when the source tree is writable, else into the instance folder."""
-    if os.access(SOURCE_DIR, os.W_OK):
+def translations_directory() -> Path:
+    """The folder Flask-Babel reads: the installed package's compiled catalogues as shipped,
+    or a checkout's own, compiled in place when a ``.po`` is newer than its ``.mo``."""
+    if IS_CHECKOUT:
         return compile_catalogues(SOURCE_DIR)
-    return compile_catalogues(instance_path / "translations")
+    return SOURCE_DIR
 
 
 def language_name(code: str) -> str:

@@ -77,6 +77,19 @@ CHECK_STATUS_LABELS = {
 
 TRIGGER_LABELS = {"scheduled": _l("on schedule"), "manual": _l("by hand")}
 
+JOB_KIND_LABELS = {
+    "import_check": _l("Checking an import file"),
+    "import_apply": _l("Importing a file"),
+    "balance_check": _l("Balance check"),
+}
+
+JOB_STATE_LABELS = {
+    "queued": _l("waiting to start"),
+    "running": _l("running"),
+    "done": _l("done"),
+    "failed": _l("failed"),
+}
+
 SEAT_LABELS = {
     "municipality": _l("Municipality"),
     "social_work_centre": _l("Centre for social work"),

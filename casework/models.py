@@ -21,7 +21,9 @@ from casework.households.models import (
     Member,
 )
 from casework.imports.models import ImportUpload
+from casework.jobs.models import Job
 from casework.mail.models import OutboxMessage
+from casework.ops.models import Heartbeat
 from casework.organizations.models import Municipality, Organization
 from casework.payments.models import (
     Approval,
@@ -58,9 +60,11 @@ __all__ = [
     "Enrollment",
     "EnrollmentEvent",
     "Exemption",
+    "Heartbeat",
     "Household",
     "IdempotentRequest",
     "ImportUpload",
+    "Job",
     "LoginAttempt",
     "Member",
     "Municipality",

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from casework import formatting, labels
 from casework.api.views import is_api_request
 from casework.config import LOCALES
+from casework.db import mark_read_only
 from casework.extensions import db, login_manager
 from casework.forms_common import LANGUAGE_NAMES
 from casework.households.services import mask_national_id
@@ -20,7 +21,9 @@ from casework.security.models import Role
 from casework.urls import safe_next
 
 # Deny by default: only these endpoints answer a visitor who is not logged in.
-PUBLIC_ENDPOINTS = frozenset({"static", "security.login", "set_language"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "security.login", "set_language", "ops.healthz", "ops.readyz"}
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -65,7 +68,9 @@ def init_app(app: Flask) -> None:
     from casework.households import api as households_api
     from casework.households.views import bp as households_bp
     from casework.imports.views import bp as imports_bp
+    from casework.jobs.views import bp as jobs_bp
     from casework.mail.views import bp as mail_bp
+    from casework.ops.views import bp as ops_bp
     from casework.payments import api as payments_api
     from casework.payments.views import bp as payments_bp
     from casework.privacy.views import bp as privacy_bp
@@ -88,6 +93,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(ops_bp)
     api_views.init_app(
         app,
         [
@@ -104,6 +111,13 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     login_manager.user_loader(load_session_user)
+
+    @app.before_request
+    def _read_only_requests() -> None:
+        """Before the user is loaded: a view marked read-only reads in a deferred transaction."""
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, "read_only", False):
+            mark_read_only()
 
     @app.before_request
     def _deny_by_default() -> BaseResponse | None:
@@ -154,6 +168,8 @@ def init_app(app: Flask) -> None:
             "log_status_label": lambda code: labels.label(labels.LOG_STATUS_LABELS, code),
             "check_status_label": lambda code: labels.label(labels.CHECK_STATUS_LABELS, code),
             "trigger_label": lambda code: labels.label(labels.TRIGGER_LABELS, code),
+            "job_kind_label": lambda code: labels.label(labels.JOB_KIND_LABELS, code),
+            "job_state_label": lambda code: labels.label(labels.JOB_STATE_LABELS, code),
             "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),

@@ -11,6 +11,9 @@ import contextvars
 import itertools
 import os
 import re
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,7 +63,56 @@ def make_settings(database_url: str, instance_path: Path) -> Settings:
         database_url=database_url,
         instance_path=instance_path,
         default_locale="en",
+        # A cheap scrypt cost: the factories create hundreds of users (production refuses it).
+        password_hash="scrypt:256:8:1",
     )
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`casework demo --no-serve`, run once per test session (and xdist worker): the tests that
+    need the demo's data take a copy (``demo_copy``), so none rebuilds it."""
+    folder = tmp_path_factory.mktemp("demo-once")
+    database = folder / "demo.sqlite"
+    made = subprocess.run(
+        [sys.executable, "-m", "casework", "demo", "--no-serve", "--db", str(database)],
+        env=process_env(folder),
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return database
+
+
+def copy_demo(demo_database: Path, folder: Path) -> Path:
+    """A private copy of the demo database (SQLite's backup API: consistent, WAL included)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "demo.sqlite"
+    source = sqlite3.connect(demo_database)
+    copy = sqlite3.connect(target)
+    with copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    return target
+
+
+@pytest.fixture
+def demo_copy(demo_database: Path, tmp_path: Path) -> Path:
+    return copy_demo(demo_database, tmp_path / "demo")
+
+
+def process_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a casework process a test starts: its own instance folder, English,
+    and never the suite's database unless given."""
+    env = {**os.environ, "CASEWORK_INSTANCE_PATH": str(folder), "CASEWORK_DEFAULT_LOCALE": "en"}
+    for name in ("CASEWORK_DATABASE_URL", "CASEWORK_ENV", "CASEWORK_TEST_DATABASE_URL"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -518,6 +570,14 @@ def commit() -> None:
     db.session.commit()
 
 
+def run_jobs() -> int:
+    """Run the queued jobs as ``casework worker --once`` would; how many ran."""
+    from casework.jobs.services import run_pending
+
+    db.session.commit()
+    return run_pending("test-worker")
+
+
 __all__ = [
     "PASSWORD",
     "TODAY",
@@ -526,5 +586,6 @@ __all__ = [
     "Factory",
     "commit",
     "downgrade",
+    "run_jobs",
     "valid_national_id",
 ]

@@ -206,9 +206,11 @@ def build_place(make: Factory, code: str, name: str, *, with_global_admin: bool)
         max_rows=20_000,
     )
     upload = import_services.store_upload(coordinator, programme, report, content)
+    job = balance_services.start_check(coordinator, programme, today=TODAY)
     shared = {
         "programme_id": programme.id,
         "upload_id": upload.id,
+        "job_id": job.id,
         "user_id": colleague.id,
         "token_id": colleagues_token.id,  # Place.ids_of puts the user's own spare one instead
         "creditor_id": make.creditor("EVN Home").id,  # creditors serve every municipality

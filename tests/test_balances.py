@@ -22,7 +22,7 @@ from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work import services as work_services
 from casework.work.models import WorkSite
-from tests.conftest import TODAY, Factory
+from tests.conftest import TODAY, Factory, run_jobs
 
 PAID = date(2021, 12, 1)
 DUE = PAID + timedelta(days=180)
@@ -273,7 +273,12 @@ def test_a_coordinator_runs_a_check_and_the_social_worker_sees_the_alert(  # typ
     db.session.execute(db.update(BalanceSnapshot).values(status="on_track"))
     programme_id = programme.id
     browser, _c = login_as(Role.COORDINATOR)
-    assert browser.post(f"/programmes/{programme_id}/checks").status_code == 302
+    started = browser.post(f"/programmes/{programme_id}/checks")
+    assert started.status_code == 302 and "/jobs/" in started.headers["Location"]
+    assert runs() == 1  # the worker runs the check, not the web request
+    assert run_jobs() == 1
+    job_page = browser.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Balance check done." in job_page
     page = browser.get(f"/programmes/{programme_id}/checks").get_data(as_text=True)
     assert date.today().strftime("%d.%m.%Y") in page
     assert runs() == 2

@@ -42,7 +42,13 @@ def test_every_registered_route_sends_an_anonymous_visitor_to_the_login(
 
 
 def test_the_allow_list_is_short_and_known() -> None:
-    assert {"static", "security.login", "set_language"} == PUBLIC_ENDPOINTS
+    assert {
+        "static",
+        "security.login",
+        "set_language",
+        "ops.healthz",
+        "ops.readyz",
+    } == PUBLIC_ENDPOINTS
 
 
 def test_the_login_page_is_public_and_sets_security_headers(client: Client) -> None:

@@ -5,6 +5,7 @@ scheduler by mistake costs nothing, because a run is unique per (programme, date
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,9 +17,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from casework.balances.services import run_check
+from casework.db import utcnow
 from casework.errors import describe_exception
 from casework.extensions import db
 from casework.mail.services import send_pending
+from casework.ops.services import beat
+from casework.privacy.services import apply_retention
 from casework.programmes.models import Programme
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,41 @@ def send_mail(app: Flask) -> None:
             db.session.remove()
     if sent:
         log.info("mail: %s messages sent", sent)
+
+
+def heartbeat(app: Flask) -> None:
+    """Tell /readyz this scheduler is alive."""
+    with app.app_context():
+        try:
+            beat("scheduler", utcnow())
+        except Exception as error:
+            db.session.rollback()
+            log.error("scheduler heartbeat failed: %s", describe_exception(error))
+        finally:
+            db.session.remove()
+
+
+def retention(app: Flask) -> None:
+    """Anonymise the families whose retention period has run out (daily)."""
+    with app.app_context():
+        started = time.monotonic()
+        try:
+            count = apply_retention(date.today(), utcnow())
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            log.error("retention failed: %s", describe_exception(error))
+            return
+        finally:
+            db.session.remove()
+    log.info(
+        "job",
+        extra={
+            "job_kind": "retention",
+            "state": f"{count} anonymised",
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        },
+    )
 
 
 def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None = None) -> None:
@@ -150,5 +189,24 @@ def configure(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None
         args=[app],
         id="mail",
         coalesce=True,
+        max_instances=1,
+    )
+    heartbeat(app)
+    scheduler.add_job(
+        heartbeat,
+        "interval",
+        seconds=SYNC_SECONDS,
+        args=[app],
+        id="heartbeat",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        retention,
+        CronTrigger(hour=2, minute=30, timezone=ZoneInfo(app.config["CASEWORK"].default_timezone)),
+        args=[app],
+        id="retention",
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_SECONDS,
         max_instances=1,
     )

@@ -20,10 +20,14 @@ from casework.enrollment.models import Enrollment, Status
 from casework.errors import PermissionDenied, ValidationError, describe_exception
 from casework.extensions import db
 from casework.households.models import Household, Member
+from casework.jobs import services as jobs
+from casework.jobs.models import Job, JobKind
+from casework.jobs.services import Outcome, Progress
 from casework.labels import CHECK_STATUS_LABELS, label
 from casework.mail import services as mail
 from casework.payments.models import Obligation, Payment, PaymentReversal
 from casework.programmes.models import Programme
+from casework.security import policies
 from casework.security.models import Role, RoleAssignment, User
 from casework.work.queries import balances
 
@@ -343,3 +347,36 @@ def mark_read(user: User, alert: Alert, *, now: datetime) -> None:
     if alert.read_at is None:
         alert.read_at = now
         db.session.flush()
+
+
+def start_check(actor: User, programme: Programme, *, today: date) -> Job:
+    """Queue a check of every family for the worker (a large programme takes longer than a
+    web request may): the page shows its progress, then the checks."""
+    if not policies.can_manage_programme(actor, programme):
+        raise PermissionDenied()
+    return jobs.enqueue(
+        actor,
+        JobKind.BALANCE_CHECK,
+        {"programme_id": programme.id, "as_of": today.isoformat(), "today": today.isoformat()},
+    )
+
+
+@jobs.handler(JobKind.BALANCE_CHECK)
+def check_job(job: Job, progress: Progress) -> Outcome:
+    programme = db.session.get_one(Programme, job.params["programme_id"])
+    if not policies.can_manage_programme(job.requested_by, programme):
+        raise PermissionDenied()  # the role was taken away while the job waited
+    progress.set_total(1)
+    result = run_check(
+        programme,
+        date.fromisoformat(job.params["as_of"]),
+        today=date.fromisoformat(job.params["today"]),
+        trigger="manual",
+    )
+    progress.advance()
+    message = (
+        _("Balance check done.")
+        if result.created
+        else _("Today's check had already run: nothing changed.")
+    )
+    return Outcome(message, "balances.checks", {"programme_id": programme.id})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -37,18 +36,14 @@ def checks(programme_id: int) -> str | Response:
         if not may_run:
             abort(403)
         if form.validate_on_submit():
-            today = date.today()
             try:
-                result = services.run_check(programme, today, today=today, trigger="manual")
+                job = services.start_check(current_user, programme, today=date.today())
             except DomainError as error:
                 db.session.rollback()
                 flash(error.message, "error")
             else:
                 db.session.commit()
-                if result.created:
-                    flash(_("Balance check done."), "success")
-                else:
-                    flash(_("Today's check had already run: nothing changed."), "info")
+                return redirect(url_for("jobs.show", job_id=job.id))
         return redirect(url_for("balances.checks", programme_id=programme.id))
     return render_template(
         "balances/checks.html",

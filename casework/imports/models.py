@@ -14,6 +14,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, LargeBinary, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.jobs.models import Job
 from casework.programmes.models import Programme
 from casework.security.models import User
 
@@ -39,6 +40,9 @@ class ImportUpload(Base):
     # The last dry run's report (rows, actions, errors), shown without reading the file again.
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A large file is checked and imported by the worker: the job doing that now, or last.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
 
     programme: Mapped[Programme] = relationship()
     uploaded_by: Mapped[User] = relationship()
+    job: Mapped[Job | None] = relationship()

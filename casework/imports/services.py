@@ -34,6 +34,9 @@ from casework.households.models import Household, Member, Relation
 from casework.i18n import language_name
 from casework.imports.files import Column, Table, map_columns, normalise_header, read_table
 from casework.imports.models import ImportUpload, Kind
+from casework.jobs import services as jobs
+from casework.jobs.models import Job, JobKind
+from casework.jobs.services import Outcome, Progress
 from casework.organizations.models import Organization, OrganizationKind
 from casework.payments import services as payment_services
 from casework.payments.models import Arrear, UtilityAccount
@@ -247,14 +250,7 @@ def run_import(
         raise PermissionDenied()
     if kind not in COLUMNS:
         raise ValidationError(_("Choose what the file holds."), "kind")
-    if len(content) > max_bytes:
-        raise ValidationError(
-            _(
-                "The file is larger than %(mb)s MB: split it into smaller files.",
-                mb=f"{max_bytes / 1_000_000:g}",
-            ),
-            "file",
-        )
+    _check_size(content, max_bytes)
     table = read_table(filename, content, max_rows=max_rows)
     positions = map_columns(COLUMNS[kind], table.headers)
     report = ImportReport(kind=kind, filename=filename, sha256=checksum(content), dry_run=dry_run)
@@ -287,6 +283,17 @@ def run_import(
             },
         )
     return report
+
+
+def _check_size(content: bytes, max_bytes: int) -> None:
+    if len(content) > max_bytes:
+        raise ValidationError(
+            _(
+                "The file is larger than %(mb)s MB: split it into smaller files.",
+                mb=f"{max_bytes / 1_000_000:g}",
+            ),
+            "file",
+        )
 
 
 def _quiet(rows_done: int) -> None:
@@ -958,6 +965,27 @@ def store_upload(
 ) -> ImportUpload:
     """Keep the file and its dry run until the user confirms. The same person's older files
     for the programme are dropped: only the newest can still be imported."""
+    return _keep(actor, programme, report.kind, report.filename, content, report.to_json())
+
+
+def store_unchecked_upload(
+    actor: User, programme: Programme, kind: str, filename: str, content: bytes, *, max_bytes: int
+) -> ImportUpload:
+    """Keep a large file for the worker to check (the report comes with the job)."""
+    if kind not in COLUMNS:
+        raise ValidationError(_("Choose what the file holds."), "kind")
+    _check_size(content, max_bytes)
+    return _keep(actor, programme, kind, filename, content, {})
+
+
+def _keep(
+    actor: User,
+    programme: Programme,
+    kind: str,
+    filename: str,
+    content: bytes,
+    report: dict[str, Any],
+) -> ImportUpload:
     if not policies.can_import(actor, programme):
         raise PermissionDenied()
     db.session.execute(
@@ -971,13 +999,13 @@ def store_upload(
     )
     upload = ImportUpload(
         programme_id=programme.id,
-        kind=report.kind,
-        filename=report.filename[:200],
-        sha256=report.sha256,
+        kind=kind,
+        filename=filename[:200],
+        sha256=checksum(content),
         size_bytes=len(content),
         content=content,
         uploaded_by_id=actor.id,
-        report=report.to_json(),
+        report=report,
     )
     db.session.add(upload)
     db.session.flush()
@@ -985,7 +1013,13 @@ def store_upload(
 
 
 def import_upload(
-    actor: User, upload: ImportUpload, *, today: date, max_bytes: int, max_rows: int
+    actor: User,
+    upload: ImportUpload,
+    *,
+    today: date,
+    max_bytes: int,
+    max_rows: int,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """The real import of a file whose dry run the user has seen. The rows are checked again
     (the register may have changed since): any failure and nothing is written."""
@@ -1001,6 +1035,7 @@ def import_upload(
         today=today,
         max_bytes=max_bytes,
         max_rows=max_rows,
+        progress=progress,
     )
     upload.report = report.to_json()
     if report.ok:
@@ -1008,3 +1043,95 @@ def import_upload(
         upload.content = None  # personal data from the file is now in the register, or unneeded
     db.session.flush()
     return report
+
+
+def describe_import(report: ImportReport) -> tuple[str, str]:
+    """What a real import tells the person who started it (a message and its kind)."""
+    counts = report.counts
+    if not report.ok:
+        return (
+            _(
+                "Nothing was imported: %(n)d rows have errors now. Correct them and try again.",
+                n=counts["error"],
+            ),
+            "error",
+        )
+    if report.imported:
+        return (
+            _(
+                "Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
+                created=counts["create"],
+                updated=counts["update"],
+                unchanged=counts["unchanged"],
+            ),
+            "success",
+        )
+    return _("Every row matches what is stored already: nothing changed."), "info"
+
+
+def _job_upload(job: Job, progress: Progress) -> ImportUpload:
+    upload = db.session.get_one(ImportUpload, job.params["upload_id"])
+    if upload.content is None:
+        raise ConflictError(_("This file has been imported already, or replaced by a newer one."))
+    rows = read_table(upload.filename, upload.content, max_rows=job.params["max_rows"]).rows
+    progress.set_total(len(rows))
+    return upload
+
+
+@jobs.handler(JobKind.IMPORT_CHECK)
+def check_upload_job(job: Job, progress: Progress) -> Outcome:
+    """The dry run of a large upload, as the page runs it for a small one."""
+    upload = _job_upload(job, progress)
+    report = run_import(
+        job.requested_by,
+        upload.programme,
+        upload.kind,
+        upload.filename,
+        upload.content or b"",
+        dry_run=True,
+        today=date.fromisoformat(job.params["today"]),
+        max_bytes=job.params["max_bytes"],
+        max_rows=job.params["max_rows"],
+        progress=progress.advance,
+    )
+    upload.report = report.to_json()
+    return Outcome(_("The file has been checked."), "imports.report", {"upload_id": upload.id})
+
+
+@jobs.handler(JobKind.IMPORT_APPLY)
+def apply_upload_job(job: Job, progress: Progress) -> Outcome:
+    """The real import of a large upload: every row or none, like the page's."""
+    upload = _job_upload(job, progress)
+    report = import_upload(
+        job.requested_by,
+        upload,
+        today=date.fromisoformat(job.params["today"]),
+        max_bytes=job.params["max_bytes"],
+        max_rows=job.params["max_rows"],
+        progress=progress.advance,
+    )
+    return Outcome(describe_import(report)[0], "imports.report", {"upload_id": upload.id})
+
+
+def start_job(
+    actor: User, upload: ImportUpload, kind: JobKind, *, today: date, max_bytes: int, max_rows: int
+) -> Job:
+    """Queue the check or the import of ``upload`` for the worker."""
+    if not policies.can_import(actor, upload.programme) or upload.uploaded_by_id != actor.id:
+        raise PermissionDenied()
+    if kind is JobKind.IMPORT_APPLY and (upload.imported_at is not None or upload.content is None):
+        raise ConflictError(_("This file has been imported already, or replaced by a newer one."))
+    if upload.job is not None and not upload.job.finished:
+        return upload.job  # asked twice (a double click): the same job
+    upload.job = jobs.enqueue(
+        actor,
+        kind,
+        {
+            "upload_id": upload.id,
+            "today": today.isoformat(),
+            "max_bytes": max_bytes,
+            "max_rows": max_rows,
+        },
+    )
+    db.session.flush()
+    return upload.job

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -17,6 +16,7 @@ from casework.imports import queries, services
 from casework.imports.files import read_table
 from casework.imports.forms import ConfirmForm, UploadForm
 from casework.imports.models import ImportUpload, Kind
+from casework.jobs.models import JobKind
 from casework.programmes.models import Programme
 from casework.security import policies
 
@@ -51,6 +51,8 @@ def upload(programme_id: int) -> str | Response:
     if form.validate_on_submit():
         content = form.file.data.read()
         filename = form.file.data.filename or "upload"
+        if len(content) > current_app.config["CASEWORK"].import_inline_max_bytes:
+            return _check_by_worker(programme, form, filename, content)
         try:
             report = services.run_import(
                 current_user,
@@ -79,9 +81,42 @@ def upload(programme_id: int) -> str | Response:
     )
 
 
+def _check_by_worker(
+    programme: Programme, form: UploadForm, filename: str, content: bytes
+) -> str | Response:
+    """A large file: kept, and checked by the worker while the page shows its progress."""
+    try:
+        stored = services.store_unchecked_upload(
+            current_user,
+            programme,
+            form.kind.data,
+            filename,
+            content,
+            max_bytes=_limits()["max_bytes"],
+        )
+        job = services.start_job(
+            current_user, stored, JobKind.IMPORT_CHECK, today=date.today(), **_limits()
+        )
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(error, form)
+        return render_template(
+            "imports/upload.html",
+            programme=programme,
+            form=form,
+            columns=services.COLUMNS,
+            uploads=queries.recent_uploads(current_user, programme),
+            limits=_limits(),
+        )
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id))
+
+
 @bp.get("/imports/<int:upload_id>")
-def report(upload_id: int) -> str:
+def report(upload_id: int) -> str | Response:
     upload = _own_upload(upload_id)
+    if upload.job is not None and (not upload.job.finished or not upload.report):
+        return redirect(url_for("jobs.show", job_id=upload.job.id))  # being checked, or failed
     result = services.ImportReport.from_json(upload.report)
     titles = {c.key: str(c.label) for c in services.COLUMNS[upload.kind]}
     return render_template(
@@ -99,34 +134,22 @@ def confirm(upload_id: int) -> Response:
     upload = _own_upload(upload_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    by_worker = upload.size_bytes > current_app.config["CASEWORK"].import_inline_max_bytes
     try:
-        result = services.import_upload(current_user, upload, today=date.today(), **_limits())
+        if by_worker:
+            job = services.start_job(
+                current_user, upload, JobKind.IMPORT_APPLY, today=date.today(), **_limits()
+            )
+        else:
+            result = services.import_upload(current_user, upload, today=date.today(), **_limits())
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("imports.report", upload_id=upload.id))
     db.session.commit()
-    counts = result.counts
-    if not result.ok:
-        flash(
-            _(
-                "Nothing was imported: %(n)d rows have errors now. Correct them and try again.",
-                n=counts["error"],
-            ),
-            "error",
-        )
-    elif result.imported:
-        flash(
-            _(
-                "Imported: %(created)d rows created, %(updated)d updated, %(unchanged)d unchanged.",
-                created=counts["create"],
-                updated=counts["update"],
-                unchanged=counts["unchanged"],
-            ),
-            "success",
-        )
-    else:
-        flash(_("Every row matches what is stored already: nothing changed."), "info")
+    if by_worker:
+        return redirect(url_for("jobs.show", job_id=job.id))
+    flash(*services.describe_import(result))
     return redirect(url_for("imports.report", upload_id=upload.id))
 
 

@@ -618,3 +618,12 @@ def households_due_for_retention(today: date) -> list[DueHousehold]:
         households.extend(db.session.scalars(select(Household).where(Household.id.in_(chunk))))
     households.sort(key=lambda h: h.case_number)
     return [DueHousehold(h, last[h.id]) for h in households]
+
+
+def apply_retention(today: date, now: datetime) -> int:
+    """Anonymise every household due on ``today`` (the scheduler, daily; ``casework
+    retention`` by hand); all of them or, on an error, none."""
+    due = households_due_for_retention(today)
+    for item in due:
+        anonymise_household(None, item.household, now=now)
+    return len(due)

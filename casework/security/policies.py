@@ -243,6 +243,11 @@ def can_cancel_payment(user: User, household: Household) -> bool:
     return can_prepare_payment(user, household) or can_decide_payment(user, household)
 
 
+def can_view_job(user: User, requested_by_id: int) -> bool:
+    """A job (its progress, result or error) is its requester's own."""
+    return requested_by_id == user.id
+
+
 class Outcome(StrEnum):
     """What a route answers one user, asked about objects of the user's own municipality."""
 
@@ -395,6 +400,9 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "imports.report":                  _row("404    404    ok     404    404    404    404"),
     "imports.errors_csv":              _row("404    404    ok     404    404    404    404"),
     "imports.confirm":                 _row("404    404    ok     404    404    404    404"),
+    # a job (an import checked by the worker, a balance check) is its requester's own
+    "jobs.show":                       _row("404    404    ok     404    404    404    404"),
+    "jobs.status":                     _row("404    404    ok     404    404    404    404"),
 }
 # fmt: on
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -16,7 +17,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from casework.audit.services import record
-from casework.config import LOCALES, Settings
+from casework.config import DEFAULT_PASSWORD_HASH, LOCALES, Settings
 from casework.errors import ValidationError
 from casework.extensions import db
 from casework.organizations.models import Municipality, Organization
@@ -26,11 +27,19 @@ MIN_PASSWORD_LENGTH = 12
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 
 
+def _hash_method() -> str:
+    """The configured method (``CASEWORK_PASSWORD_HASH``): scrypt at werkzeug's cost unless a
+    test run asks for a cheap one; production refuses anything cheaper (config.py)."""
+    if has_app_context():
+        return str(current_app.config["CASEWORK"].password_hash)
+    return DEFAULT_PASSWORD_HASH
+
+
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     """Checked when the username is unknown, so that a wrong username costs the same time as a
     wrong password and timing tells nothing about which accounts exist."""
-    return generate_password_hash("not-a-real-password-at-all", method="scrypt")
+    return generate_password_hash("not-a-real-password-at-all", method=method)
 
 
 @cache
@@ -47,7 +56,7 @@ class RoleGrant:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=_hash_method())
 
 
 def check_password_rules(password: str, username: str) -> None:
@@ -132,7 +141,7 @@ def authenticate(username: str, password: str, *, now: datetime) -> User | None:
     """The user whose credentials these are, or None, with no hint which part was wrong."""
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(_hash_method()), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

@@ -23,7 +23,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from casework.db import utcnow
+from casework.db import read_only_active, utcnow
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.forms_common import show_domain_error
@@ -69,11 +69,14 @@ def load_session_user(user_id: str) -> User | None:
         return None
     now = utcnow()
     found = live_session(session.get(SESSION_TOKEN), now=now, limits=session_limits())
+    # A read-only request (a progress poll) writes nothing: the next page records a timed-out
+    # session, and polling does not keep a session alive.
+    keep = db.session.rollback if read_only_active() else db.session.commit
     if found is None or found.user_id != int(user_id) or not found.user.active:
-        db.session.commit()  # keep the reason a timed-out session ended
+        keep()  # keep the reason a timed-out session ended
         return None
     g.user_session = found
-    if touch_session(found, now=now):
+    if not read_only_active() and touch_session(found, now=now):
         db.session.commit()
     return found.user
 

@@ -1,0 +1,1 @@
+"""Running casework: health and readiness, process heartbeats, backup and restore."""
