@@ -17,14 +17,17 @@ from pathlib import Path
 
 ROLES = ["admin", "coordinator", "worker", "worker2", "officer", "officer2", "supervisor", "auditor"]
 PASSWORD = "casework-demo"
+LOG_OUT = {"mk": "Одјава", "sq": ">Dil<", "en": "Log out"}
 
 
 def main(casework: str, db: Path, port: int) -> int:
     env_db = f"sqlite:///{db}"
+    log = (db.parent / "server.log").open("w")
     server = subprocess.Popen(  # noqa: S603 - our own command
         [casework, "serve", "--port", str(port)],
         env={"CASEWORK_DATABASE_URL": env_db, "PATH": "/usr/bin:/bin", "HOME": str(db.parent)},
         cwd=db.parent,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -48,16 +51,18 @@ def main(casework: str, db: Path, port: int) -> int:
             assert home.status == 200, (role, home.status)
             assert home.url.rstrip("/") != base + "/login", f"{role}: log-in failed"
             assert 'href="/static/' in body, f"{role}: page without its stylesheet"
-            # The demo users speak Macedonian: the compiled catalogue shipped with the wheel.
-            assert "Одјава" in body, f"{role}: the page is not in Macedonian"
+            # Each demo user's own language, from the wheel's compiled catalogues.
+            lang = re.search(r'<html lang="(\w+)"', body).group(1)
+            assert LOG_OUT[lang] in body, f"{role}: the page is not in its language ({lang})"
             css = opener.open(base + re.search(r'href="(/static/[^"]+\.css)"', body).group(1))
             assert css.status == 200, f"{role}: stylesheet missing"
-            print(f"  {role:<12} {home.url[len(base):]:<20} {len(body):>7} bytes")
+            print(f"  {role:<12} {lang} {home.url[len(base):]:<20} {len(body):>7} bytes")
         ready = urllib.request.urlopen(base + "/readyz", timeout=5)  # noqa: S310 - loopback
         print("  readyz", ready.status, ready.read().decode())
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     return 0
 
 

@@ -8,12 +8,15 @@ are dropped and rebuilt through the migrations.
 from __future__ import annotations
 
 import contextvars
+import http.cookiejar
 import itertools
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +87,13 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert made.returncode == 0, made.stderr
+    demo_output(database).write_text(made.stdout)
     return database
+
+
+def demo_output(demo_database: Path) -> Path:
+    """What `casework demo` printed when it made the database (users, API tokens)."""
+    return demo_database.with_suffix(".out")
 
 
 def copy_demo(demo_database: Path, folder: Path) -> Path:
@@ -103,6 +112,21 @@ def copy_demo(demo_database: Path, folder: Path) -> Path:
 @pytest.fixture
 def demo_copy(demo_database: Path, tmp_path: Path) -> Path:
     return copy_demo(demo_database, tmp_path / "demo")
+
+
+def logged_in(base: str, username: str, password: str) -> urllib.request.OpenerDirector:
+    """An HTTP client (cookies kept) logged in to a real server at ``base``, as a browser is."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    page = opener.open(base + "/login").read().decode()
+    token = CSRF_RE.search(page)
+    assert token is not None, "no CSRF token on the login page"
+    form = {"csrf_token": token.group(1) or token.group(2), "username": username}
+    opener.open(
+        base + "/login", data=urllib.parse.urlencode({**form, "password": password}).encode()
+    )
+    return opener
 
 
 def process_env(folder: Path, **extra: str) -> dict[str, str]:

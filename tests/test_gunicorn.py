@@ -3,18 +3,31 @@ The web workers never schedule anything; the scheduler checks each programme onc
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from stdnum.si import emso
 
+from casework.extensions import db
+from casework.households.models import Household, Member
+from casework.security.models import Role
 from tests.browser.conftest import free_port, wait_for
+from tests.conftest import PASSWORD, Factory, logged_in, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -26,27 +39,16 @@ def runs(db: Path) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
-def test_gunicorn_workers_and_one_scheduler_run_each_check_once(tmp_path: Path) -> None:
-    db = tmp_path / "demo.sqlite"
-    env = {
-        **os.environ,
-        "CASEWORK_INSTANCE_PATH": str(tmp_path),
-        "CASEWORK_DEFAULT_LOCALE": "en",
-        "CASEWORK_ENV": "production",
-        "CASEWORK_SECRET_KEY": "a-production-secret-of-more-than-32-characters",
-    }
-    env.pop("CASEWORK_DATABASE_URL", None)
-    filled = subprocess.run(
-        [sys.executable, "-m", "casework", "demo", "--no-serve", "--db", str(db)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+def test_gunicorn_workers_and_one_scheduler_run_each_check_once(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    db = demo_copy
+    env = process_env(
+        tmp_path,
+        CASEWORK_ENV="production",
+        CASEWORK_SECRET_KEY="a-production-secret-of-more-than-32-characters",
+        CASEWORK_DATABASE_URL=f"sqlite:///{db}",
     )
-    assert filled.returncode == 0, filled.stderr
-    env["CASEWORK_DATABASE_URL"] = f"sqlite:///{db}"
     before = runs(db)
     port = free_port()
     web = subprocess.Popen(
@@ -62,9 +64,8 @@ def test_gunicorn_workers_and_one_scheduler_run_each_check_once(tmp_path: Path) 
         ],
         env=env,
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "web.log").open("w"),
     )
     scheduler = None
     try:
@@ -75,9 +76,8 @@ def test_gunicorn_workers_and_one_scheduler_run_each_check_once(tmp_path: Path) 
             [sys.executable, "-m", "casework", "scheduler", "--interval-seconds", "1"],
             env=env,
             cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "scheduler.log").open("w"),
         )
         today = datetime.now(ZoneInfo("Europe/Skopje")).date().isoformat()
         deadline = time.monotonic() + 60
@@ -93,7 +93,7 @@ def test_gunicorn_workers_and_one_scheduler_run_each_check_once(tmp_path: Path) 
         for process in (web, scheduler):
             if process is not None:
                 process.terminate()
-                process.communicate(timeout=30)
+                process.wait(timeout=30)
     today_runs = [(p, n) for p, as_of, n in after if as_of == today]
     assert today_runs == [(1, 1), (2, 1)]
     assert all(n == 1 for _p, _d, n in after)
@@ -182,3 +182,148 @@ def test_login_throttling_holds_across_servers_and_workers(tmp_path: Path) -> No
             "SELECT count(*) FROM login_attempts WHERE username = 'admin' AND NOT succeeded"
         ).fetchone()[0]
     assert failed == 7  # five wrong passwords and the two refused while locked
+
+
+# --- a large import through the web, under gunicorn with its default timeout --------------------
+
+HEADER = "Бр. домаќинство;Сродство;Име;Презиме;ЕМБГ;Датум на раѓање;Пол;Адреса;Јазик"
+
+
+def _national_id(birth: date, serial: int) -> str:
+    stem = f"{birth:%d%m}{birth.year % 1000:03d}41{serial:03d}"  # region 41: not the demo's
+    return stem + emso.calc_check_digit(stem)
+
+
+def households_file(families: int) -> bytes:
+    """The municipality's applicant list: a head, a spouse and two children per family, each
+    with a valid ЕМБГ of its own (20.000 rows for 5.000 families)."""
+    lines = [HEADER]
+    for n in range(families):
+        key, surname = str(n + 1), f"Рамадани{n + 1}"
+        head, spouse = date(1960, 1, 1) + timedelta(n), date(1965, 1, 1) + timedelta(n)
+        child = date(2008, 1, 1) + timedelta(n)
+        lines += [
+            f"{key};Носител;Реџеп;{surname};{_national_id(head, 1)};;;ул. Бр. {key};mk",
+            f"{key};spouse;Ајше;{surname};{_national_id(spouse, 501)};;;;",
+            f"{key};Дете;Ердован;{surname};{_national_id(child, 2)};;;;",
+            f"{key};Дете;Фатма;{surname};{_national_id(child, 502)};;;;",
+        ]
+    return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode()
+
+
+def _multipart(
+    fields: dict[str, str], name: str, filename: str, content: bytes
+) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        "Content-Type: text/csv\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), boundary
+
+
+def _until_finished(opener: Any, base: str, job_page: str, seconds: float) -> dict[str, Any]:
+    status_url = base + job_page + "/status"
+    deadline, seen = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        status = json.loads(opener.open(status_url).read())
+        seen.append(status["done"])
+        if status["finished"]:
+            return {**status, "seen": seen}
+        time.sleep(1)
+    raise AssertionError(f"the job did not finish in {seconds} s (progress {seen[-5:]})")
+
+
+def test_a_20000_row_household_file_imports_through_the_web_under_gunicorn(
+    app: Flask, make: Factory, tmp_path: Path
+) -> None:
+    programme = make.programme()
+    coordinator = make.user(Role.COORDINATOR, programme.municipality, username="importer")
+    db.session.commit()
+    before = db.session.scalar(select(func.count()).select_from(Member))
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    env = process_env(tmp_path, CASEWORK_DATABASE_URL=url, CASEWORK_LOG_FORMAT="json")
+    port = free_port()
+    processes = [
+        subprocess.Popen(  # the README's command: gunicorn's default 30 s timeout
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "casework:create_app()",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "web.log").open("w"),
+        ),
+        *[
+            subprocess.Popen(
+                [sys.executable, "-m", "casework", "worker"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=(tmp_path / f"worker{n}.log").open("w"),
+            )
+            for n in range(2)
+        ],
+    ]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/healthz")
+        opener = logged_in(base, coordinator.username, PASSWORD)
+        form = opener.open(f"{base}/programmes/{programme.id}/import").read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+        assert token is not None
+        content = households_file(5_000)
+        body, boundary = _multipart(
+            {"csrf_token": token.group(1), "kind": "households"}, "file", "prijavi.csv", content
+        )
+        uploaded = opener.open(
+            urllib.request.Request(  # noqa: S310 - loopback
+                f"{base}/programmes/{programme.id}/import",
+                data=body,
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
+        )
+        job_page = urllib.parse.urlparse(uploaded.url).path
+        assert uploaded.status == 200 and job_page.startswith("/jobs/")
+        checked = _until_finished(opener, base, job_page, 600)
+        assert checked["state"] == "done" and checked["total"] == 20_000
+        report = opener.open(base + job_page).read().decode()
+        upload_path = re.search(r'href="(/imports/\d+)"', report)
+        assert upload_path is not None
+        page = opener.open(base + upload_path.group(1)).read().decode()
+        assert "Import 20000 rows" in page, page[:2000]
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token is not None
+        confirmed = opener.open(
+            base + upload_path.group(1) + "/import",
+            data=urllib.parse.urlencode({"csrf_token": token.group(1)}).encode(),
+        )
+        import_page = urllib.parse.urlparse(confirmed.url).path
+        assert import_page.startswith("/jobs/") and import_page != job_page
+        imported = _until_finished(opener, base, import_page, 600)
+        assert imported["state"] == "done"
+        assert len(set(imported["seen"])) > 2  # the bar moved while it ran
+        done = opener.open(base + import_page).read().decode()
+        assert "Imported: 20000 rows created" in done
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=60)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Member)) == before + 20_000
+    assert db.session.scalar(select(func.count()).select_from(Household)) >= 5_000
+    web_log = (tmp_path / "web.log").read_text()
+    assert "WORKER TIMEOUT" not in web_log and '"status": 500' not in web_log

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,15 @@ from casework.households.services import add_note
 from casework.ops.services import beat
 from casework.security.models import Role, User
 from tests.browser.conftest import free_port, wait_for
-from tests.conftest import PASSWORD, TODAY, Client, Factory, make_settings, process_env
+from tests.conftest import (
+    PASSWORD,
+    TODAY,
+    Client,
+    Factory,
+    logged_in,
+    make_settings,
+    process_env,
+)
 
 CASEWORK = [sys.executable, "-m", "casework"]
 
@@ -217,7 +224,7 @@ def test_request_logs_are_json_lines_without_personal_data(demo_copy: Path, tmp_
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base + "/healthz")
-            opener = _logged_in(base, "coordinator")
+            opener = logged_in(base, "coordinator", "casework-demo")
             opener.open(base + "/households?" + urllib.parse.urlencode({"q": surname})).read()
             opener.open(base + "/households?" + urllib.parse.urlencode({"q": national_id})).read()
             opener.open(f"{base}/households/{household_id}").read()
@@ -245,20 +252,6 @@ def test_request_logs_are_json_lines_without_personal_data(demo_copy: Path, tmp_
     logged = log_path.read_text()
     for value in (surname, first, national_id, "q=", "/households/"):
         assert value not in logged, f"{value!r} reached the log"
-
-
-def _logged_in(base: str, username: str) -> urllib.request.OpenerDirector:
-    import http.cookiejar
-
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-    )
-    page = opener.open(base + "/login").read().decode()
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
-    assert token is not None
-    form = {"csrf_token": token.group(1), "username": username, "password": "casework-demo"}
-    opener.open(base + "/login", data=urllib.parse.urlencode(form).encode()).read()
-    return opener
 
 
 # --- backup and restore --------------------------------------------------------------------------
