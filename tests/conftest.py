@@ -50,10 +50,25 @@ TODAY = date(2022, 1, 17)
 
 
 def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite in this session's folder, or the given PostgreSQL database. Under pytest-xdist
+    each worker gets a database of its own (``casework_test_gw0``, made on first use)."""
     url = os.environ.get("CASEWORK_TEST_DATABASE_URL", "")
-    if url:
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
         return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    from sqlalchemy import create_engine, make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.scalar() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]

@@ -247,6 +247,8 @@ def test_a_20000_row_household_file_imports_through_the_web_under_gunicorn(
     coordinator = make.user(Role.COORDINATOR, programme.municipality, username="importer")
     db.session.commit()
     before = db.session.scalar(select(func.count()).select_from(Member))
+    programme_id, username = programme.id, coordinator.username
+    db.session.commit()  # hold no lock (SQLite's is taken by any read) while the servers work
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     env = process_env(tmp_path, CASEWORK_DATABASE_URL=url, CASEWORK_LOG_FORMAT="json")
     port = free_port()
@@ -281,8 +283,8 @@ def test_a_20000_row_household_file_imports_through_the_web_under_gunicorn(
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/healthz")
-        opener = logged_in(base, coordinator.username, PASSWORD)
-        form = opener.open(f"{base}/programmes/{programme.id}/import").read().decode()
+        opener = logged_in(base, username, PASSWORD)
+        form = opener.open(f"{base}/programmes/{programme_id}/import").read().decode()
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
         assert token is not None
         content = households_file(5_000)
@@ -291,7 +293,7 @@ def test_a_20000_row_household_file_imports_through_the_web_under_gunicorn(
         )
         uploaded = opener.open(
             urllib.request.Request(  # noqa: S310 - loopback
-                f"{base}/programmes/{programme.id}/import",
+                f"{base}/programmes/{programme_id}/import",
                 data=body,
                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
             )
