@@ -5,7 +5,6 @@ error, and every answer must match the document (status code, content type, body
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import free_port, wait_for
+from tests.conftest import copy_demo, demo_output, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -44,55 +44,45 @@ def demo_tokens(output: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_database: Path):  # type: ignore[no-untyped-def]
     home = tmp_path_factory.mktemp("schemathesis")
-    db = home / "demo.sqlite"
-    env = {
-        **os.environ,
-        "CASEWORK_INSTANCE_PATH": str(home),
-        "CASEWORK_DEFAULT_LOCALE": "en",
+    db = copy_demo(demo_database, home)
+    output = demo_output(demo_database).read_text()
+    tokens = demo_tokens(output)
+    assert {"coordinator", "officer"} <= set(tokens), output
+    env = process_env(
+        home,
+        CASEWORK_DATABASE_URL=f"sqlite:///{db}",
         # The fuzzer sends thousands of requests a minute: the limit is tested elsewhere.
-        "CASEWORK_API_REQUESTS_PER_MINUTE": "1000000",
-    }
-    env.pop("CASEWORK_DATABASE_URL", None)
-    filled = subprocess.run(
-        [sys.executable, "-m", "casework", "demo", "--no-serve", "--db", str(db)],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        CASEWORK_API_REQUESTS_PER_MINUTE="1000000",
     )
-    assert filled.returncode == 0, filled.stderr
-    tokens = demo_tokens(filled.stdout)
-    assert {"coordinator", "officer"} <= set(tokens), filled.stdout
-    env["CASEWORK_DATABASE_URL"] = f"sqlite:///{db}"
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "casework:create_app()",
-        ],
-        env=env,
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server_log = home / "server.log"
+    with server_log.open("w") as log:  # never a pipe: the server logs every request
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "casework:create_app()",
+            ],
+            env=env,
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/login")
         yield base, tokens, home
     finally:
         server.terminate()
-        _out, errors = server.communicate(timeout=30)
+        server.wait(timeout=30)
+        errors = server_log.read_text()
         assert "Traceback" not in errors  # nothing unhandled reached the server log
 
 

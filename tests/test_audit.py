@@ -134,11 +134,10 @@ def test_writers_at_once_keep_one_chain(app: Flask, make: Factory) -> None:
     assert db.session.scalar(concurrent) == 24
 
 
-def test_the_command_names_the_first_broken_entry(tmp_path: Path) -> None:
+def test_the_command_names_the_first_broken_entry(demo_copy: Path, tmp_path: Path) -> None:
     from tests.test_cli import run as casework
 
-    database = tmp_path / "demo.sqlite"
-    assert casework(["demo", "--no-serve", "--db", str(database)], tmp_path).returncode == 0
+    database = demo_copy
     env = {"CASEWORK_DATABASE_URL": f"sqlite:///{database}"}
     intact = casework(["audit", "verify"], tmp_path, **env)
     assert intact.returncode == 0 and "intact" in intact.stdout

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import process_env
+
 CASEWORK = [sys.executable, "-m", "casework"]
 
 
@@ -170,14 +172,14 @@ def test_demo_serves_a_login_page(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CASEWORK_INSTANCE_PATH": str(tmp_path)}
     env.pop("CASEWORK_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [*CASEWORK, "demo", "--db", str(tmp_path / "d.sqlite"), "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with (tmp_path / "demo.log").open("w") as log:  # never a pipe: the server logs each request
+        server = subprocess.Popen(
+            [*CASEWORK, "demo", "--db", str(tmp_path / "d.sqlite"), "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -195,9 +197,10 @@ def test_demo_serves_a_login_page(tmp_path: Path) -> None:
         server.wait(timeout=10)
 
 
-def test_check_balances_runs_once_a_day_and_refuses_bad_input(tmp_path: Path) -> None:
-    db = tmp_path / "d.sqlite"
-    assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
+def test_check_balances_runs_once_a_day_and_refuses_bad_input(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    db = demo_copy
     env = {"CASEWORK_DATABASE_URL": f"sqlite:///{db}"}
     first = run(["check-balances", "--programme", "1"], tmp_path, **env)
     assert first.returncode == 0, first.stderr
@@ -215,31 +218,29 @@ def test_check_balances_runs_once_a_day_and_refuses_bad_input(tmp_path: Path) ->
     assert malformed.returncode == 2 and "--date" in malformed.stderr
 
 
-def test_two_scheduler_processes_record_one_run_per_programme_and_day(tmp_path: Path) -> None:
+def test_two_scheduler_processes_record_one_run_per_programme_and_day(
+    demo_copy: Path, tmp_path: Path
+) -> None:
     """Two `casework scheduler` processes with a fast trigger, one file database: each
     programme gets exactly one run for today, however often both fire."""
     from zoneinfo import ZoneInfo
 
-    db = tmp_path / "d.sqlite"
-    assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
+    db = demo_copy
     today = datetime.now(ZoneInfo("Europe/Skopje")).date().isoformat()
-    env = {
-        **os.environ,
-        "CASEWORK_INSTANCE_PATH": str(tmp_path),
-        "CASEWORK_DATABASE_URL": f"sqlite:///{db}",
-        "CASEWORK_DEFAULT_LOCALE": "en",
-    }
-    schedulers = [
-        subprocess.Popen(
-            [*CASEWORK, "scheduler", "--interval-seconds", "1"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    env = process_env(tmp_path, CASEWORK_DATABASE_URL=f"sqlite:///{db}")
+    log_files = [tmp_path / f"scheduler-{n}.log" for n in range(2)]
+    schedulers = []
+    for log_file in log_files:
+        with log_file.open("w") as log:  # never a pipe: nobody reads it while it runs
+            schedulers.append(
+                subprocess.Popen(
+                    [*CASEWORK, "scheduler", "--interval-seconds", "1"],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     try:
         deadline = time.monotonic() + 60
 
@@ -257,6 +258,8 @@ def test_two_scheduler_processes_record_one_run_per_programme_and_day(tmp_path: 
     finally:
         for process in schedulers:
             process.terminate()
-        logs = [process.communicate(timeout=30)[0] for process in schedulers]
+        for process in schedulers:
+            process.wait(timeout=30)
+        logs = [log_file.read_text() for log_file in log_files]
     assert sorted(counts) == [(1, 1), (2, 1)], logs
     assert any("balance check programme=" in log for log in logs)

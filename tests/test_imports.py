@@ -505,15 +505,15 @@ def test_the_template_is_in_the_users_language(login_as: Any, make: Factory) -> 
 # --- the command line ----------------------------------------------------------------------
 
 
-def test_the_command_line_checks_imports_and_refuses_as_the_page_does(tmp_path: Path) -> None:
-    """A real ``casework`` process on the demo database, with the example files."""
+def test_the_command_line_checks_imports_and_refuses_as_the_page_does(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    """A real ``casework`` process on (a copy of) the demo database, with the example files."""
     import sqlite3
 
     from tests.test_cli import run as casework
 
-    database = tmp_path / "demo.sqlite"
-    made = casework(["demo", "--no-serve", "--db", str(database)], tmp_path)
-    assert made.returncode == 0, made.stderr
+    database = demo_copy
     env = {"CASEWORK_DATABASE_URL": f"sqlite:///{database}"}
 
     def households() -> int:
@@ -589,14 +589,13 @@ def test_statements_import_through_the_page_and_a_bad_file_stores_nothing(
     assert count(Arrear) == 1 and count(UtilityAccount) == 1
 
 
-def test_the_command_line_refuses_a_bad_statements_file(tmp_path: Path) -> None:
+def test_the_command_line_refuses_a_bad_statements_file(demo_copy: Path, tmp_path: Path) -> None:
     """Statements naming an unknown creditor and a malformed amount: nothing is stored."""
     import sqlite3
 
     from tests.test_cli import run as casework
 
-    database = tmp_path / "demo.sqlite"
-    assert casework(["demo", "--no-serve", "--db", str(database)], tmp_path).returncode == 0
+    database = demo_copy
     env = {"CASEWORK_DATABASE_URL": f"sqlite:///{database}"}
     bad = tmp_path / "bad.csv"
     bad.write_bytes(

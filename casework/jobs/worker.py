@@ -7,9 +7,10 @@ import threading
 import time
 
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from casework.db import utcnow
-from casework.errors import describe_exception
+from casework.errors import describe_exception, exc_kind
 from casework.extensions import db
 from casework.jobs.services import fail_lost_jobs, run_next, worker_name
 from casework.ops.services import beat
@@ -41,6 +42,13 @@ def work(
                     fail_lost_jobs(now)
                     last_beat = time.monotonic()
                 job = run_next(name)
+            except OperationalError as error:  # the database is away, or (SQLite) busy
+                db.session.rollback()
+                log.warning("worker: the database is unavailable or busy (%s)", exc_kind(error))
+                if once:
+                    raise
+                stop.wait(poll_seconds * 5)
+                continue
             except Exception as error:
                 db.session.rollback()
                 log.error("worker: %s", describe_exception(error))

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import copy_demo, process_env
+
 CASEWORK = [sys.executable, "-m", "casework"]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 PASSWORD = "casework-demo"
@@ -56,26 +58,33 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`casework demo` as a user starts it: fills a fresh database and serves it."""
+def demo_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A copy of the session's demo database, served as in production: a web server and a job
+    worker (a balance check started from a page runs as a job), each its own process."""
     folder = tmp_path_factory.mktemp("demo")
-    db, port = folder / "demo.sqlite", free_port()
-    env = {**os.environ, "CASEWORK_INSTANCE_PATH": str(folder), "CASEWORK_DEFAULT_LOCALE": "en"}
-    env.pop("CASEWORK_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [*CASEWORK, "demo", "--db", str(db), "--port", str(port)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    db, port = copy_demo(demo_database, folder), free_port()
+    env = process_env(folder, CASEWORK_DATABASE_URL=f"sqlite:///{db}")
+    processes: list[subprocess.Popen[bytes]] = []
     try:
+        for name, args in [("serve", ["serve", "--port", str(port)]), ("worker", ["worker"])]:
+            # Never a pipe: the server logs every request, and nobody would read it.
+            with (folder / f"{name}.log").open("w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [*CASEWORK, *args],
+                        env=env,
+                        cwd=folder,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         wait_for(f"http://127.0.0.1:{port}/login")
         yield Server(f"http://127.0.0.1:{port}", db)
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
