@@ -39,6 +39,7 @@ from casework.households import services as households
 from casework.households.models import Household, Member
 from casework.imports import services as imports
 from casework.imports.models import ImportUpload
+from casework.jobs.models import Job
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
 from casework.payments import services as payments
@@ -109,6 +110,7 @@ class World:
     enrollments: list[Enrollment]
     requests: list[PaymentRequest]
     upload: ImportUpload
+    job: Job
     refused: dict[str, str]  # field → the refusal of its payload
 
     @property
@@ -423,6 +425,12 @@ def build_world(app: Flask) -> World:
         ),
         "municipalities.code": _refusal(lambda: create_municipality(None, IMG, "x")),
     }
+    # A job that failed with a refusal naming a stored value, as an import's can.
+    from casework.balances.services import start_check
+    from casework.jobs.models import JobState
+
+    job = start_check(users[Role.COORDINATOR], programme, today=TODAY)
+    job.state, job.error = JobState.FAILED.value, c("JobErr", 2000)
     db.session.commit()
     db.session.expire_all()
     return World(
@@ -435,6 +443,7 @@ def build_world(app: Flask) -> World:
         enrollments=[active, withdrawn, completed, rejected],
         requests=[refused_request, cancelled, reversed_request, paid_request],
         upload=upload,
+        job=job,
         refused=refused,
     )
 
@@ -483,6 +492,7 @@ def parameter_values(world: World) -> dict[str, list[Any]]:
         "programme_id": [world.programme.id],
         "site_id": [world.site.id],
         "upload_id": [world.upload.id],
+        "job_id": [world.job.id],
         "role": [r.value for r in Role],
         "kind": [*KINDS, *imports.COLUMNS],
         "fmt": ["csv", "xlsx"],
@@ -780,6 +790,8 @@ EXEMPT: dict[str, str] = {
     "decision_votes.vote": "enum",
     "payment_request_events.from_status": "enum",
     "payment_request_events.to_status": "enum",
+    "jobs.kind": "enum",
+    "jobs.state": "enum",
     # Written by the app itself, never typed by a person.
     "households.case_number": "municipality code and a number",
     "households.address_key": "search key derived from the address, never shown",
@@ -794,6 +806,9 @@ EXEMPT: dict[str, str] = {
     "outbox.subject": "case number, status and date only",
     "outbox.last_error": "the mail server's reply",
     "login_attempts.ip": "the connection's address",
+    "jobs.claimed_by": "the worker's host name and process id",
+    "heartbeats.kind": "scheduler or worker",
+    "heartbeats.instance": "the process's host name and process id",
     "user_sessions.ip": "the connection's address",
     # Hashes.
     "users.password_hash": "hash",
