@@ -81,6 +81,8 @@ JOB_KIND_LABELS = {
     "import_check": _l("Checking an import file"),
     "import_apply": _l("Importing a file"),
     "balance_check": _l("Balance check"),
+    "export": _l("Export"),
+    "report_file": _l("Programme report"),
 }
 
 JOB_STATE_LABELS = {

@@ -609,6 +609,17 @@ def commit() -> None:
     db.session.commit()
 
 
+def job_file(browser: Client, started: Any) -> Any:
+    """A file made by a job (a workbook export, a report): the page sends the browser to the
+    job, the worker runs it, and the job's page offers the file."""
+    assert started.status_code == 302, started.status_code
+    job_page = started.headers["Location"]
+    assert job_page.startswith("/jobs/"), job_page
+    run_jobs()
+    assert "Download" in browser.get(job_page).get_data(as_text=True)
+    return browser.get(job_page + "/file")
+
+
 def run_jobs() -> int:
     """Run the queued jobs as ``casework worker --once`` would; how many ran."""
     from casework.jobs.services import run_pending

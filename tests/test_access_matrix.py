@@ -206,7 +206,15 @@ def build_place(make: Factory, code: str, name: str, *, with_global_admin: bool)
         max_rows=20_000,
     )
     upload = import_services.store_upload(coordinator, programme, report, content)
-    job = balance_services.start_check(coordinator, programme, today=TODAY)
+    # A job that made a file: every job route has something to show its requester.
+    from casework.jobs.services import run_pending
+    from casework.reports.services import ExportFilter, start_export
+
+    job = start_export(
+        coordinator, ExportFilter(kind="households", fmt="xlsx"), locale="en", today=TODAY
+    )
+    db.session.commit()
+    run_pending("matrix")
     shared = {
         "programme_id": programme.id,
         "upload_id": upload.id,

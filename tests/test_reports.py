@@ -33,7 +33,7 @@ from casework.reports import queries, services
 from casework.security.models import Role, User
 from casework.work import services as work
 from casework.work.models import WorkLog
-from tests.conftest import TODAY, Client, Factory
+from tests.conftest import TODAY, Client, Factory, job_file
 
 PERIOD = (date(2021, 11, 1), TODAY)
 
@@ -157,11 +157,12 @@ def test_the_report_page_pdf_and_workbook_show_the_same_figures(
     hours = f"{verified // 60}:{verified % 60:02d} h"
     assert hours in page
     assert "Мухамед" not in page  # figures only, no names
-    pdf = browser.get(url.replace("/report?", "/report.pdf?"))
+    pdf = job_file(browser, browser.get(url.replace("/report?", "/report.pdf?")))
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "15,000.00 MKD" in text and hours in text and "EVN Home" in text
-    workbook = load_workbook(io.BytesIO(browser.get(url.replace("/report?", "/report.xlsx?")).data))
+    report_xlsx = job_file(browser, browser.get(url.replace("/report?", "/report.xlsx?")))
+    workbook = load_workbook(io.BytesIO(report_xlsx.data))
     values = {row[0]: row[1] for row in workbook.worksheets[0].iter_rows(values_only=True)}
     assert values["Debt paid (ден.)"] == 15_000
     assert values["Families activated"] == 3
@@ -299,7 +300,9 @@ def test_cells_that_would_run_as_formulas_are_defused(pilot: Pilot, login_as: An
     rows = read_csv(browser.get("/exports/households.csv"))
     row = next(r for r in rows if r[0] == household.case_number)
     assert row[2].startswith("'=HYPERLINK") and row[1] == "'+38970111222"
-    workbook = load_workbook(io.BytesIO(browser.get("/exports/households.xlsx").data))
+    workbook = load_workbook(
+        io.BytesIO(job_file(browser, browser.get("/exports/households.xlsx")).data)
+    )
     cells = next(r for r in workbook.active.iter_rows() if r[0].value == household.case_number)
     assert cells[2].data_type == "s" and str(cells[2].value).startswith("'=")
 

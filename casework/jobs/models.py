@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.db import Base, UTCDateTime, enum_check, utcnow
@@ -21,6 +21,8 @@ class JobKind(StrEnum):
     IMPORT_CHECK = "import_check"  # the dry run of a large upload
     IMPORT_APPLY = "import_apply"  # the real import of a large upload
     BALANCE_CHECK = "balance_check"  # a check started from the checks page
+    EXPORT = "export"  # a workbook of every household, payment or work log the user may see
+    REPORT_FILE = "report_file"  # a programme report as PDF or workbook
 
 
 class JobState(StrEnum):
@@ -51,6 +53,9 @@ class Job(Base):
     # What to show when it is done: a message in the requester's language, where to go next.
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+    # A file the job made (an export, a report), kept for its requester for a day; deferred, so
+    # that the job's page and its progress poll never read it.
+    file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str] = mapped_column(String(100), default="")

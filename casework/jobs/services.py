@@ -45,6 +45,13 @@ class Outcome:
     message: str
     endpoint: str = ""
     values: dict[str, Any] = field(default_factory=dict)
+    file: bytes | None = None  # a file to download from the job's page
+    filename: str = ""
+    mimetype: str = ""
+
+
+# How long a job's file (an export, a report) waits for its requester to download it.
+FILE_KEPT = timedelta(days=1)
 
 
 class Progress:
@@ -171,6 +178,18 @@ def fail_lost_jobs(now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def purge_files(now: datetime) -> int:
+    """Forget the files of jobs that finished more than a day ago: exports hold personal data."""
+    result = db.session.execute(
+        update(Job)
+        .where(Job.file.is_not(None), Job.finished_at < now - FILE_KEPT)
+        .values(file=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def run_next(worker: str | None = None) -> Job | None:
     """Claim the oldest queued job and run it; None when nothing is queued."""
     worker = worker or worker_name()
@@ -221,6 +240,9 @@ def run(job_id: int) -> Job:
                 "endpoint": outcome.endpoint,
                 "values": outcome.values,
             }
+            if outcome.file is not None:
+                job.file = outcome.file
+                job.result |= {"filename": outcome.filename, "mimetype": outcome.mimetype}
             db.session.commit()
     _forget_progress(job_id)
     job = db.session.get_one(Job, job_id)

@@ -12,17 +12,10 @@ from casework.db import read_only_view
 from casework.extensions import db
 from casework.imports.models import ImportUpload
 from casework.jobs import queries
-from casework.jobs.models import Job, JobKind
+from casework.jobs.models import Job, JobKind, JobState
 from casework.jobs.services import progress_of
 
 bp = Blueprint("jobs", __name__)
-
-# Where a job was started from: the page its "back" link returns to.
-STARTED_FROM = {
-    JobKind.IMPORT_CHECK: "imports.upload",
-    JobKind.IMPORT_APPLY: "imports.upload",
-    JobKind.BALANCE_CHECK: "balances.checks",
-}
 
 
 def _own(job_id: int) -> Job:
@@ -51,9 +44,8 @@ def show(job_id: int) -> str:
     next_url = (
         url_for(result["endpoint"], **result.get("values", {})) if result.get("endpoint") else ""
     )
-    back_url = url_for(STARTED_FROM[JobKind(job.kind)], programme_id=_programme_id(job))
     return render_template(
-        "jobs/show.html", job=job, status=_status(job), next_url=next_url, back_url=back_url
+        "jobs/show.html", job=job, status=_status(job), next_url=next_url, back_url=_back_url(job)
     )
 
 
@@ -63,7 +55,27 @@ def status(job_id: int) -> Response:
     return jsonify(_status(_own(job_id)))
 
 
-def _programme_id(job: Job) -> int:
-    if "programme_id" in job.params:
-        return int(job.params["programme_id"])
-    return db.session.get_one(ImportUpload, job.params["upload_id"]).programme_id
+@bp.get("/jobs/<int:job_id>/file")
+def file(job_id: int) -> Response:
+    """The file the job made, for its requester, for a day."""
+    job = _own(job_id)
+    if job.state != JobState.DONE or "filename" not in job.result or job.file is None:
+        abort(404)
+    return Response(
+        job.file,
+        mimetype=job.result["mimetype"],
+        headers={"Content-Disposition": f'attachment; filename="{job.result["filename"]}"'},
+    )
+
+
+def _back_url(job: Job) -> str:
+    """The page the job was started from, to try again after a failure."""
+    kind = JobKind(job.kind)
+    if kind in (JobKind.IMPORT_CHECK, JobKind.IMPORT_APPLY):
+        upload = db.session.get_one(ImportUpload, job.params["upload_id"])
+        return url_for("imports.upload", programme_id=upload.programme_id)
+    if kind is JobKind.BALANCE_CHECK:
+        return url_for("balances.checks", programme_id=job.params["programme_id"])
+    if kind is JobKind.REPORT_FILE:
+        return url_for("reports.report", programme_id=job.params["programme_id"])
+    return url_for("home.index")

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from casework.db import utcnow
 from casework.errors import describe_exception, exc_kind
 from casework.extensions import db
-from casework.jobs.services import fail_lost_jobs, run_next, worker_name
+from casework.jobs.services import fail_lost_jobs, purge_files, run_next, worker_name
 from casework.ops.services import beat
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def work(
                     now = utcnow()
                     beat("worker", now)
                     fail_lost_jobs(now)
+                    purge_files(now)
                     last_beat = time.monotonic()
                 job = run_next(name)
             except OperationalError as error:  # the database is away, or (SQLite) busy

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
@@ -31,6 +32,9 @@ from casework.extensions import db
 from casework.households.models import Household, Member
 from casework.households.queries import household_visibility
 from casework.households.services import mask_national_id
+from casework.jobs import services as jobs
+from casework.jobs.models import Job, JobKind
+from casework.jobs.services import Outcome, Progress
 from casework.labels import ENROLLMENT_STATUS_LABELS, LOG_STATUS_LABELS, label
 from casework.organizations.models import Organization
 from casework.payments.models import (
@@ -41,6 +45,7 @@ from casework.payments.models import (
     PaymentReversal,
     UtilityAccount,
 )
+from casework.programmes.models import Programme
 from casework.reports.queries import MAX_PERIOD_DAYS, Indicators
 from casework.security import policies
 from casework.security.models import Role, User
@@ -447,9 +452,11 @@ def _csv_value(value: Any) -> Any:
     return safe_cell(value)
 
 
-def write_xlsx(export: Export, title: str) -> Path:
+def write_xlsx(
+    export: Export, title: str, *, progress: Callable[[int], None] | None = None
+) -> Path:
     """The export as an XLSX file on disk, written row by row (openpyxl's write-only mode keeps
-    no rows in memory). The caller streams the file and removes it."""
+    no rows in memory). The caller reads the file and removes it."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
@@ -460,19 +467,12 @@ def write_xlsx(export: Export, title: str) -> Path:
             # safe_cell has already defused every text that starts like a formula, so plain
             # values are safe here (and several times faster than a styled cell each)
             sheet.append([safe_cell(value) for value in row])
+        if progress is not None:
+            progress(len(batch))
     handle = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)  # noqa: SIM115
     handle.close()
     workbook.save(handle.name)
     return Path(handle.name)
-
-
-def stream_file(path: Path, chunk: int = 64 * 1024) -> Iterator[bytes]:
-    try:
-        with path.open("rb") as handle:
-            while data := handle.read(chunk):
-                yield data
-    finally:
-        path.unlink(missing_ok=True)
 
 
 # --- documents -------------------------------------------------------------------------------
@@ -703,3 +703,89 @@ def report_xlsx(figures: Indicators, locale: str) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- files made by the worker ------------------------------------------------------------------
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_filename(wanted: ExportFilter, today: date) -> str:
+    variant = "-pseudonymised" if wanted.pseudonymised else ""
+    return f"{wanted.kind}{variant}-{today:%Y%m%d}.{wanted.fmt}"
+
+
+def start_export(user: User, wanted: ExportFilter, *, locale: str, today: date) -> Job:
+    """A workbook is built by the worker (a national register takes longer than a request
+    may); what the user may not have is refused now, as the file itself would be."""
+    build_export(user, wanted)
+    params = {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(wanted).items()}
+    return jobs.enqueue(user, JobKind.EXPORT, {**params, "locale": locale, "today": str(today)})
+
+
+@jobs.handler(JobKind.EXPORT)
+def export_job(job: Job, progress: Progress) -> Outcome:
+    params = dict(job.params)
+    locale, today = params.pop("locale"), date.fromisoformat(params.pop("today"))
+    for name in ("period_from", "period_to"):
+        params[name] = date.fromisoformat(params[name]) if params[name] else None
+    wanted = ExportFilter(**params)
+    with force_locale(locale):
+        built = build_export(job.requested_by, wanted)
+        record_export(job.requested_by, wanted, built)
+        progress.set_total(built.rows)
+        path = write_xlsx(built, wanted.kind, progress=progress.advance)
+    try:
+        data = path.read_bytes()
+    finally:
+        path.unlink(missing_ok=True)
+    return Outcome(
+        _("The file is ready: %(n)d rows.", n=built.rows),
+        file=data,
+        filename=export_filename(wanted, today),
+        mimetype=XLSX_MIMETYPE,
+    )
+
+
+def start_report_file(
+    user: User, programme: Programme, figures: Indicators, fmt: str, *, locale: str
+) -> Job:
+    if not policies.can_view_budget(user, programme):
+        raise PermissionDenied()
+    return jobs.enqueue(
+        user,
+        JobKind.REPORT_FILE,
+        {
+            "programme_id": programme.id,
+            "period_from": figures.period_from.isoformat(),
+            "period_to": figures.period_to.isoformat(),
+            "fmt": fmt,
+            "locale": locale,
+        },
+    )
+
+
+@jobs.handler(JobKind.REPORT_FILE)
+def report_file_job(job: Job, progress: Progress) -> Outcome:
+    from casework.reports.queries import indicators
+
+    params = job.params
+    programme = db.session.get_one(Programme, params["programme_id"])
+    if not policies.can_view_budget(job.requested_by, programme):
+        raise PermissionDenied()
+    progress.set_total(1)
+    figures = indicators(
+        programme,
+        date.fromisoformat(params["period_from"]),
+        date.fromisoformat(params["period_to"]),
+    )
+    with force_locale(params["locale"]):
+        if params["fmt"] == "pdf":
+            data, mimetype = report_pdf(figures, params["locale"]), "application/pdf"
+        else:
+            data, mimetype = report_xlsx(figures, params["locale"]), XLSX_MIMETYPE
+    progress.advance()
+    stem = f"report-{programme.id}-{figures.period_from:%Y%m%d}-{figures.period_to:%Y%m%d}"
+    return Outcome(
+        _("The report is ready."), file=data, filename=f"{stem}.{params['fmt']}", mimetype=mimetype
+    )

@@ -178,19 +178,10 @@ def _report_file(programme_id: int, fmt: str) -> Response:
     if figures is None:
         problems = [e for errors in period.errors.values() for e in errors] + period.form_errors
         return Response(" ".join(str(p) for p in problems), status=400, mimetype="text/plain")
-    locale = _page_locale()
-    stem = f"report-{programme.id}-{figures.period_from:%Y%m%d}-{figures.period_to:%Y%m%d}"
-    if fmt == "pdf":
-        return Response(
-            services.report_pdf(figures, locale),
-            mimetype="application/pdf",
-            headers=_attachment(f"{stem}.pdf"),
-        )
-    return Response(
-        services.report_xlsx(figures, locale),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_attachment(f"{stem}.xlsx"),
-    )
+    # The worker draws the file; the job's page offers it for download.
+    job = services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.get("/programmes/<int:programme_id>/report.pdf")
@@ -219,7 +210,8 @@ def _date_arg(name: str) -> date | None:
 @bp.get("/exports/<kind>.<fmt>")
 @fresh_login_required
 def export(kind: str, fmt: str) -> Response:
-    """Rows as on screen (the same scope and filters), streamed, recorded in the audit trail."""
+    """Rows as on screen (the same scope and filters), recorded in the audit trail: CSV
+    streamed at once, a workbook built by the worker."""
     programme_id = request.args.get("programme_id", type=int)
     if programme_id is not None:
         _programme(programme_id)  # 404 for a programme the user may not see
@@ -234,24 +226,23 @@ def export(kind: str, fmt: str) -> Response:
         or not policies.can_export(current_user, pseudonymised=False),
     )
     try:
-        built = services.build_export(current_user, wanted)
+        if fmt == "xlsx":  # a workbook is built by the worker, then downloaded from its page
+            job = services.start_export(
+                current_user, wanted, locale=_page_locale(), today=date.today()
+            )
+        else:
+            built = services.build_export(current_user, wanted)
     except DomainError as error:
         if error.field is None:
             abort(403)
         return Response(error.message, status=400, mimetype="text/plain")
+    if fmt == "xlsx":
+        db.session.commit()
+        return redirect(url_for("jobs.show", job_id=job.id))
     services.record_export(current_user, wanted, built)
     db.session.commit()
-    variant = "-pseudonymised" if wanted.pseudonymised else ""
-    name = f"{kind}{variant}-{date.today():%Y%m%d}.{fmt}"
-    if fmt == "csv":
-        return Response(
-            stream_with_context(services.stream_csv(built)),
-            mimetype="text/csv",
-            headers=_attachment(name),
-        )
-    path = services.write_xlsx(built, kind)
     return Response(
-        services.stream_file(path),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_attachment(name),
+        stream_with_context(services.stream_csv(built)),
+        mimetype="text/csv",
+        headers=_attachment(services.export_filename(wanted, date.today())),
     )

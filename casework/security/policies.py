@@ -403,6 +403,7 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     # a job (an import checked by the worker, a balance check) is its requester's own
     "jobs.show":                       _row("404    404    ok     404    404    404    404"),
     "jobs.status":                     _row("404    404    ok     404    404    404    404"),
+    "jobs.file":                       _row("404    404    ok     404    404    404    404"),
 }
 # fmt: on
 
