@@ -9,6 +9,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casework.config import MIGRATIONS_DIR, STATIC_DIR, TEMPLATES_DIR, Settings, from_env
 
+# A server that does not answer fails in 5 s (a 503), not after minutes.
+POSTGRESQL_CONNECT_ARGS = {"connect_timeout": 5}
+
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the app. ``settings`` default to the ``CASEWORK_*`` environment variables."""
@@ -35,11 +38,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         # hide_parameters: the values bound to a statement (names, national IDs) never appear
         # in an error's message or in an echoed statement, whoever logs them.
         # pool_pre_ping: a connection that died with a database restart is replaced before use,
-        # so the app recovers by itself; a server that does not answer fails in 5 s (a 503).
+        # so the app recovers by itself.
         SQLALCHEMY_ENGINE_OPTIONS={
             "pool_pre_ping": True,
             "hide_parameters": True,
-            **({"connect_args": {"connect_timeout": 5}} if settings.is_postgresql else {}),
+            **({"connect_args": POSTGRESQL_CONNECT_ARGS} if settings.is_postgresql else {}),
         },
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SESSION_COOKIE_HTTPONLY=True,

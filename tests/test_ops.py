@@ -429,3 +429,18 @@ def test_a_production_password_hash_must_not_be_cheap() -> None:
                 "CASEWORK_PASSWORD_HASH": "scrypt:256:8:1",
             }
         )
+
+
+def test_the_scheduler_beats_sends_mail_and_applies_retention_daily(app: Flask) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from casework.balances.scheduler import configure
+    from casework.ops.models import Heartbeat
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    configure(app, scheduler)
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert {"sync", "mail", "heartbeat", "retention"} <= set(jobs)
+    assert "hour='2'" in str(jobs["retention"].trigger)  # daily, at night
+    beats = db.session.scalars(select(Heartbeat)).all()
+    assert [b.kind for b in beats] == ["scheduler"]  # configure() beats at once

@@ -36,6 +36,7 @@ def trigger_for(schedule: str, timezone: str) -> CronTrigger:
 
 
 def check_programme(app: Flask, programme_id: int) -> None:
+    started = time.monotonic()
     with app.app_context():
         programme = db.session.get(Programme, programme_id)
         if programme is None:
@@ -61,6 +62,12 @@ def check_programme(app: Flask, programme_id: int) -> None:
             today,
             run_id,
             "stored" if created else "already done",
+            extra={
+                "job_kind": "scheduled_check",
+                "programme_id": programme_id,
+                "state": "stored" if created else "already done",
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
         )
 
 

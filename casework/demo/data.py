@@ -991,6 +991,12 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     lines.append(
         "To try an import, log in as coordinator, open Import on the programme and upload "
         "docs/examples/households.csv, then docs/examples/arrears.csv "
-        "(households-with-errors.csv shows the error report)."
+        "(households-with-errors.csv shows the error report; households-large.csv, 800 "
+        "families, is checked and imported by the worker with a progress bar)."
+    )
+    lines.append(
+        "Long work runs in this process's job worker: the checks page's 'Check every family "
+        "now' and the XLSX exports show their progress, then the result. /healthz and /readyz "
+        "answer for a monitor."
     )
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from casework import labels
 from casework.audit.services import record
@@ -258,7 +258,11 @@ def run_import(
     try:
         importer = _import_households if kind == Kind.HOUSEHOLDS else _import_arrears
         report.rows = importer(
-            actor, programme, _rows(table, positions), today=today, progress=progress or _quiet
+            actor,
+            programme,
+            _rows(table, positions),
+            today=today,
+            progress=_refreshing_statistics(progress or _quiet),
         )
     except BaseException:
         whole.rollback()
@@ -298,6 +302,40 @@ def _check_size(content: bytes, max_bytes: int) -> None:
 
 def _quiet(rows_done: int) -> None:
     pass
+
+
+# The tables an import fills, whose statistics the planner needs while it fills them.
+_FILLED = (
+    "households",
+    "members",
+    "enrollments",
+    "enrollment_events",
+    "duplicate_reviews",
+    "utility_accounts",
+    "arrears",
+    "audit_events",
+)
+ANALYZE_EVERY_ROWS = 1_000
+
+
+def _refreshing_statistics(progress: Callable[[int], None]) -> Callable[[int], None]:
+    """PostgreSQL plans each lookup from the table's statistics, which an import that fills
+    the table in one transaction leaves behind: a table last seen empty (after a rolled-back
+    dry run, say) is planned as one row, and every lookup then scans all the rows added so far.
+    ANALYZE inside the transaction counts its own new rows; every thousand rows keeps the plans
+    on the indexes. SQLite plans without such statistics."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return progress
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        before, done = done, done + rows
+        if before // ANALYZE_EVERY_ROWS != done // ANALYZE_EVERY_ROWS:
+            db.session.execute(text(f"ANALYZE {', '.join(_FILLED)}"))
+        progress(rows)
+
+    return advance
 
 
 @dataclass

@@ -44,6 +44,11 @@ def _own_upload(upload_id: int) -> ImportUpload:
     return upload
 
 
+def _by_worker(size_bytes: int) -> bool:
+    """A file this large is checked and imported by the worker, with a progress bar."""
+    return size_bytes > current_app.config["CASEWORK"].import_inline_max_bytes
+
+
 @bp.route("/programmes/<int:programme_id>/import", methods=["GET", "POST"])
 def upload(programme_id: int) -> str | Response:
     programme = _programme(programme_id)
@@ -51,25 +56,39 @@ def upload(programme_id: int) -> str | Response:
     if form.validate_on_submit():
         content = form.file.data.read()
         filename = form.file.data.filename or "upload"
-        if len(content) > current_app.config["CASEWORK"].import_inline_max_bytes:
-            return _check_by_worker(programme, form, filename, content)
+        job = None
         try:
-            report = services.run_import(
-                current_user,
-                programme,
-                form.kind.data,
-                filename,
-                content,
-                dry_run=True,
-                today=date.today(),
-                **_limits(),
-            )
-            stored = services.store_upload(current_user, programme, report, content)
+            if _by_worker(len(content)):
+                stored = services.store_unchecked_upload(
+                    current_user,
+                    programme,
+                    form.kind.data,
+                    filename,
+                    content,
+                    max_bytes=_limits()["max_bytes"],
+                )
+                job = services.start_job(
+                    current_user, stored, JobKind.IMPORT_CHECK, today=date.today(), **_limits()
+                )
+            else:
+                report = services.run_import(
+                    current_user,
+                    programme,
+                    form.kind.data,
+                    filename,
+                    content,
+                    dry_run=True,
+                    today=date.today(),
+                    **_limits(),
+                )
+                stored = services.store_upload(current_user, programme, report, content)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(error, form)
         else:
             db.session.commit()
+            if job is not None:
+                return redirect(url_for("jobs.show", job_id=job.id))
             return redirect(url_for("imports.report", upload_id=stored.id))
     return render_template(
         "imports/upload.html",
@@ -79,37 +98,6 @@ def upload(programme_id: int) -> str | Response:
         uploads=queries.recent_uploads(current_user, programme),
         limits=_limits(),
     )
-
-
-def _check_by_worker(
-    programme: Programme, form: UploadForm, filename: str, content: bytes
-) -> str | Response:
-    """A large file: kept, and checked by the worker while the page shows its progress."""
-    try:
-        stored = services.store_unchecked_upload(
-            current_user,
-            programme,
-            form.kind.data,
-            filename,
-            content,
-            max_bytes=_limits()["max_bytes"],
-        )
-        job = services.start_job(
-            current_user, stored, JobKind.IMPORT_CHECK, today=date.today(), **_limits()
-        )
-    except DomainError as error:
-        db.session.rollback()
-        show_domain_error(error, form)
-        return render_template(
-            "imports/upload.html",
-            programme=programme,
-            form=form,
-            columns=services.COLUMNS,
-            uploads=queries.recent_uploads(current_user, programme),
-            limits=_limits(),
-        )
-    db.session.commit()
-    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.get("/imports/<int:upload_id>")
@@ -134,7 +122,7 @@ def confirm(upload_id: int) -> Response:
     upload = _own_upload(upload_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    by_worker = upload.size_bytes > current_app.config["CASEWORK"].import_inline_max_bytes
+    by_worker = _by_worker(upload.size_bytes)
     try:
         if by_worker:
             job = services.start_job(

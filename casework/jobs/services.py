@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from casework.db import utcnow
 from casework.errors import DomainError, describe_exception, new_request_id
 from casework.extensions import db
+from casework.i18n import gettext_noop, translate
 from casework.jobs.models import Job, JobKind, JobState
 from casework.security.models import User
 
@@ -160,22 +161,34 @@ def claim(job_id: int, worker: str, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+LOST = gettext_noop(
+    "The worker stopped before this job finished; nothing was stored. Please start it again."
+)
+
+
 def fail_lost_jobs(now: datetime) -> int:
-    """A job running past the time limit lost its worker (a crash rolled its work back)."""
-    limit = timedelta(minutes=current_app.config["CASEWORK"].job_timeout_minutes)
-    result = db.session.execute(
-        update(Job)
+    """A job running past the time limit lost its worker (a crash rolled its work back): it
+    fails, with the reason in its requester's language, and is never run behind their back."""
+    settings = current_app.config["CASEWORK"]
+    limit = timedelta(minutes=settings.job_timeout_minutes)
+    lost = db.session.execute(
+        select(Job.id, User.locale)
+        .join(User, User.id == Job.requested_by_id)
         .where(Job.state == JobState.RUNNING.value, Job.claimed_at < now - limit)
-        .values(
-            state=JobState.FAILED.value,
-            finished_at=now,
-            error="The worker stopped before this job finished; nothing was stored. "
-            "Please start it again.",
+    ).all()
+    for job_id, locale in lost:
+        db.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == JobState.RUNNING.value)
+            .values(
+                state=JobState.FAILED.value,
+                finished_at=now,
+                error=translate(LOST, locale or settings.default_locale),
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
     db.session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(lost)
 
 
 def purge_files(now: datetime) -> int:
