@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, has_request_context, redirect, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, to_user_timezone
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -197,6 +197,10 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda v: formatting.money(v, _locale()), "money")
     app.add_template_filter(lambda v: formatting.hours(v, _locale()), "hours")
     app.add_template_filter(lambda v: formatting.day(v, _locale()), "day")
+    # A moment (when a job started): the day and the time on the programme's clock.
+    app.add_template_filter(
+        lambda v: to_user_timezone(v).strftime("%d.%m.%Y %H:%M") if v else "—", "moment"
+    )
     app.add_template_filter(mask_national_id, "masked_id")
     # Numbers for charts: hours and denars as plain numbers, months as 11.2026.
     app.add_template_filter(lambda minutes: round((minutes or 0) / 60, 1), "hours_number")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,7 @@ def test_a_large_upload_is_checked_then_imported_by_the_worker(
     assert status == {"state": "queued", "finished": False, "done": 0, "total": 0, "percent": 0}
     waiting = browser.get(job_page).get_data(as_text=True)
     assert "<progress" in waiting and "jobs.js" in waiting
+    assert re.search(r"Started \d\d\.\d\d\.\d{4} \d\d:\d\d", waiting)  # when, on Skopje's clock
     stored = db.session.scalars(select(ImportUpload)).one()
     assert browser.get(f"/imports/{stored.id}").headers["Location"] == job_page  # not yet
     assert count(Household) == 0
