@@ -23,6 +23,8 @@ RESOURCE_ROOT = PROJECT_ROOT if IS_CHECKOUT else _PACKAGED
 TEMPLATES_DIR = RESOURCE_ROOT / "templates"
 STATIC_DIR = RESOURCE_ROOT / "static"
 MIGRATIONS_DIR = RESOURCE_ROOT / "migrations"
+# Import files to try (the demo names them).
+EXAMPLES_DIR = PROJECT_ROOT / "docs" / "examples" if IS_CHECKOUT else _PACKAGED / "examples"
 
 
 def default_instance_path() -> Path:

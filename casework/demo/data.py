@@ -18,6 +18,7 @@ from casework.api.services import create_token
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.balances.services import run_check
+from casework.config import EXAMPLES_DIR
 from casework.db import utcnow
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import CommissionMember, Seat
@@ -990,7 +991,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         lines.append(f"  {username:<12} {secret}")
     lines.append(
         "To try an import, log in as coordinator, open Import on the programme and upload "
-        "docs/examples/households.csv, then docs/examples/arrears.csv "
+        f"households.csv, then arrears.csv from {EXAMPLES_DIR} "
         "(households-with-errors.csv shows the error report; households-large.csv, 800 "
         "families, is checked and imported by the worker with a progress bar)."
     )
