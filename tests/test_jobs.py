@@ -18,12 +18,14 @@ from sqlalchemy import func, select
 from casework.audit.models import AuditEvent
 from casework.balances import services as balance_services
 from casework.balances.models import BalanceRun
+from casework.db import utcnow
 from casework.extensions import db
 from casework.households import services as household_services
 from casework.households.models import Household, Member
 from casework.imports.models import ImportUpload
 from casework.jobs import services as jobs
 from casework.jobs.models import Job, JobState
+from casework.ops.services import beat
 from casework.security.models import Role
 from tests.conftest import TODAY, Client, Factory, run_jobs
 
@@ -67,6 +69,9 @@ def test_a_large_upload_is_checked_then_imported_by_the_worker(
     assert status == {"state": "queued", "finished": False, "done": 0, "total": 0, "percent": 0}
     waiting = browser.get(job_page).get_data(as_text=True)
     assert "<progress" in waiting and "jobs.js" in waiting
+    assert "No job worker has been seen" in waiting  # nothing beats in this test yet
+    beat("worker", utcnow())
+    assert "No job worker" not in browser.get(job_page).get_data(as_text=True)
     assert re.search(r"Started \d\d\.\d\d\.\d{4} \d\d:\d\d", waiting)  # when, on Skopje's clock
     stored = db.session.scalars(select(ImportUpload)).one()
     assert browser.get(f"/imports/{stored.id}").headers["Location"] == job_page  # not yet

@@ -8,12 +8,13 @@ from flask import Blueprint, abort, jsonify, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from casework.db import read_only_view
+from casework.db import read_only_view, utcnow
 from casework.extensions import db
 from casework.imports.models import ImportUpload
 from casework.jobs import queries
 from casework.jobs.models import Job, JobKind, JobState
 from casework.jobs.services import progress_of
+from casework.ops.services import seen_recently
 
 bp = Blueprint("jobs", __name__)
 
@@ -44,8 +45,15 @@ def show(job_id: int) -> str:
     next_url = (
         url_for(result["endpoint"], **result.get("values", {})) if result.get("endpoint") else ""
     )
+    # A job waiting with no worker alive would wait for ever: say so, rather than spin.
+    no_worker = job.state == JobState.QUEUED and not seen_recently("worker", utcnow())
     return render_template(
-        "jobs/show.html", job=job, status=_status(job), next_url=next_url, back_url=_back_url(job)
+        "jobs/show.html",
+        job=job,
+        status=_status(job),
+        next_url=next_url,
+        back_url=_back_url(job),
+        no_worker=no_worker,
     )
 
 

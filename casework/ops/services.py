@@ -57,6 +57,12 @@ def beat(kind: str, now: datetime) -> None:
     db.session.commit()
 
 
+def seen_recently(kind: str, now: datetime) -> bool:
+    """Whether a process of this kind (a worker, the scheduler) beat in the last minutes."""
+    last = db.session.scalar(select(func.max(Heartbeat.beat_at)).where(Heartbeat.kind == kind))
+    return last is not None and now - last <= HEARTBEAT_STALE
+
+
 @dataclass(frozen=True)
 class Readiness:
     checks: dict[str, str]
@@ -77,15 +83,10 @@ def readiness(settings: Settings, now: datetime) -> Readiness:
             revisions = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
             checks["migrations"] = "ok" if revisions == migration_heads() else "behind"
             for kind in KINDS:
-                last = db.session.scalar(
-                    select(func.max(Heartbeat.beat_at)).where(Heartbeat.kind == kind)
-                )
                 if not expected[kind]:
                     checks[kind] = "not expected"
-                elif last is None or now - last > HEARTBEAT_STALE:
-                    checks[kind] = "stale"
                 else:
-                    checks[kind] = "ok"
+                    checks[kind] = "ok" if seen_recently(kind, now) else "stale"
             db.session.rollback()
     except SQLAlchemyError:
         db.session.rollback()
