@@ -602,7 +602,8 @@ def retention(dry_run: bool, today_at: datetime | None) -> None:
         click.echo("No household is due for anonymisation.")
         return
     try:
-        count = apply_retention(today, utcnow())
+        with click.progressbar(due, label="Anonymising") as bar:
+            count = apply_retention(bar, utcnow())
     except DomainError as error:
         db.session.rollback()
         _fail(f"nothing was anonymised: {error.message}")

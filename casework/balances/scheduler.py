@@ -22,7 +22,7 @@ from casework.errors import describe_exception
 from casework.extensions import db
 from casework.mail.services import send_pending
 from casework.ops.services import beat
-from casework.privacy.services import apply_retention
+from casework.privacy.services import apply_retention, households_due_for_retention
 from casework.programmes.models import Programme
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def retention(app: Flask) -> None:
     with app.app_context():
         started = time.monotonic()
         try:
-            count = apply_retention(date.today(), utcnow())
+            count = apply_retention(households_due_for_retention(date.today()), utcnow())
             db.session.commit()
         except Exception as error:
             db.session.rollback()

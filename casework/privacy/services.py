@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -620,10 +620,11 @@ def households_due_for_retention(today: date) -> list[DueHousehold]:
     return [DueHousehold(h, last[h.id]) for h in households]
 
 
-def apply_retention(today: date, now: datetime) -> int:
-    """Anonymise every household due on ``today`` (the scheduler, daily; ``casework
-    retention`` by hand); all of them or, on an error, none."""
-    due = households_due_for_retention(today)
+def apply_retention(due: Iterable[DueHousehold], now: datetime) -> int:
+    """Anonymise the households due (``households_due_for_retention``): the scheduler daily,
+    ``casework retention`` by hand; all of them or, on an error, none."""
+    count = 0
     for item in due:
         anonymise_household(None, item.household, now=now)
-    return len(due)
+        count += 1
+    return count
