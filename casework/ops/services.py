@@ -122,6 +122,11 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
+def _read_only_sqlite(path: Path) -> sqlite3.Connection:
+    """Opened read-only, so that reading a backup (or the live database) can change neither."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
 def pg_tool(name: str) -> str:
     """pg_dump / pg_restore: on the PATH, or the newest of Debian's versioned folders."""
     found = shutil.which(name)
@@ -154,7 +159,7 @@ def backup(url: URL, target: Path, *, overwrite: bool = False) -> BackupResult:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(f"file:{_sqlite_path(url)}?mode=ro", uri=True)
+        source = _read_only_sqlite(_sqlite_path(url))
         try:
             copy = sqlite3.connect(partial)
             with copy:
@@ -225,7 +230,8 @@ def restore(engine: Engine, source: Path, *, replace: bool = False) -> int:
         )
     engine.dispose()
     if kind == "sqlite":
-        backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        backup_db = _read_only_sqlite(source)
+        _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
         target = sqlite3.connect(_sqlite_path(url))
         try:
             with target:
@@ -263,7 +269,7 @@ def restore(engine: Engine, source: Path, *, replace: bool = False) -> int:
 
 def _check_sqlite_backup(source: Path) -> None:
     try:
-        conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        conn = _read_only_sqlite(source)
         try:
             if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise BackupError(f"{source} is damaged (SQLite's integrity check fails)")
