@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -26,6 +28,7 @@ from casework.privacy.services import apply_retention, households_due_for_retent
 from casework.programmes.models import Programme
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MISFIRE_GRACE_SECONDS = 3600
 SYNC_SECONDS = 60
 
@@ -71,54 +74,53 @@ def check_programme(app: Flask, programme_id: int) -> None:
         )
 
 
-def send_mail(app: Flask) -> None:
-    settings = app.config["CASEWORK"]
+def _guarded(app: Flask, what: str, work: Callable[[], T]) -> T | None:
+    """One scheduled step in its own app context and session; a failure is logged (types and
+    frames, never the message) and rolled back, and the scheduler carries on."""
     with app.app_context():
         try:
-            sent = send_pending(settings.smtp_url, settings.mail_from)
+            return work()
         except Exception as error:
             db.session.rollback()
-            log.error("sending mail failed: %s", describe_exception(error))
-            return
+            log.error("%s failed: %s", what, describe_exception(error))
+            return None
         finally:
             db.session.remove()
+
+
+def send_mail(app: Flask) -> None:
+    settings = app.config["CASEWORK"]
+    sent = _guarded(
+        app, "sending mail", lambda: send_pending(settings.smtp_url, settings.mail_from)
+    )
     if sent:
         log.info("mail: %s messages sent", sent)
 
 
 def heartbeat(app: Flask) -> None:
     """Tell /readyz this scheduler is alive."""
-    with app.app_context():
-        try:
-            beat("scheduler", utcnow())
-        except Exception as error:
-            db.session.rollback()
-            log.error("scheduler heartbeat failed: %s", describe_exception(error))
-        finally:
-            db.session.remove()
+    _guarded(app, "scheduler heartbeat", lambda: beat("scheduler", utcnow()))
+
+
+def _retain() -> int:
+    count = apply_retention(households_due_for_retention(date.today()), utcnow())
+    db.session.commit()
+    return count
 
 
 def retention(app: Flask) -> None:
     """Anonymise the families whose retention period has run out (daily)."""
-    with app.app_context():
-        started = time.monotonic()
-        try:
-            count = apply_retention(households_due_for_retention(date.today()), utcnow())
-            db.session.commit()
-        except Exception as error:
-            db.session.rollback()
-            log.error("retention failed: %s", describe_exception(error))
-            return
-        finally:
-            db.session.remove()
-    log.info(
-        "job",
-        extra={
-            "job_kind": "retention",
-            "state": f"{count} anonymised",
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
-        },
-    )
+    started = time.monotonic()
+    count = _guarded(app, "retention", _retain)
+    if count is not None:
+        log.info(
+            "job",
+            extra={
+                "job_kind": "retention",
+                "state": f"{count} anonymised",
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
 
 
 def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None = None) -> None:
