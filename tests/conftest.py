@@ -144,6 +144,38 @@ def logged_in(base: str, username: str, password: str) -> urllib.request.OpenerD
     return opener
 
 
+def casework_process(
+    args: list[str], env: dict[str, str], cwd: Path, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A casework process (``serve``, ``worker``, ``scheduler``) or gunicorn, as deployed: its
+    output goes to ``log`` (or nowhere), never to a pipe nobody reads, which would fill and
+    stop the server."""
+    output = log.open("w") if log is not None else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+        )
+    finally:
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
+
+
+def gunicorn(
+    port: int, workers: int, env: dict[str, str], cwd: Path, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """The README's command: ``gunicorn -w N … 'casework:create_app()'``, default timeout."""
+    return casework_process(
+        ["gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "casework:create_app()"],
+        env,
+        cwd,
+        log,
+    )
+
+
 def process_env(folder: Path, **extra: str) -> dict[str, str]:
     """The environment of a casework process a test starts: its own instance folder, English,
     and never the suite's database unless given."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import free_port, wait_for
-from tests.conftest import copy_demo, demo_output, process_env
+from tests.conftest import copy_demo, demo_output, gunicorn, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -58,23 +58,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_database: Path): 
     )
     port = free_port()
     server_log = home / "server.log"
-    with server_log.open("w") as log:  # never a pipe: the server logs every request
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "casework:create_app()",
-            ],
-            env=env,
-            cwd=home,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    server = gunicorn(port, 2, env, home, server_log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/login")

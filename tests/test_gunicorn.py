@@ -27,7 +27,7 @@ from casework.extensions import db
 from casework.households.models import Household, Member
 from casework.security.models import Role
 from tests.browser.conftest import free_port, wait_for
-from tests.conftest import PASSWORD, Factory, logged_in, process_env
+from tests.conftest import PASSWORD, Factory, casework_process, gunicorn, logged_in, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -51,33 +51,17 @@ def test_gunicorn_workers_and_one_scheduler_run_each_check_once(
     )
     before = runs(db)
     port = free_port()
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "3",
-            "-b",
-            f"127.0.0.1:{port}",
-            "casework:create_app()",
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "web.log").open("w"),
-    )
+    web = gunicorn(port, 3, env, tmp_path, tmp_path / "web.log")
     scheduler = None
     try:
         wait_for(f"http://127.0.0.1:{port}/login")
         time.sleep(2)
         assert runs(db) == before, "a web worker ran a balance check"
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "casework", "scheduler", "--interval-seconds", "1"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "scheduler.log").open("w"),
+        scheduler = casework_process(
+            ["casework", "scheduler", "--interval-seconds", "1"],
+            env,
+            tmp_path,
+            tmp_path / "scheduler.log",
         )
         today = datetime.now(ZoneInfo("Europe/Skopje")).date().isoformat()
         deadline = time.monotonic() + 60
@@ -145,25 +129,7 @@ def test_login_throttling_holds_across_servers_and_workers(tmp_path: Path) -> No
         timeout=120,
     )
     ports = [free_port(), free_port()]
-    servers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "casework:create_app()",
-            ],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
+    servers = [gunicorn(port, 2, env, tmp_path) for port in ports]
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         for base in bases:
@@ -253,30 +219,9 @@ def test_a_20000_row_household_file_imports_through_the_web_under_gunicorn(
     env = process_env(tmp_path, CASEWORK_DATABASE_URL=url, CASEWORK_LOG_FORMAT="json")
     port = free_port()
     processes = [
-        subprocess.Popen(  # the README's command: gunicorn's default 30 s timeout
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "casework:create_app()",
-            ],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "web.log").open("w"),
-        ),
+        gunicorn(port, 2, env, tmp_path, tmp_path / "web.log"),  # the default 30 s timeout
         *[
-            subprocess.Popen(
-                [sys.executable, "-m", "casework", "worker"],
-                env=env,
-                cwd=tmp_path,
-                stdout=subprocess.DEVNULL,
-                stderr=(tmp_path / f"worker{n}.log").open("w"),
-            )
+            casework_process(["casework", "worker"], env, tmp_path, tmp_path / f"worker{n}.log")
             for n in range(2)
         ],
     ]

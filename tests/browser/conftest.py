@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import copy_demo, process_env
+from tests.conftest import casework_process, copy_demo, process_env
 
-CASEWORK = [sys.executable, "-m", "casework"]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 PASSWORD = "casework-demo"
 
@@ -67,17 +65,9 @@ def demo_server(demo_database: Path, tmp_path_factory: pytest.TempPathFactory) -
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for name, args in [("serve", ["serve", "--port", str(port)]), ("worker", ["worker"])]:
-            # Never a pipe: the server logs every request, and nobody would read it.
-            with (folder / f"{name}.log").open("w") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [*CASEWORK, *args],
-                        env=env,
-                        cwd=folder,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
+            processes.append(
+                casework_process(["casework", *args], env, folder, folder / f"{name}.log")
+            )
         wait_for(f"http://127.0.0.1:{port}/login")
         yield Server(f"http://127.0.0.1:{port}", db)
     finally:
