@@ -98,6 +98,17 @@ def test_search_finds_members_by_name_and_pages_the_list(login_as, make: Factory
     assert second.count("/households/") >= 6
 
 
+@pytest.mark.parametrize("typed", ["%", "_", "\\"])
+def test_a_search_matches_what_was_typed_not_a_wildcard(
+    login_as, make: Factory, typed: str
+) -> None:  # type: ignore[no-untyped-def]
+    browser, _ = login_as(Role.COORDINATOR)
+    make.household(head_name=("Али", "Рамадановски"), address="ул. Гоце Делчев бр. 7")
+    make.household(head_name=("Ердован", "Јашаровски"), address=f"ул. Илинденска {typed}12")
+    found = browser.get("/households/", query_string={"q": typed}).get_data(as_text=True)
+    assert "Јашаровски" in found and "Рамадановски" not in found  # % was every household
+
+
 # --- create and edit through the pages -----------------------------------------------------
 
 

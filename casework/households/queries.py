@@ -39,23 +39,26 @@ def _search(stmt: Select[Household], q: str) -> Select[Household]:
 def search_filter(q: str) -> ColumnElement[bool]:
     """Match the case number, address, settlement, or any member's name: the list's search,
     also used by its export."""
-    pattern = f"%{q.strip().lower()}%"
+    # The person's text is matched as typed: % and _ are letters here, not wildcards (a
+    # search for "%" would otherwise list every household).
+    typed = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{typed}%"
     member_match = (
         select(Member.id)
         .where(Member.household_id == Household.id)
         .where(
             or_(
-                func.lower(Member.first_name).like(pattern),
-                func.lower(Member.last_name).like(pattern),
-                func.lower(Member.first_name + " " + Member.last_name).like(pattern),
+                func.lower(Member.first_name).like(pattern, escape="\\"),
+                func.lower(Member.last_name).like(pattern, escape="\\"),
+                func.lower(Member.first_name + " " + Member.last_name).like(pattern, escape="\\"),
             )
         )
         .exists()
     )
     return or_(
-        func.lower(Household.case_number).like(pattern),
-        func.lower(Household.address).like(pattern),
-        func.lower(Household.settlement).like(pattern),
+        func.lower(Household.case_number).like(pattern, escape="\\"),
+        func.lower(Household.address).like(pattern, escape="\\"),
+        func.lower(Household.settlement).like(pattern, escape="\\"),
         member_match,
     )
 
