@@ -42,8 +42,9 @@ def checks(programme_id: int) -> str | Response:
                 db.session.rollback()
                 flash(error.message, "error")
             else:
-                db.session.commit()
-                return redirect(url_for("jobs.show", job_id=job.id))
+                started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit:
+                db.session.commit()  # a read after it waits for the lock the worker takes
+                return started
         return redirect(url_for("balances.checks", programme_id=programme.id))
     return render_template(
         "balances/checks.html",

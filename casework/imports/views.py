@@ -86,10 +86,14 @@ def upload(programme_id: int) -> str | Response:
             db.session.rollback()
             show_domain_error(error, form)
         else:
-            db.session.commit()
+            # The address is made before the commit: reading an id afterwards would begin a
+            # new transaction, which on SQLite waits for the write lock a worker may now hold.
             if job is not None:
-                return redirect(url_for("jobs.show", job_id=job.id))
-            return redirect(url_for("imports.report", upload_id=stored.id))
+                done = redirect(url_for("jobs.show", job_id=job.id))
+            else:
+                done = redirect(url_for("imports.report", upload_id=stored.id))
+            db.session.commit()
+            return done
     return render_template(
         "imports/upload.html",
         programme=programme,
@@ -134,11 +138,14 @@ def confirm(upload_id: int) -> Response:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("imports.report", upload_id=upload.id))
-    db.session.commit()
     if by_worker:
-        return redirect(url_for("jobs.show", job_id=job.id))
+        started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit (above)
+        db.session.commit()
+        return started
+    report_page = redirect(url_for("imports.report", upload_id=upload.id))
+    db.session.commit()
     flash(*services.describe_import(result))
-    return redirect(url_for("imports.report", upload_id=upload.id))
+    return report_page
 
 
 @bp.get("/imports/<int:upload_id>/errors.csv")

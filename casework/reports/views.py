@@ -180,8 +180,9 @@ def _report_file(programme_id: int, fmt: str) -> Response:
         return Response(" ".join(str(p) for p in problems), status=400, mimetype="text/plain")
     # The worker draws the file; the job's page offers it for download.
     job = services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
-    db.session.commit()
-    return redirect(url_for("jobs.show", job_id=job.id))
+    started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit: a read after
+    db.session.commit()  # it would wait on SQLite for the write lock the worker takes
+    return started
 
 
 @bp.get("/programmes/<int:programme_id>/report.pdf")
@@ -237,8 +238,9 @@ def export(kind: str, fmt: str) -> Response:
             abort(403)
         return Response(error.message, status=400, mimetype="text/plain")
     if fmt == "xlsx":
+        started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit (above)
         db.session.commit()
-        return redirect(url_for("jobs.show", job_id=job.id))
+        return started
     services.record_export(current_user, wanted, built)
     db.session.commit()
     return Response(
