@@ -395,15 +395,7 @@ def test_a_file_that_is_not_a_backup_is_refused_and_changes_nothing(
 def test_check_config_names_what_production_lacks(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     assert _casework(["db", "upgrade"], url, tmp_path).returncode == 0
-    found = subprocess.run(
-        [*CASEWORK, "check-config"],
-        env=process_env(tmp_path, CASEWORK_DATABASE_URL=url),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    found = _casework(["check-config"], url, tmp_path)
     assert found.returncode == 1
     assert "CASEWORK_ENV" in found.stdout and "CASEWORK_SMTP_URL" in found.stdout
     weak = subprocess.run(
