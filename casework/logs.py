@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import inspect as sa_inspect
 
 # The fields a line may carry beyond time, level, logger and message.
 FIELDS = (
@@ -75,6 +76,17 @@ def configure(log_format: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+def _loaded_user_id() -> int | None:
+    """The id of the user this request loaded, read from the identity map: after the view's
+    commit the row is expired, and reading ``user.id`` would begin a new transaction (on
+    SQLite one that queues behind a worker's write lock) just to write a log line."""
+    user = g.get("_login_user")  # only if this request loaded it: logging reads nothing
+    state = sa_inspect(user, raiseerr=False) if user is not None else None  # anonymous: None
+    if state is None or state.identity is None:
+        return None
+    return int(state.identity[0])
+
+
 def init_app(app: Flask) -> None:
     from casework.errors import current_request_id
 
@@ -92,8 +104,8 @@ def init_app(app: Flask) -> None:
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
         }
-        user = g.get("_login_user")  # only if this request loaded it: logging reads nothing
-        if user is not None and getattr(user, "is_authenticated", False):
-            fields["user_id"] = user.id
+        user_id = _loaded_user_id()
+        if user_id is not None:
+            fields["user_id"] = user_id
         requests_log.info("request", extra=fields)
         return response

@@ -269,6 +269,8 @@ def test_a_20000_row_household_file_imports_through_the_web_under_gunicorn(
         for process in processes:
             process.terminate()
             process.wait(timeout=60)
+        for log in ("web.log", "worker0.log", "worker1.log"):  # shown by pytest on a failure
+            print(f"--- {log}\n" + (tmp_path / log).read_text()[-4000:])
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Member)) == before + 20_000
     assert db.session.scalar(select(func.count()).select_from(Household)) >= 5_000

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -252,6 +253,38 @@ def test_request_logs_are_json_lines_without_personal_data(demo_copy: Path, tmp_
     logged = log_path.read_text()
     for value in (surname, first, national_id, "q=", "/households/"):
         assert value not in logged, f"{value!r} reached the log"
+
+
+def test_the_request_log_reads_nothing_after_the_view_has_committed(
+    app: Flask, login_as: Any
+) -> None:
+    """After a commit every loaded row is expired; reading the user's id for the log line
+    began a new transaction, which on SQLite queued behind a worker's write lock and turned
+    a committed request into a 500."""
+    from sqlalchemy import event
+
+    browser, user = login_as(Role.COORDINATOR)
+    seen: list[str] = []
+
+    def _commit(session: Any) -> None:
+        seen.append("COMMIT")
+
+    def _statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement[:90])
+
+    event.listen(db.session, "after_commit", _commit)
+    event.listen(db.engine, "before_cursor_execute", _statement)
+    try:
+        response = browser.post("/language", data={"locale": "sq", "next": "/"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _statement)
+        event.remove(db.session, "after_commit", _commit)
+    assert response.status_code == 302
+    assert "COMMIT" in seen
+    after_the_last_commit = seen[len(seen) - seen[::-1].index("COMMIT") :]
+    assert after_the_last_commit == [], "\n".join(seen)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).locale == "sq"
 
 
 # --- backup and restore --------------------------------------------------------------------------
