@@ -17,7 +17,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -507,6 +507,17 @@ class Factory:
             municipality,
             username=f"factory-coordinator-{municipality.code.lower()}",
         )
+
+
+@pytest.fixture
+def today_is(monkeypatch: pytest.MonkeyPatch) -> Callable[[date], None]:
+    """``today_is(TODAY)``: the programme's clock (``casework.clock``) reads that day, for the
+    pages, the API and the CLI run in this process."""
+
+    def _pin(day: date) -> None:
+        monkeypatch.setattr("casework.clock.today", lambda zone_name=None: day)
+
+    return _pin
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ caps and state conflicts (422, 409), and idempotent logging."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,8 +26,8 @@ MONDAY = date(2022, 1, 10)  # TODAY is Monday 17.01.2022; the enrollment is acti
 
 
 @pytest.fixture(autouse=True)
-def _api_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("casework.work.api._today", lambda: TODAY)
+def _api_today(today_is: Callable[[date], None]) -> None:
+    today_is(TODAY)
 
 
 @pytest.fixture

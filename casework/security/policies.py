@@ -13,6 +13,7 @@ from enum import StrEnum
 from casework.households.models import Household
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
+from casework.work.models import WorkLog, WorkSite
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,30 @@ def can_verify_at(user: User, municipality_id: int, enterprise_id: int) -> bool:
         and r.municipality_id in (None, municipality_id)
         for r in user.roles
     )
+
+
+def can_see_log(user: User, log: WorkLog) -> bool:
+    """A log is seen by whoever sees its household or confirms hours at its site."""
+    return can_view_household(user, log.household) or can_verify_at(
+        user, log.site.municipality_id, log.site.enterprise_id
+    )
+
+
+def can_decide_log(user: User, log: WorkLog, *, correcting: bool = False) -> bool:
+    """Confirming or rejecting is the site's; correcting also the household's NGO staff."""
+    site = log.site
+    return can_verify_at(user, site.municipality_id, site.enterprise_id) or (
+        correcting and can_log_work(user, log.household)
+    )
+
+
+def can_verify_site(user: User, site: WorkSite) -> bool:
+    return can_verify_at(user, site.municipality_id, site.enterprise_id)
+
+
+def site_municipalities(user: User) -> set[int]:
+    """Where the user adds work sites: its coordinators and admins."""
+    return user.municipalities_as(Role.COORDINATOR, Role.ADMIN)
 
 
 def can_manage_sites(user: User, municipality_id: int) -> bool:

@@ -7,16 +7,18 @@ service call each: every cap, date and who-may-work rule is ``casework.work.serv
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, abort, jsonify
+from flask import Response, jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from casework import clock
+from casework.actions import allow, visible
+from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
     ID,
@@ -31,8 +33,8 @@ from casework.api.views import (
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.extensions import db
-from casework.households.models import Household, Member
-from casework.households.queries import get_visible_household, household_visibility
+from casework.households.models import Household
+from casework.households.queries import household_visibility
 from casework.security import policies
 from casework.work import queries, services
 from casework.work.models import LogStatus, WorkLog, WorkSite
@@ -43,10 +45,6 @@ blp = Blueprint(
     url_prefix=API_PREFIX,
     description="Work sites and community work hours (durations in minutes)",
 )
-
-
-def _today() -> date:
-    return date.today()
 
 
 # The services name the fields of the logging page's form; the API takes a duration only.
@@ -92,7 +90,7 @@ class WorkLogReasonIn(ma.Schema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
 
 
-class WorkLogSchema(ma.Schema):
+class WorkLogSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     member_id = ma.fields.Integer(required=True)
     member_name = ma.fields.Function(lambda log: log.member.full_name, required=True)
@@ -120,39 +118,6 @@ class WorkLogSchema(ma.Schema):
 WorkLogPage = page_schema(WorkLogSchema)
 
 
-# --- loading within the caller's scope ---------------------------------------------------------
-
-
-def _load_log(log_id: int) -> WorkLog:
-    """As the pages: a log is seen by whoever sees its household or confirms at its site."""
-    found = queries.get_log(log_id)
-    if found is None:
-        abort(404)
-    site = found.site
-    may_see = get_visible_household(current_user, found.household_id) is not None
-    if not may_see and not policies.can_verify_at(
-        current_user, site.municipality_id, site.enterprise_id
-    ):
-        abort(404)
-    return found
-
-
-def _may_decide(log: WorkLog, *, correcting: bool = False) -> None:
-    """Confirming is the site's; correcting also the household's NGO staff (else a 403)."""
-    site = log.site
-    may = policies.can_verify_at(current_user, site.municipality_id, site.enterprise_id) or (
-        correcting and policies.can_log_work(current_user, log.household)
-    )
-    if not may:
-        abort(403)
-
-
-def _fresh(log: WorkLog) -> WorkLog:
-    db.session.flush()
-    db.session.refresh(log)
-    return log
-
-
 # --- sites -------------------------------------------------------------------------------------
 
 
@@ -165,8 +130,7 @@ def list_sites(args: dict[str, Any]) -> dict[str, Any]:
     (the enterprise's supervisors, coordinators)."""
     for_logging = {s.id for s in queries.sites_for_logging(current_user)}
     to_verify = {s.id for s in queries.sites_to_verify(current_user)}
-    if not policies.can_log_work_anywhere(current_user) and not to_verify:
-        abort(403)
+    allow(policies.can_log_work_anywhere(current_user) or bool(to_verify))
     query = (
         select(WorkSite)
         .where(WorkSite.id.in_(for_logging | to_verify))
@@ -205,20 +169,14 @@ def list_sites(args: dict[str, Any]) -> dict[str, Any]:
 def log_work(args: dict[str, Any]) -> WorkLog:
     """Hours a member worked at a site on a day (social workers for their caseload,
     coordinators). They count once the site confirms them."""
-    if not policies.can_log_work_anywhere(current_user):
-        abort(403)
-    member = db.session.get(Member, args["member_id"])
-    site = db.session.get(WorkSite, args["site_id"])
-    if (
-        member is None
-        or site is None
-        or get_visible_household(current_user, member.household_id) is None
-    ):
-        abort(404)
+    allow(policies.can_log_work_anywhere(current_user))
+    member = visible(queries.get_visible_member(current_user, args["member_id"]))
+    site = visible(queries.get_site(args["site_id"]))
     shift = services.Shift(work_date=args["work_date"], duration_minutes=args["minutes"])
     with api_fields():
-        made = services.log_work(current_user, member, site, shift, args["task"], today=_today())
-    return _fresh(made)
+        return services.log_work(
+            current_user, member, site, shift, args["task"], today=clock.today()
+        )
 
 
 @blp.route("/work-logs")
@@ -263,10 +221,9 @@ def list_work_logs(args: dict[str, Any]) -> Response:
 @blp.alt_response(409, schema=ErrorEnvelope)
 def verify_log(log_id: int) -> WorkLog:
     """Confirm the hours were worked (the site's supervisors, coordinators)."""
-    log = _load_log(log_id)
-    _may_decide(log)
-    services.verify(current_user, log, today=_today())
-    return _fresh(log)
+    log = visible(queries.get_visible_log(current_user, log_id))
+    allow(policies.can_decide_log(current_user, log))
+    return services.verify(current_user, log, today=clock.today())
 
 
 @blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/reject", methods=["POST"])
@@ -280,10 +237,9 @@ def verify_log(log_id: int) -> WorkLog:
 def reject_log(args: dict[str, Any], log_id: int) -> WorkLog:
     """Refuse logged hours, with the reason for the social worker (the site's supervisors,
     coordinators)."""
-    log = _load_log(log_id)
-    _may_decide(log)
-    services.reject(current_user, log, args["reason"], today=_today())
-    return _fresh(log)
+    log = visible(queries.get_visible_log(current_user, log_id))
+    allow(policies.can_decide_log(current_user, log))
+    return services.reject(current_user, log, args["reason"], today=clock.today())
 
 
 @blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/reverse", methods=["POST"])
@@ -297,7 +253,6 @@ def reject_log(args: dict[str, Any], log_id: int) -> WorkLog:
 def reverse_log(args: dict[str, Any], log_id: int) -> WorkLog:
     """Cancel verified hours with a correcting entry of the opposite minutes, which is
     returned; the original log stays as it was."""
-    log = _load_log(log_id)
-    _may_decide(log, correcting=True)
-    correction = services.correct(current_user, log, args["reason"], today=_today())
-    return _fresh(correction)
+    log = visible(queries.get_visible_log(current_user, log_id))
+    allow(policies.can_decide_log(current_user, log, correcting=True))
+    return services.correct(current_user, log, args["reason"], today=clock.today())

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.households.models import Household, Member
 from casework.organizations.models import Municipality, Organization
 from casework.security.models import User
@@ -71,7 +71,9 @@ class WorkLog(Base):
     end_minute: Mapped[int | None] = mapped_column(Integer)
     minutes: Mapped[int] = mapped_column(Integer)
     task: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(10), default=LogStatus.LOGGED.value, index=True)
+    status: Mapped[LogStatus] = mapped_column(
+        EnumText(LogStatus, 10), default=LogStatus.LOGGED, index=True
+    )
     rejection_reason: Mapped[str] = mapped_column(Text, default="")
     # A correcting entry points at the verified log it cancels; one correction per log.
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("work_logs.id"), unique=True)

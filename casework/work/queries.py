@@ -17,6 +17,7 @@ from casework.enrollment.services import work_refusal
 from casework.extensions import db
 from casework.households.models import Household, Member
 from casework.households.queries import household_visibility
+from casework.organizations.models import Organization, OrganizationKind
 from casework.payments.models import Obligation, Payment, PaymentReversal
 from casework.security import policies
 from casework.security.models import Role, User
@@ -61,11 +62,9 @@ def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[in
                 .group_by(Obligation.household_id)
             ).all()
         )
-    verified = func.sum(
-        case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)
-    )
-    pending = func.sum(case((WorkLog.status == LogStatus.LOGGED.value, WorkLog.minutes), else_=0))
-    last = func.max(case((WorkLog.status != LogStatus.REJECTED.value, WorkLog.work_date)))
+    verified = func.sum(case((WorkLog.status == LogStatus.VERIFIED, WorkLog.minutes), else_=0))
+    pending = func.sum(case((WorkLog.status == LogStatus.LOGGED, WorkLog.minutes), else_=0))
+    last = func.max(case((WorkLog.status != LogStatus.REJECTED, WorkLog.work_date)))
     worked: dict[int, tuple[Any, ...]] = {}
     for chunk in chunked(ids):
         worked.update(
@@ -94,8 +93,8 @@ def member_totals(household: Household) -> dict[int, tuple[int, int]]:
     rows = db.session.execute(
         select(
             WorkLog.member_id,
-            func.sum(case((WorkLog.status == LogStatus.VERIFIED.value, WorkLog.minutes), else_=0)),
-            func.sum(case((WorkLog.status == LogStatus.LOGGED.value, WorkLog.minutes), else_=0)),
+            func.sum(case((WorkLog.status == LogStatus.VERIFIED, WorkLog.minutes), else_=0)),
+            func.sum(case((WorkLog.status == LogStatus.LOGGED, WorkLog.minutes), else_=0)),
         )
         .where(WorkLog.household_id == household.id)
         .group_by(WorkLog.member_id)
@@ -122,7 +121,7 @@ def logs_of(household: Household) -> list[WorkLog]:
 def members_who_may_work(user: User, day: date) -> list[Member]:
     """Adults of the user's visible, actively enrolled households who may work on ``day``
     (for a social worker: its caseload only)."""
-    active = select(Enrollment.household_id).where(Enrollment.status == Status.ACTIVE.value)
+    active = select(Enrollment.household_id).where(Enrollment.status == Status.ACTIVE)
     households = db.session.scalars(
         select(Household)
         .where(household_visibility(user), Household.id.in_(active))
@@ -140,7 +139,7 @@ def members_who_may_work(user: User, day: date) -> list[Member]:
             select(Enrollment)
             .where(
                 Enrollment.household_id.in_([h.id for h in households]),
-                Enrollment.status == Status.ACTIVE.value,
+                Enrollment.status == Status.ACTIVE,
             )
             .options(selectinload(Enrollment.programme))
         )
@@ -215,12 +214,53 @@ def timesheet(site: WorkSite, monday: date) -> Timesheet:
         entry = by_member.setdefault(log.member_id, (log.member, {}))
         entry[1].setdefault(log.work_date, []).append(log)
     rows = sorted(by_member.values(), key=lambda r: (r[0].last_name, r[0].first_name))
-    pending = sum(1 for log in logs if log.status == LogStatus.LOGGED.value)
+    pending = sum(1 for log in logs if log.status == LogStatus.LOGGED)
     return Timesheet(site, monday, days, rows, pending)
 
 
-def get_log(log_id: int) -> WorkLog | None:
-    return db.session.get(WorkLog, log_id)
+def get_visible_log(user: User, log_id: int) -> WorkLog | None:
+    """The log, or None when it does not exist or the user may not see it (as a 404)."""
+    found = db.session.get(WorkLog, log_id)
+    return found if found is not None and policies.can_see_log(user, found) else None
+
+
+def get_visible_member(user: User, member_id: int) -> Member | None:
+    """A member whose household the user sees (the logging form may name any, for an
+    earlier date than today's list)."""
+    member = db.session.get(Member, member_id)
+    return (
+        member
+        if member is not None and policies.can_view_household(user, member.household)
+        else None
+    )
+
+
+def get_site(site_id: int) -> WorkSite | None:
+    return db.session.get(WorkSite, site_id)
+
+
+def get_verifiable_site(user: User, site_id: int) -> WorkSite | None:
+    site = db.session.get(WorkSite, site_id)
+    return site if site is not None and policies.can_verify_site(user, site) else None
+
+
+def get_enterprise(organization_id: int) -> Organization | None:
+    return db.session.get(Organization, organization_id)
+
+
+def enterprises_for_sites(user: User) -> list[Organization]:
+    """The public enterprises where the user may add work sites."""
+    managed = policies.site_municipalities(user)
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .where(
+                Organization.kind == OrganizationKind.PUBLIC_ENTERPRISE,
+                Organization.municipality_id.in_(managed),
+            )
+            .order_by(Organization.name)
+        )
+    )
 
 
 def obligations_of(household: Household) -> list[Obligation]:
@@ -240,7 +280,7 @@ def pending_by_site(site_ids: list[int]) -> dict[int, int]:
     """How many logs wait for confirmation at each site."""
     rows = db.session.execute(
         select(WorkLog.site_id, func.count())
-        .where(WorkLog.site_id.in_(site_ids), WorkLog.status == LogStatus.LOGGED.value)
+        .where(WorkLog.site_id.in_(site_ids), WorkLog.status == LogStatus.LOGGED)
         .group_by(WorkLog.site_id)
     )
     return {site_id: int(n) for site_id, n in rows}

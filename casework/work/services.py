@@ -36,10 +36,7 @@ def add_site(
     place: str = "",
     kind_of_work: str = "",
 ) -> WorkSite:
-    if (
-        enterprise.kind != OrganizationKind.PUBLIC_ENTERPRISE.value
-        or enterprise.municipality_id is None
-    ):
+    if enterprise.kind != OrganizationKind.PUBLIC_ENTERPRISE or enterprise.municipality_id is None:
         raise ValidationError(_("Choose a public enterprise."), "enterprise_id")
     if not policies.can_manage_sites(actor, enterprise.municipality_id):
         raise PermissionDenied()
@@ -103,7 +100,7 @@ def _live_logs(member: Member) -> Select[WorkLog]:
     corrected = select(WorkLog.reverses_id).where(WorkLog.reverses_id.is_not(None))
     return select(WorkLog).where(
         WorkLog.member_id == member.id,
-        WorkLog.status != LogStatus.REJECTED.value,
+        WorkLog.status != LogStatus.REJECTED,
         WorkLog.reverses_id.is_(None),
         WorkLog.id.not_in(corrected),
     )
@@ -190,7 +187,7 @@ def log_work(
         end_minute=shift.end_minute,
         minutes=minutes,
         task=task.strip()[:200],
-        status=LogStatus.LOGGED.value,
+        status=LogStatus.LOGGED,
         logged_by_id=actor.id,
     )
     db.session.add(log)
@@ -210,13 +207,13 @@ def _decide(actor: User, log: WorkLog, target: LogStatus, reason: str = "") -> N
     site = log.site
     if not policies.can_verify_at(actor, site.municipality_id, site.enterprise_id):
         raise PermissionDenied(_("You may confirm hours only at your own work sites."))
-    if log.reverses_id is not None or log.status != LogStatus.LOGGED.value:
+    if log.reverses_id is not None or log.status != LogStatus.LOGGED:
         raise ConflictError(_("These hours have been decided already."))
     result = db.session.execute(
         update(WorkLog)
-        .where(WorkLog.id == log.id, WorkLog.status == LogStatus.LOGGED.value)
+        .where(WorkLog.id == log.id, WorkLog.status == LogStatus.LOGGED)
         .values(
-            status=target.value,
+            status=target,
             rejection_reason=reason,
             decided_by_id=actor.id,
             decided_at=utcnow(),
@@ -228,22 +225,24 @@ def _decide(actor: User, log: WorkLog, target: LogStatus, reason: str = "") -> N
     db.session.expire(log)
     record(
         actor,
-        f"work_log.{target.value}",
+        f"work_log.{target}",
         "work_log",
         log.id,
         municipality_id=site.municipality_id,
-        changes={"status": ["logged", target.value], "reason": reason},
+        changes={"status": ["logged", target], "reason": reason},
     )
 
 
-def verify(actor: User, log: WorkLog, *, today: date) -> None:
+def verify(actor: User, log: WorkLog, *, today: date) -> WorkLog:
     _decide(actor, log, LogStatus.VERIFIED)
+    return log
 
 
-def reject(actor: User, log: WorkLog, reason: str, *, today: date) -> None:
+def reject(actor: User, log: WorkLog, reason: str, *, today: date) -> WorkLog:
     if not reason.strip():
         raise ValidationError(_("Give the reason, for the social worker."), "reason")
     _decide(actor, log, LogStatus.REJECTED, reason.strip())
+    return log
 
 
 def verify_week(actor: User, site: WorkSite, monday: date, *, today: date) -> int:
@@ -253,7 +252,7 @@ def verify_week(actor: User, site: WorkSite, monday: date, *, today: date) -> in
     pending = db.session.scalars(
         select(WorkLog).where(
             WorkLog.site_id == site.id,
-            WorkLog.status == LogStatus.LOGGED.value,
+            WorkLog.status == LogStatus.LOGGED,
             WorkLog.work_date >= monday,
             WorkLog.work_date < monday + timedelta(days=7),
         )
@@ -267,7 +266,7 @@ def edit_log(actor: User, log: WorkLog, task: str, *, today: date) -> None:
     """Only a log nobody has decided yet may be changed, and only its task."""
     if not policies.can_log_work(actor, log.household):
         raise PermissionDenied()
-    if log.status != LogStatus.LOGGED.value or log.reverses_id is not None:
+    if log.status != LogStatus.LOGGED or log.reverses_id is not None:
         raise ConflictError(_("Decided hours are never changed: record a correction instead."))
     before = log.task
     log.task = task.strip()[:200]
@@ -288,7 +287,7 @@ def correct(actor: User, log: WorkLog, reason: str, *, today: date) -> WorkLog:
         actor, log.site.municipality_id, log.site.enterprise_id
     ):
         raise PermissionDenied()
-    if log.status != LogStatus.VERIFIED.value or log.reverses_id is not None:
+    if log.status != LogStatus.VERIFIED or log.reverses_id is not None:
         raise ConflictError(_("Only verified hours are corrected."))
     if log.reversed_by is not None:
         raise ConflictError(_("These hours have been corrected already."))
@@ -302,7 +301,7 @@ def correct(actor: User, log: WorkLog, reason: str, *, today: date) -> WorkLog:
         work_date=log.work_date,
         minutes=-log.minutes,
         task=reason.strip()[:200],
-        status=LogStatus.VERIFIED.value,
+        status=LogStatus.VERIFIED,
         reverses_id=log.id,
         logged_by_id=actor.id,
         decided_by_id=actor.id,

@@ -1,0 +1,112 @@
+"""The one shape of every page and API operation: load within scope, check, act, commit once.
+
+A page view reads like this (see the README's "Code layout")::
+
+    @bp.route("/logs/<int:log_id>/reject", methods=["POST"])
+    def reject(log_id: int) -> Response:
+        log = visible(queries.visible_log(current_user, log_id))  # 404 outside the scope
+        allow(policies.can_decide_log(current_user, log))  # 403
+        form = ReasonForm()
+        return submit(
+            form,
+            lambda: services.reject(current_user, log, form.reason.data, today=clock.today()),
+            then=lambda _: redirect(url_for("work.week", site_id=log.site_id)),
+            success=_("Recorded."),
+        ) or render_template("work/reject.html", form=form)
+
+and an API operation the same, without the form: ``visible``, ``allow``, one service call,
+and ``casework.api.views.write`` commits (``@write``). Neither holds a try/except, a commit or
+a rule of its own: rules are the services', access rules ``security/policies.py``'s.
+
+Why the response is made *before* the commit: committing expires every loaded row, and
+reading an id or a name afterwards begins a new transaction, which on SQLite queues behind
+the write lock a worker may hold by then (a 503 after the work was done).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, flash
+from werkzeug.wrappers import Response
+
+from casework.errors import DomainError
+from casework.extensions import db
+from casework.forms_common import show_domain_error
+
+T = TypeVar("T")
+
+Then = Callable[[T], Response]
+Message = str | Callable[[T], str] | None
+
+
+def visible(found: T | None) -> T:
+    """The object a scoped query found, or a 404: a row outside the user's scope is answered
+    exactly as one that does not exist, so ids reveal nothing."""
+    if found is None:
+        abort(404)
+    return found
+
+
+def allow(allowed: bool) -> None:
+    """A 403 unless the policy allowed it (the user sees the object, but may not do this)."""
+    if not allowed:
+        abort(403)
+
+
+def submit(
+    form: Any,
+    act: Callable[[], T],
+    *,
+    then: Then[T],
+    success: Message[T] = None,
+    forms: tuple[Any, ...] = (),
+) -> Response | None:
+    """A page's form: when it validates, ``act`` runs as one unit of work. Done, the page's
+    ``then`` response is made and the work committed; refused, the work is rolled back and
+    the refusal shown beside the field it names (in ``form`` or one of ``forms``). ``None``
+    while the page should render (not submitted, invalid, or refused)."""
+    if not form.validate_on_submit():
+        return None
+    return unit_of_work(
+        act, then=then, success=success, refused=lambda e: show_domain_error(e, form, *forms)
+    )
+
+
+def perform(
+    act: Callable[[], T],
+    *,
+    then: Then[T],
+    back: Callable[[], Response],
+    success: Message[T] = None,
+) -> Response:
+    """A button without fields (confirm, approve, cancel): a refusal is flashed and the user
+    sent ``back`` where the button was."""
+    done = unit_of_work(
+        act, then=then, success=success, refused=lambda e: flash(e.message, "error")
+    )
+    return done if done is not None else back()
+
+
+def unit_of_work(
+    act: Callable[[], T],
+    *,
+    then: Then[T],
+    refused: Callable[[DomainError], None],
+    success: Message[T] = None,
+) -> Response | None:
+    """Run ``act``; commit once, or roll back and hand the service's refusal to ``refused``.
+    ``success`` is the message flashed when it is done (or a function of what ``act`` made)."""
+    try:
+        result = act()
+        response = then(result)
+        message = success(result) if callable(success) else success
+    except DomainError as error:
+        db.session.rollback()
+        refused(error)
+        return None
+    if message:
+        flash(message, "success")
+    db.session.commit()
+    return response
