@@ -5,7 +5,6 @@ caps and state conflicts (422, 409), and idempotent logging."""
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from datetime import date, timedelta
 from typing import Any
 
