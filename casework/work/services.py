@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select, update
@@ -18,6 +19,7 @@ from casework.errors import ConflictError, PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import Member
 from casework.organizations.models import Organization, OrganizationKind
+from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
 from casework.work.models import LogStatus, WorkLog, WorkSite
@@ -106,6 +108,63 @@ def _live_logs(member: Member) -> Select[WorkLog]:
     )
 
 
+def _logged_minutes(live: Any, *where: Any) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(live.c.minutes), 0)).where(*where)) or 0
+
+
+def _check_caps(
+    member: Member, programme: Programme, live: Any, shift: Shift, minutes: int
+) -> None:
+    """The programme's daily and weekly caps, counting the member's live logs."""
+    day = shift.work_date
+    same_day = _logged_minutes(live, live.c.work_date == day)
+    if same_day + minutes > programme.daily_cap_minutes:
+        raise ValidationError(
+            _(
+                "%(name)s would work %(total)s on %(date)s; the programme allows %(cap)s a day.",
+                name=member.full_name,
+                total=_hours(same_day + minutes),
+                date=formatting.day(day, ""),
+                cap=_hours(programme.daily_cap_minutes),
+            ),
+            "duration" if shift.start_minute is None else "end_time",
+        )
+    monday = day - timedelta(days=day.weekday())
+    same_week = _logged_minutes(
+        live, live.c.work_date >= monday, live.c.work_date < monday + timedelta(days=7)
+    )
+    if same_week + minutes > programme.weekly_cap_minutes:
+        raise ValidationError(
+            _(
+                "%(name)s would work %(total)s in the week of %(date)s; the programme allows "
+                "%(cap)s a week.",
+                name=member.full_name,
+                total=_hours(same_week + minutes),
+                date=formatting.day(monday, ""),
+                cap=_hours(programme.weekly_cap_minutes),
+            ),
+            "work_date",
+        )
+
+
+def _check_overlap(member: Member, live: Any, shift: Shift) -> None:
+    """Two shifts of one member may not overlap on a day (durations alone cannot)."""
+    if shift.start_minute is None or shift.end_minute is None:
+        return
+    overlapping = db.session.scalar(
+        select(func.count()).where(
+            live.c.work_date == shift.work_date,
+            live.c.start_minute < shift.end_minute,
+            live.c.end_minute > shift.start_minute,
+        )
+    )
+    if overlapping:
+        raise ValidationError(
+            _("%(name)s already has a shift at that time that day.", name=member.full_name),
+            "start_time",
+        )
+
+
 def log_work(
     actor: User, member: Member, site: WorkSite, shift: Shift, task: str, *, today: date
 ) -> WorkLog:
@@ -124,59 +183,9 @@ def log_work(
         raise ValidationError(refusal or _("The household has no active enrollment."), "member_id")
     # Serialise logs for one member (a row lock on PostgreSQL; SQLite holds the write lock).
     db.session.execute(select(Member.id).where(Member.id == member.id).with_for_update())
-    programme = enrollment.programme
     live = _live_logs(member).subquery()
-    same_day = (
-        db.session.scalar(
-            select(func.coalesce(func.sum(live.c.minutes), 0)).where(live.c.work_date == day)
-        )
-        or 0
-    )
-    if same_day + minutes > programme.daily_cap_minutes:
-        raise ValidationError(
-            _(
-                "%(name)s would work %(total)s on %(date)s; the programme allows %(cap)s a day.",
-                name=member.full_name,
-                total=_hours(same_day + minutes),
-                date=formatting.day(day, ""),
-                cap=_hours(programme.daily_cap_minutes),
-            ),
-            "duration" if shift.start_minute is None else "end_time",
-        )
-    monday = day - timedelta(days=day.weekday())
-    same_week = (
-        db.session.scalar(
-            select(func.coalesce(func.sum(live.c.minutes), 0)).where(
-                live.c.work_date >= monday, live.c.work_date < monday + timedelta(days=7)
-            )
-        )
-        or 0
-    )
-    if same_week + minutes > programme.weekly_cap_minutes:
-        raise ValidationError(
-            _(
-                "%(name)s would work %(total)s in the week of %(date)s; the programme allows "
-                "%(cap)s a week.",
-                name=member.full_name,
-                total=_hours(same_week + minutes),
-                date=formatting.day(monday, ""),
-                cap=_hours(programme.weekly_cap_minutes),
-            ),
-            "work_date",
-        )
-    if shift.start_minute is not None and shift.end_minute is not None:
-        overlapping = db.session.scalar(
-            select(func.count()).where(
-                live.c.work_date == day,
-                live.c.start_minute < shift.end_minute,
-                live.c.end_minute > shift.start_minute,
-            )
-        )
-        if overlapping:
-            raise ValidationError(
-                _("%(name)s already has a shift at that time that day.", name=member.full_name),
-                "start_time",
-            )
+    _check_caps(member, enrollment.programme, live, shift, minutes)
+    _check_overlap(member, live, shift)
     log = WorkLog(
         member_id=member.id,
         household_id=household.id,
