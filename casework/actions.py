@@ -110,3 +110,12 @@ def unit_of_work(
         flash(message, "success")
     db.session.commit()
     return response
+
+
+def recorded(shown: T, trace: Callable[[], object]) -> T:
+    """A read that leaves a trace (who opened which personal data: the access log). The
+    answer is made first, so a page that fails leaves no entry; then the entry is written
+    and committed, once."""
+    trace()
+    db.session.commit()
+    return shown
