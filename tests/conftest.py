@@ -294,7 +294,7 @@ class Factory:
         address: str = "ул. Гоце Делчев бр. 7",
     ) -> Household:
         municipality = municipality or self.municipality()
-        coordinator = self._coordinator(municipality)
+        coordinator = self.coordinator(municipality)
         birth = date(1984, 3, 15)
         household = create_household(
             coordinator,
@@ -320,7 +320,7 @@ class Factory:
 
         birth = birth or date(1988, 6, 2)
         return add_member(
-            self._coordinator(household.municipality),
+            self.coordinator(household.municipality),
             household,
             MemberData(
                 first_name,
@@ -396,7 +396,7 @@ class Factory:
             head_name=("Мухамед", f"Мамудовски-{next(_serials)}"),
             address=f"ул. Илинденска бр. {next(_serials)}",
         )
-        coordinator = self._coordinator(household.municipality)
+        coordinator = self.coordinator(household.municipality)
         made = enrollment.apply(
             coordinator, household, programme, applied_on=date(2021, 11, 10), today=TODAY
         )
@@ -431,7 +431,7 @@ class Factory:
     ) -> Arrear:
         from casework.payments import services as payments
 
-        coordinator = self._coordinator(enrollment.household.municipality)
+        coordinator = self.coordinator(enrollment.household.municipality)
         account = payments.open_account(
             coordinator, enrollment.household, self.creditor(creditor), f"{next(_serials):08d}"
         )
@@ -455,7 +455,7 @@ class Factory:
         from casework.payments import services as payments
 
         arrear = self.arrear(enrollment, principal_deni=amount_deni, penalty_deni=0)
-        coordinator = self._coordinator(enrollment.household.municipality)
+        coordinator = self.coordinator(enrollment.household.municipality)
         request = payments.create_request(
             coordinator, enrollment, arrear, amount_deni, "", today=TODAY
         )
@@ -475,7 +475,7 @@ class Factory:
 
         enrollment = self.active_enrollment(self.programme())
         arrear = self.arrear(enrollment)
-        coordinator = self._coordinator(enrollment.household.municipality)
+        coordinator = self.coordinator(enrollment.household.municipality)
         request = payments.create_request(
             coordinator, enrollment, arrear, amount_deni, "Исклучување на струја", today=TODAY
         )
@@ -489,14 +489,15 @@ class Factory:
 
         municipality = municipality or self.municipality()
         return add_site(
-            self._coordinator(municipality),
+            self.coordinator(municipality),
             self.enterprise(municipality),
             name,
             "Кичево",
             "одржување на зеленило",
         )
 
-    def _coordinator(self, municipality: Municipality) -> User:
+    def coordinator(self, municipality: Municipality) -> User:
+        """The municipality's coordinator the factories act as (one per municipality, reused)."""
         existing = db.session.scalar(
             db.select(User).where(
                 User.username == f"factory-coordinator-{municipality.code.lower()}"

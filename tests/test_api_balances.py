@@ -35,7 +35,7 @@ def enrollment(make: Factory, programme: Programme) -> Enrollment:
     """Active since 01.12.2021, 100 hours owed; 3 h 30 verified and 1 h logged, not verified."""
     enrollment = make.active_enrollment(programme)
     make.paid(enrollment, 10_000_00)
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     head, site = enrollment.household.members[0], make.site()
     verified = work_services.log_work(
         coordinator,

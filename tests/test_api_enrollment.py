@@ -43,7 +43,7 @@ def commission(programme: Programme) -> list[int]:
 def household(make: Factory, programme: Programme) -> Household:
     household = make.household()
     services.apply(
-        make._coordinator(make.municipality()),
+        make.coordinator(make.municipality()),
         household,
         programme,
         applied_on=date(2021, 11, 10),

@@ -386,7 +386,7 @@ def test_the_list_filters_by_programme_enrollment_status_and_search_and_pages(
     active = make.active_enrollment(programme).household
     applied = make.household(head_name=("Зоран", "Зорановски"), address="ул. З 4")
     enrollment_services.apply(
-        make._coordinator(make.municipality()),
+        make.coordinator(make.municipality()),
         applied,
         programme,
         applied_on=date(2021, 12, 1),

@@ -54,7 +54,7 @@ def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
 
 @pytest.fixture
 def coordinator(make: Factory) -> User:
-    return make._coordinator(make.municipality())
+    return make.coordinator(make.municipality())
 
 
 def count(model: type, *where: Any) -> int:

@@ -119,7 +119,7 @@ def test_a_check_dated_in_the_future_is_refused(programme: Programme) -> None:
 def test_falling_behind_alerts_the_social_worker_and_the_coordinators_once(
     make: Factory, programme: Programme, family: Enrollment, worker: User, site: WorkSite
 ) -> None:
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     member = family.household.members[0]
     work_services.log_work(
         coordinator,

@@ -77,7 +77,7 @@ def programme(make: Factory) -> Programme:
 
 @pytest.fixture
 def coordinator(make: Factory) -> User:
-    return make._coordinator(make.municipality())
+    return make.coordinator(make.municipality())
 
 
 def commission(programme: Programme) -> list[CommissionMember]:
@@ -405,7 +405,7 @@ def test_a_duplicate_national_id_is_refused_even_past_the_check(
     monkeypatch.setattr(household_services, "_check_unique_national_id", lambda *a, **k: None)
     with pytest.raises(ValidationError, match="already registered") as refused:
         household_services.add_member(
-            make._coordinator(household.municipality),
+            make.coordinator(household.municipality),
             household,
             household_services.MemberData(
                 "Друг", "Човек", None, national_id=taken, relation="other"
@@ -422,7 +422,7 @@ def test_two_registrations_racing_with_one_national_id_store_one_person(
     app: Flask, make: Factory, attempt: int
 ) -> None:
     kicevo = make.municipality()
-    coordinator_id, municipality_id = make._coordinator(kicevo).id, kicevo.id
+    coordinator_id, municipality_id = make.coordinator(kicevo).id, kicevo.id
     db.session.commit()  # and touch no loaded object until the threads end: no lock held
     number = valid_national_id(date(1990, 1, 1))
     barrier = threading.Barrier(2)

@@ -259,7 +259,7 @@ def test_a_second_head_is_refused(make: Factory) -> None:
 def test_a_future_birth_date_is_refused(make: Factory) -> None:
     household = make.household()
     member = household.members[0]
-    coordinator = make._coordinator(household.municipality)
+    coordinator = make.coordinator(household.municipality)
     with pytest.raises(ValidationError) as refused:
         update_member(
             coordinator,

@@ -52,7 +52,7 @@ def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
 
 @pytest.fixture
 def coordinator(make: Factory) -> User:
-    return make._coordinator(make.municipality())
+    return make.coordinator(make.municipality())
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ def test_nobody_approves_a_request_they_made_or_changed(
         services.approve(both, request, today=TODAY)
     assert (request.status, count(Approval)) == ("submitted", 0)
     # Changing someone else's request makes one a maker too.
-    other = submitted(make._coordinator(make.municipality()), enrollment, arrear, 1_000_00)
+    other = submitted(make.coordinator(make.municipality()), enrollment, arrear, 1_000_00)
     services.reject(make.user(Role.OFFICER), other, "Поправи", today=TODAY)
     services.edit_request(both, other, 1_500_00, "", today=TODAY)
     services.submit(both, other, today=TODAY)
@@ -660,7 +660,7 @@ def test_the_queue_approves_each_request_on_its_own(  # type: ignore[no-untyped-
     login_as, make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
 ) -> None:
     browser, officer = login_as(Role.OFFICER)
-    own = make._coordinator(make.municipality())
+    own = make.coordinator(make.municipality())
     fine = submitted(own, enrollment, arrear, 1_000_00).id
     # A request this officer changed: refused for it, while the other one goes through.
     mine = services.create_request(own, enrollment, arrear, 2_000_00, "", today=TODAY)
@@ -716,7 +716,7 @@ def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ig
     login_as, make: Factory, programme: Programme
 ) -> None:
     household = make.household()
-    coordinator = make._coordinator(household.municipality)
+    coordinator = make.coordinator(household.municipality)
 
     def statement(creditor: str, start: date, end: date) -> None:
         account = services.open_account(
@@ -746,7 +746,7 @@ def test_reject_edit_resubmit_and_cancel_through_the_pages(  # type: ignore[no-u
 ) -> None:
     coordinator_browser, _c = login_as(Role.COORDINATOR)
     officer_browser, _o = login_as(Role.OFFICER)
-    request_id = submitted(make._coordinator(make.municipality()), enrollment, arrear).id
+    request_id = submitted(make.coordinator(make.municipality()), enrollment, arrear).id
     url = f"/payments/requests/{request_id}"
     no_reason = officer_browser.post(f"{url}/reject", {"reject-reason": ""})
     assert "This field is required." in no_reason.get_data(as_text=True)

@@ -95,7 +95,7 @@ def test_hours_for_a_child_an_exempt_member_or_before_the_enrollment_are_refused
     child = make.member(enrollment.household, "Лејла", date(2012, 3, 1), "child")
     mother = make.member(enrollment.household, "Ајше", date(1990, 3, 1), "spouse")
     household_services.add_exemption(
-        make._coordinator(make.municipality()), mother, "pregnancy", "Потврда 7", date(2022, 1, 1)
+        make.coordinator(make.municipality()), mother, "pregnancy", "Потврда 7", date(2022, 1, 1)
     )
     for member, day, message in [
         (child, MONDAY, "under 18"),
@@ -111,7 +111,7 @@ def test_hours_for_a_child_an_exempt_member_or_before_the_enrollment_are_refused
 def test_hours_for_a_withdrawn_family_are_refused(
     make: Factory, worker: User, head: Member, site: WorkSite, enrollment: Enrollment
 ) -> None:
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     enrollment_services.withdraw(
         coordinator, enrollment, on=date(2022, 1, 3), reason="Се исели", today=TODAY
     )
@@ -178,7 +178,7 @@ def test_rejected_hours_free_the_cap_again(
     make: Factory, worker: User, head: Member, site: WorkSite
 ) -> None:
     first = log(worker, head, site, shift(MONDAY, minutes=4 * 60))
-    services.reject(make._coordinator(make.municipality()), first, "Не се појави", today=TODAY)
+    services.reject(make.coordinator(make.municipality()), first, "Не се појави", today=TODAY)
     log(worker, head, site, shift(MONDAY, minutes=4 * 60))
 
 
@@ -211,7 +211,7 @@ def test_a_rejection_keeps_its_reason(
     make: Factory, worker: User, head: Member, site: WorkSite
 ) -> None:
     entry = log(worker, head, site, shift(MONDAY, minutes=60))
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     with pytest.raises(ValidationError):
         services.reject(coordinator, entry, " ", today=TODAY)
     services.reject(coordinator, entry, "Не беше на локацијата", today=TODAY)
@@ -234,7 +234,7 @@ def test_verified_hours_are_corrected_by_a_reversing_entry_never_edited(
     make: Factory, worker: User, head: Member, site: WorkSite, enrollment: Enrollment
 ) -> None:
     entry = log(worker, head, site, shift(MONDAY, minutes=180))
-    services.verify(make._coordinator(make.municipality()), entry, today=TODAY)
+    services.verify(make.coordinator(make.municipality()), entry, today=TODAY)
     with pytest.raises(ConflictError, match="correction"):
         services.edit_log(worker, entry, "друго", today=TODAY)
     correction = services.correct(worker, entry, "Погрешен член", today=TODAY)
@@ -280,7 +280,7 @@ def test_the_balance_is_owed_minus_verified_minutes_never_counting_one_twice(
     make.paid(enrollment, 5_000_00)
     member = enrollment.household.members[0]
     site = make.site()
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     logs: list[WorkLog] = []
     worked: dict[int, int] = {}  # log id → minutes that really count
     for op in ops:
@@ -411,7 +411,7 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
 ) -> None:
     enrollment = make.active_enrollment(programme)
     make.paid(enrollment)
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     this_monday = date.today() - timedelta(days=date.today().weekday())
     member = enrollment.household.members[0]
     services.log_work(
