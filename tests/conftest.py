@@ -28,7 +28,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, select, text
 from stdnum.si import emso
 
 from casework import create_app
@@ -340,7 +340,7 @@ class Factory:
         hourly_value_deni: int = 100_00,
     ) -> Programme:
         """The pilot's programme: debts of 01.11.2020–31.10.2021 to EVN and the communal
-        enterprise, with a commission of five."""
+        enterprise, with a commission of three."""
         from casework.enrollment.models import Seat
         from casework.enrollment.services import add_commission_member
         from casework.programmes.services import ProgrammeData, create_programme
@@ -526,6 +526,61 @@ def make(app: Flask) -> Factory:
     return Factory(app)
 
 
+@pytest.fixture
+def programme(make: Factory) -> Programme:
+    """The pilot's programme (``Factory.programme``): a commission of three, 4 h a day and 20 h
+    a week of work, and above the threshold of 25.000,00 ден. two officers approve."""
+    return make.programme()
+
+
+@pytest.fixture
+def coordinator(make: Factory) -> User:
+    """The coordinator of the default municipality, the one the factories act as."""
+    return make.coordinator(make.municipality())
+
+
+@pytest.fixture
+def enrollment(make: Factory, programme: Programme) -> Enrollment:
+    """A household active in ``programme`` (``Factory.active_enrollment``), nothing paid yet."""
+    return make.active_enrollment(programme)
+
+
+@pytest.fixture
+def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
+    """42.500,00 ден. owed to EVN by ``enrollment``'s household, inside the eligible period."""
+    return make.arrear(enrollment)
+
+
+@pytest.fixture
+def worker(make: Factory) -> User:
+    """A social worker of the default municipality."""
+    return make.user(Role.SOCIAL_WORKER)
+
+
+@pytest.fixture
+def site(make: Factory) -> WorkSite:
+    """A work site of the default municipality, run by an enterprise of its own."""
+    return make.site()
+
+
+@pytest.fixture
+def head(enrollment: Enrollment) -> Member:
+    """The head of ``enrollment``'s household (whichever ``enrollment`` the test module uses)."""
+    return enrollment.household.members[0]
+
+
+def count(model: Any, *where: Any) -> int:
+    """How many rows of ``model`` match ``where``: what a request or a service stored, or not."""
+    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The API's error envelope of a response (nothing but ``{"error": {...}}``)."""
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    return dict(body["error"])
+
+
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
@@ -679,7 +734,9 @@ __all__ = [
     "Client",
     "Factory",
     "commit",
+    "count",
     "downgrade",
+    "error_of",
     "run_jobs",
     "valid_national_id",
 ]

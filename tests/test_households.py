@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.audit.models import AuditEvent
 from casework.errors import PermissionDenied, ValidationError
@@ -14,12 +14,7 @@ from casework.households import queries
 from casework.households.models import Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household, update_member
 from casework.security.models import Role
-from tests.conftest import TODAY, Factory, valid_national_id
-
-
-def count(model: type) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
-
+from tests.conftest import TODAY, Factory, count, valid_national_id
 
 # --- scope ---------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from casework.imports.models import ImportUpload
 from casework.payments.models import Arrear, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
-from tests.conftest import TODAY, Factory, valid_national_id
+from tests.conftest import TODAY, Factory, count, valid_national_id
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 HEADERS = "Бр. домаќинство;Сродство;Име;Презиме;ЕМБГ;Датум на раѓање;Пол;Адреса;Јазик"
@@ -68,10 +68,6 @@ def run(
     )
     db.session.commit()
     return report
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 @pytest.fixture

@@ -30,29 +30,9 @@ from casework.payments.models import (
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
-from tests.conftest import PASSWORD, TODAY, Factory
+from tests.conftest import PASSWORD, TODAY, Factory, count
 
 PAID_ON = date(2022, 1, 10)
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()
-
-
-@pytest.fixture
-def enrollment(make: Factory, programme: Programme) -> Enrollment:
-    return make.active_enrollment(programme)
-
-
-@pytest.fixture
-def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
-    return make.arrear(enrollment)  # 42.500,00 ден. at EVN, inside the eligible period
-
-
-@pytest.fixture
-def coordinator(make: Factory) -> User:
-    return make.coordinator(make.municipality())
 
 
 @pytest.fixture
@@ -63,10 +43,6 @@ def officer(make: Factory) -> User:
 @pytest.fixture
 def officer2(make: Factory) -> User:
     return make.user(Role.OFFICER)
-
-
-def count(model: type) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def submitted(
