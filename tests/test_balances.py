@@ -53,7 +53,7 @@ def test_expected_minutes_grow_evenly_from_payment_to_due_date() -> None:
         (OWED, 0, PAID + timedelta(days=10), CheckStatus.ON_TRACK),  # within tolerance
     ],
 )
-def test_each_status_at_its_edge(
+def test_overdue_begins_the_day_after_the_due_date_and_behind_beyond_the_tolerance(
     obligations: list[Due], verified: int, as_of: date, status: CheckStatus
 ) -> None:
     assert status_of(obligations, verified, as_of, TOLERANCE) == status

@@ -638,7 +638,7 @@ def test_a_social_worker_writes_notes_only_in_its_caseload(login_as, make: Facto
 # --- through the pages --------------------------------------------------------------------------
 
 
-def test_every_step_through_the_pages(  # type: ignore[no-untyped-def]
+def test_the_pages_take_an_enrollment_through_every_step_and_refuse_one_out_of_order(  # type: ignore[no-untyped-def]
     login_as, make: Factory, full_commission_programme: Programme
 ) -> None:
     browser, _user = login_as(Role.COORDINATOR)

@@ -273,7 +273,9 @@ def test_only_the_municipality_coordinators_may_import(setting: Any, make: Facto
     assert count(Household) == 0
 
 
-def test_an_xlsx_with_english_headers_dates_and_numbers_as_cells(setting: Any) -> None:
+def test_an_xlsx_is_read_by_english_headers_and_typed_cells_and_a_formula_is_refused(
+    setting: Any,
+) -> None:
     coordinator, programme = setting
     workbook = Workbook()
     sheet = workbook.active

@@ -717,7 +717,7 @@ def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ig
     assert "the programme pays debts of 01.11.2020–31.10.2021 only" in page
 
 
-def test_reject_edit_resubmit_and_cancel_through_the_pages(  # type: ignore[no-untyped-def]
+def test_through_the_pages_a_rejected_request_is_edited_resubmitted_and_cancelled(  # type: ignore[no-untyped-def]
     login_as, make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
 ) -> None:
     coordinator_browser, _c = login_as(Role.COORDINATOR)
