@@ -28,7 +28,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, select, text
 from stdnum.si import emso
 
 from casework import create_app
@@ -294,7 +294,7 @@ class Factory:
         address: str = "ул. Гоце Делчев бр. 7",
     ) -> Household:
         municipality = municipality or self.municipality()
-        coordinator = self._coordinator(municipality)
+        coordinator = self.coordinator(municipality)
         birth = date(1984, 3, 15)
         household = create_household(
             coordinator,
@@ -320,7 +320,7 @@ class Factory:
 
         birth = birth or date(1988, 6, 2)
         return add_member(
-            self._coordinator(household.municipality),
+            self.coordinator(household.municipality),
             household,
             MemberData(
                 first_name,
@@ -340,7 +340,7 @@ class Factory:
         hourly_value_deni: int = 100_00,
     ) -> Programme:
         """The pilot's programme: debts of 01.11.2020–31.10.2021 to EVN and the communal
-        enterprise, with a commission of five."""
+        enterprise, with a commission of three."""
         from casework.enrollment.models import Seat
         from casework.enrollment.services import add_commission_member
         from casework.programmes.services import ProgrammeData, create_programme
@@ -396,7 +396,7 @@ class Factory:
             head_name=("Мухамед", f"Мамудовски-{next(_serials)}"),
             address=f"ул. Илинденска бр. {next(_serials)}",
         )
-        coordinator = self._coordinator(household.municipality)
+        coordinator = self.coordinator(household.municipality)
         made = enrollment.apply(
             coordinator, household, programme, applied_on=date(2021, 11, 10), today=TODAY
         )
@@ -431,7 +431,7 @@ class Factory:
     ) -> Arrear:
         from casework.payments import services as payments
 
-        coordinator = self._coordinator(enrollment.household.municipality)
+        coordinator = self.coordinator(enrollment.household.municipality)
         account = payments.open_account(
             coordinator, enrollment.household, self.creditor(creditor), f"{next(_serials):08d}"
         )
@@ -455,7 +455,7 @@ class Factory:
         from casework.payments import services as payments
 
         arrear = self.arrear(enrollment, principal_deni=amount_deni, penalty_deni=0)
-        coordinator = self._coordinator(enrollment.household.municipality)
+        coordinator = self.coordinator(enrollment.household.municipality)
         request = payments.create_request(
             coordinator, enrollment, arrear, amount_deni, "", today=TODAY
         )
@@ -475,7 +475,7 @@ class Factory:
 
         enrollment = self.active_enrollment(self.programme())
         arrear = self.arrear(enrollment)
-        coordinator = self._coordinator(enrollment.household.municipality)
+        coordinator = self.coordinator(enrollment.household.municipality)
         request = payments.create_request(
             coordinator, enrollment, arrear, amount_deni, "Исклучување на струја", today=TODAY
         )
@@ -489,14 +489,15 @@ class Factory:
 
         municipality = municipality or self.municipality()
         return add_site(
-            self._coordinator(municipality),
+            self.coordinator(municipality),
             self.enterprise(municipality),
             name,
             "Кичево",
             "одржување на зеленило",
         )
 
-    def _coordinator(self, municipality: Municipality) -> User:
+    def coordinator(self, municipality: Municipality) -> User:
+        """The municipality's coordinator the factories act as (one per municipality, reused)."""
         existing = db.session.scalar(
             db.select(User).where(
                 User.username == f"factory-coordinator-{municipality.code.lower()}"
@@ -523,6 +524,61 @@ def today_is(monkeypatch: pytest.MonkeyPatch) -> Callable[[date], None]:
 @pytest.fixture
 def make(app: Flask) -> Factory:
     return Factory(app)
+
+
+@pytest.fixture
+def programme(make: Factory) -> Programme:
+    """The pilot's programme (``Factory.programme``): a commission of three, 4 h a day and 20 h
+    a week of work, and above the threshold of 25.000,00 ден. two officers approve."""
+    return make.programme()
+
+
+@pytest.fixture
+def coordinator(make: Factory) -> User:
+    """The coordinator of the default municipality, the one the factories act as."""
+    return make.coordinator(make.municipality())
+
+
+@pytest.fixture
+def enrollment(make: Factory, programme: Programme) -> Enrollment:
+    """A household active in ``programme`` (``Factory.active_enrollment``), nothing paid yet."""
+    return make.active_enrollment(programme)
+
+
+@pytest.fixture
+def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
+    """42.500,00 ден. owed to EVN by ``enrollment``'s household, inside the eligible period."""
+    return make.arrear(enrollment)
+
+
+@pytest.fixture
+def worker(make: Factory) -> User:
+    """A social worker of the default municipality."""
+    return make.user(Role.SOCIAL_WORKER)
+
+
+@pytest.fixture
+def site(make: Factory) -> WorkSite:
+    """A work site of the default municipality, run by an enterprise of its own."""
+    return make.site()
+
+
+@pytest.fixture
+def head(enrollment: Enrollment) -> Member:
+    """The head of ``enrollment``'s household (whichever ``enrollment`` the test module uses)."""
+    return enrollment.household.members[0]
+
+
+def count(model: Any, *where: Any) -> int:
+    """How many rows of ``model`` match ``where``: what a request or a service stored, or not."""
+    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The API's error envelope of a response (nothing but ``{"error": {...}}``)."""
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    return dict(body["error"])
 
 
 CSRF_RE = re.compile(
@@ -678,7 +734,9 @@ __all__ = [
     "Client",
     "Factory",
     "commit",
+    "count",
     "downgrade",
+    "error_of",
     "run_jobs",
     "valid_national_id",
 ]

@@ -1,4 +1,4 @@
-"""The access matrix: every route × every role, as declared in ``policies.ROUTE_ACCESS``.
+"""The access matrix: every route × every role, as declared in ``access_matrix.ROUTE_ACCESS``.
 
 One world holds every kind of object twice: in municipality A, where each role has a user,
 and in municipality B, where none of them works. Each route is asked with A's objects and
@@ -35,16 +35,16 @@ from casework.organizations.models import Municipality
 from casework.programmes.models import Programme
 from casework.security import services as security_services
 from casework.security.models import Role, User
-from casework.security.policies import (
+from casework.web import PUBLIC_ENDPOINTS
+from casework.work import services as work_services
+from casework.work.models import WorkSite
+from tests.access_matrix import (
     ROUTE_ACCESS,
     Actor,
     Outcome,
     expected_access,
     matrix_endpoint,
 )
-from casework.web import PUBLIC_ENDPOINTS
-from casework.work import services as work_services
-from casework.work.models import WorkSite
 from tests.conftest import TODAY, Client, Factory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -537,8 +537,8 @@ def test_every_route_has_a_row_in_the_access_matrix(app: Flask) -> None:
     registered = {rule.endpoint for rule in guarded_rules(app)}
     declared = {matrix_endpoint(key) for key in ROUTE_ACCESS}
     missing, stale = sorted(registered - declared), sorted(declared - registered)
-    assert not missing, f"routes without a row in security.policies.ROUTE_ACCESS: {missing}"
-    assert not stale, f"rows in security.policies.ROUTE_ACCESS for no route: {stale}"
+    assert not missing, f"routes without a row in tests/access_matrix.py ROUTE_ACCESS: {missing}"
+    assert not stale, f"rows in tests/access_matrix.py ROUTE_ACCESS for no route: {stale}"
     unanswered = []
     for rule in guarded_rules(app):
         for method in methods_of(rule):

@@ -4,10 +4,9 @@ demand, once per programme and day."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.audit.models import AccessAction, AccessRecord
 from casework.balances.models import BalanceRun, BalanceSnapshot
@@ -16,18 +15,9 @@ from casework.extensions import db
 from casework.programmes.models import Programme
 from casework.security.models import Role
 from casework.work import services as work_services
-from tests.conftest import TODAY, Factory
+from tests.conftest import TODAY, Factory, count
 
 MONDAY = date(2022, 1, 10)
-
-
-def count(model: type, *where: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def enrollment(make: Factory, programme: Programme) -> Enrollment:
     """Active since 01.12.2021, 100 hours owed; 3 h 30 verified and 1 h logged, not verified."""
     enrollment = make.active_enrollment(programme)
     make.paid(enrollment, 10_000_00)
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     head, site = enrollment.household.members[0], make.site()
     verified = work_services.log_work(
         coordinator,

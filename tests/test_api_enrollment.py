@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.enrollment import services
 from casework.enrollment.models import (
@@ -22,16 +22,7 @@ from casework.extensions import db
 from casework.households.models import Household
 from casework.programmes.models import Programme
 from casework.security.models import Role
-from tests.conftest import TODAY, ApiClient, Factory
-
-
-def count(model: type, *where: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()  # a commission of three
+from tests.conftest import TODAY, ApiClient, Factory, count
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def commission(programme: Programme) -> list[int]:
 def household(make: Factory, programme: Programme) -> Household:
     household = make.household()
     services.apply(
-        make._coordinator(make.municipality()),
+        make.coordinator(make.municipality()),
         household,
         programme,
         applied_on=date(2021, 11, 10),

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.audit.models import AccessAction, AccessRecord, AuditEvent
 from casework.enrollment import services as enrollment_services
@@ -19,11 +19,7 @@ from casework.households.models import Exemption, Household, Member
 from casework.organizations.models import Municipality
 from casework.programmes.models import Programme
 from casework.security.models import Role
-from tests.conftest import TODAY, ApiClient, Factory, valid_national_id
-
-
-def count(model: type, *where: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+from tests.conftest import TODAY, ApiClient, Factory, count, valid_national_id
 
 
 def post_raw(api: ApiClient, url: str, body: str) -> Any:
@@ -70,11 +66,6 @@ def new_household(programme: Programme, **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()
 
 
 @pytest.fixture
@@ -386,7 +377,7 @@ def test_the_list_filters_by_programme_enrollment_status_and_search_and_pages(
     active = make.active_enrollment(programme).household
     applied = make.household(head_name=("Зоран", "Зорановски"), address="ул. З 4")
     enrollment_services.apply(
-        make._coordinator(make.municipality()),
+        make.coordinator(make.municipality()),
         applied,
         programme,
         applied_on=date(2021, 12, 1),

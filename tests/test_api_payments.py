@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.api.services import create_token
 from casework.enrollment import services as enrollment_services
@@ -29,36 +29,12 @@ from casework.payments.models import (
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
-from tests.conftest import PASSWORD, TODAY, ApiClient, Factory
+from tests.conftest import PASSWORD, TODAY, ApiClient, Factory, count, error_of
 
 
 @pytest.fixture(autouse=True)
 def _api_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("casework.payments.api._today", lambda: TODAY)
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()  # threshold 25.000,00 ден.: above it, two officers approve
-
-
-@pytest.fixture
-def enrollment(make: Factory, programme: Programme) -> Enrollment:
-    return make.active_enrollment(programme)
-
-
-@pytest.fixture
-def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
-    return make.arrear(enrollment)  # 42.500,00 ден. at EVN, inside the eligible period
-
-
-@pytest.fixture
-def coordinator(make: Factory) -> User:
-    return make._coordinator(make.municipality())
-
-
-def count(model: type, *where: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 def submitted(
@@ -82,12 +58,6 @@ def stored(request_id: int) -> PaymentRequest:
     found = db.session.get(PaymentRequest, request_id)
     assert found is not None
     return found
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    return dict(body["error"])
 
 
 def raw_post(api: ApiClient, url: str, data: str) -> Any:

@@ -19,7 +19,7 @@ from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work import services
 from casework.work.models import LogStatus, WorkLog, WorkSite
-from tests.conftest import TODAY, ApiClient, Factory
+from tests.conftest import TODAY, ApiClient, Factory, count, error_of
 
 MONDAY = date(2022, 1, 10)  # TODAY is Monday 17.01.2022; the enrollment is active from 01.12.2021
 
@@ -30,25 +30,10 @@ def _api_today(today_is: Callable[[date], None]) -> None:
 
 
 @pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()  # 4 h a day, 20 h a week
-
-
-@pytest.fixture
 def enrollment(make: Factory, programme: Programme) -> Enrollment:
     enrollment = make.active_enrollment(programme)
     make.paid(enrollment, 10_000_00)  # 100 hours owed
     return enrollment
-
-
-@pytest.fixture
-def head(enrollment: Enrollment) -> Member:
-    return enrollment.household.members[0]
-
-
-@pytest.fixture
-def site(make: Factory) -> WorkSite:
-    return make.site()
 
 
 @pytest.fixture
@@ -65,21 +50,11 @@ def supervisor(api_as, site: WorkSite) -> tuple[ApiClient, User]:  # type: ignor
     return api_as(Role.SUPERVISOR, organization=site.enterprise)
 
 
-def count_logs(*where: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(WorkLog).where(*where)) or 0
-
-
 def stored(log_id: int) -> WorkLog:
     db.session.expire_all()
     found = db.session.get(WorkLog, log_id)
     assert found is not None
     return found
-
-
-def error_of(response: Any) -> dict[str, Any]:
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    return dict(body["error"])
 
 
 def logged(member: Member, site: WorkSite, day: date = MONDAY, minutes: int = 120) -> WorkLog:
@@ -175,7 +150,7 @@ def test_minutes_over_the_daily_cap_are_refused_naming_minutes(
     assert response.status_code == 422
     error = error_of(response)
     assert set(error["fields"]) == {"minutes"} and "a day" in error["message"]
-    assert count_logs() == 1
+    assert count(WorkLog) == 1
 
 
 def test_logging_refusals_name_the_field_at_fault(
@@ -195,7 +170,7 @@ def test_logging_refusals_name_the_field_at_fault(
         assert field in error_of(response)["fields"], (field, response.get_json())
     zero = api.post("/work-logs", body(head, site, minutes=0))
     assert zero.status_code == 422 and set(error_of(zero)["fields"]) == {"minutes"}
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 def test_malformed_json_is_a_400_and_logs_nothing(
@@ -210,7 +185,7 @@ def test_malformed_json_is_a_400_and_logs_nothing(
         headers={"Authorization": f"Bearer {api.token}"},
     )
     assert response.status_code == 400 and error_of(response)["code"] == "bad_request"
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 def test_hours_are_logged_only_for_ones_own_caseload_and_never_by_officers(  # type: ignore[no-untyped-def]
@@ -225,7 +200,7 @@ def test_hours_are_logged_only_for_ones_own_caseload_and_never_by_officers(  # t
     coordinator, _c2 = api_as(Role.COORDINATOR)
     assert coordinator.post("/work-logs", body(head, site, site_id=999_999)).status_code == 404
     assert coordinator.post("/work-logs", body(head, site, member_id=999_999)).status_code == 404
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 def test_a_log_sent_again_with_its_key_is_recorded_once(
@@ -238,7 +213,7 @@ def test_a_log_sent_again_with_its_key_is_recorded_once(
     assert replay.status_code == 201
     assert replay.get_json() == first.get_json()
     assert replay.headers.get("Idempotent-Replayed") == "true"
-    assert count_logs() == 1
+    assert count(WorkLog) == 1
     changed = api.post(
         "/work-logs", body(head, site, minutes=30), Idempotency_Key="field-device-42"
     )
@@ -376,7 +351,7 @@ def test_verified_hours_are_reversed_by_a_correcting_entry_once(
     assert again.status_code == 409
     unverified = api.post(f"/work-logs/{pending_id}/reverse", {"reason": "Грешка"})
     assert unverified.status_code == 409
-    assert count_logs(WorkLog.reverses_id.is_not(None)) == 1
+    assert count(WorkLog, WorkLog.reverses_id.is_not(None)) == 1
 
 
 def test_a_correction_needs_a_reason_and_the_right_to_correct(  # type: ignore[no-untyped-def]
@@ -388,4 +363,4 @@ def test_a_correction_needs_a_reason_and_the_right_to_correct(  # type: ignore[n
     assert blank.status_code == 422 and set(error_of(blank)["fields"]) == {"reason"}
     officer, _o = api_as(Role.OFFICER)  # sees the household, corrects nothing
     assert officer.post(f"/work-logs/{log_id}/reverse", {"reason": "x"}).status_code == 403
-    assert count_logs(WorkLog.reverses_id.is_not(None)) == 0
+    assert count(WorkLog, WorkLog.reverses_id.is_not(None)) == 0

@@ -22,7 +22,7 @@ from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work import services as work_services
 from casework.work.models import WorkSite
-from tests.conftest import TODAY, Factory, run_jobs
+from tests.conftest import TODAY, Factory, count, run_jobs
 
 PAID = date(2021, 12, 1)
 DUE = PAID + timedelta(days=180)
@@ -53,7 +53,7 @@ def test_expected_minutes_grow_evenly_from_payment_to_due_date() -> None:
         (OWED, 0, PAID + timedelta(days=10), CheckStatus.ON_TRACK),  # within tolerance
     ],
 )
-def test_each_status_at_its_edge(
+def test_overdue_begins_the_day_after_the_due_date_and_behind_beyond_the_tolerance(
     obligations: list[Due], verified: int, as_of: date, status: CheckStatus
 ) -> None:
     assert status_of(obligations, verified, as_of, TOLERANCE) == status
@@ -73,30 +73,11 @@ def test_an_old_obligation_past_due_makes_a_family_overdue_even_with_a_new_one()
 
 
 @pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()
-
-
-@pytest.fixture
-def worker(make: Factory) -> User:
-    return make.user(Role.SOCIAL_WORKER)
-
-
-@pytest.fixture
 def family(make: Factory, programme: Programme, worker: User) -> Enrollment:
     enrollment = make.active_enrollment(programme)
     enrollment.household.assigned_worker_id = worker.id
     make.paid(enrollment, 10_000_00)  # 100 h owed from 01.12.2021, due in 180 days
     return enrollment
-
-
-@pytest.fixture
-def site(make: Factory) -> WorkSite:
-    return make.site()
-
-
-def runs() -> int:
-    return db.session.scalar(select(func.count()).select_from(BalanceRun)) or 0
 
 
 def test_running_the_same_check_twice_stores_one_run(
@@ -105,7 +86,7 @@ def test_running_the_same_check_twice_stores_one_run(
     first = services.run_check(programme, TODAY, today=TODAY)
     again = services.run_check(programme, TODAY, today=TODAY)
     assert (first.created, again.created, again.run.id) == (True, False, first.run.id)
-    assert runs() == 1
+    assert count(BalanceRun) == 1
     assert db.session.scalar(select(func.count()).select_from(BalanceSnapshot)) == 1
 
 
@@ -113,13 +94,13 @@ def test_a_check_dated_in_the_future_is_refused(programme: Programme) -> None:
     with pytest.raises(ValidationError) as refused:
         services.run_check(programme, TODAY + timedelta(days=1), today=TODAY)
     assert refused.value.field == "date"
-    assert runs() == 0
+    assert count(BalanceRun) == 0
 
 
 def test_falling_behind_alerts_the_social_worker_and_the_coordinators_once(
     make: Factory, programme: Programme, family: Enrollment, worker: User, site: WorkSite
 ) -> None:
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     member = family.household.members[0]
     work_services.log_work(
         coordinator,
@@ -200,7 +181,7 @@ def test_two_schedulers_at_once_record_one_run(
     for t in threads:
         t.join(timeout=60)
     assert sorted(outcomes) == [False, True]
-    assert runs() == 1
+    assert count(BalanceRun) == 1
 
 
 # --- the scheduler ------------------------------------------------------------------------------
@@ -275,13 +256,13 @@ def test_a_coordinator_runs_a_check_and_the_social_worker_sees_the_alert(  # typ
     browser, _c = login_as(Role.COORDINATOR)
     started = browser.post(f"/programmes/{programme_id}/checks")
     assert started.status_code == 302 and "/jobs/" in started.headers["Location"]
-    assert runs() == 1  # the worker runs the check, not the web request
+    assert count(BalanceRun) == 1  # the worker runs the check, not the web request
     assert run_jobs() == 1
     job_page = browser.get(started.headers["Location"]).get_data(as_text=True)
     assert "Balance check done." in job_page
     page = browser.get(f"/programmes/{programme_id}/checks").get_data(as_text=True)
     assert date.today().strftime("%d.%m.%Y") in page
-    assert runs() == 2
+    assert count(BalanceRun) == 2
     detail = browser.get(f"/households/{family.household_id}").get_data(as_text=True)
     assert 'class="check-chart"' in detail and detail.count("<rect") == 2
     from tests.conftest import Client

@@ -34,18 +34,16 @@ from casework.organizations.services import create_organization
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
-from tests.conftest import Factory, valid_national_id
+from tests.conftest import Factory, count, valid_national_id
 
 TODAY = date(2022, 1, 17)
 OPENED = date(2021, 11, 8)
 
 
-def count(model: type) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
-
-
 @pytest.fixture
-def programme(make: Factory) -> Programme:
+def full_commission_programme(make: Factory) -> Programme:
+    """A programme with the pilot's full commission of five (the factory's has three) and no
+    eligible creditors: quorum and majority are counted out of five here."""
     admin = make.user(Role.ADMIN)
     ngo = create_organization(None, OrganizationKind.NGO, "ЦГИ Прилеп")
     programme = create_programme(
@@ -73,11 +71,6 @@ def programme(make: Factory) -> Programme:
     ]:
         services.add_commission_member(admin, programme, name, seat.value)
     return programme
-
-
-@pytest.fixture
-def coordinator(make: Factory) -> User:
-    return make._coordinator(make.municipality())
 
 
 def commission(programme: Programme) -> list[CommissionMember]:
@@ -138,9 +131,9 @@ def active_enrollment(make: Factory, coordinator: User, programme: Programme) ->
 
 
 def test_application_decision_and_agreement_make_the_enrollment_active(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
-    enrollment = active_enrollment(make, coordinator, programme)
+    enrollment = active_enrollment(make, coordinator, full_commission_programme)
     db.session.refresh(enrollment)
     assert enrollment.status == Status.ACTIVE
     assert enrollment.active_since == date(2021, 12, 1)
@@ -161,12 +154,12 @@ def test_application_decision_and_agreement_make_the_enrollment_active(
 
 
 def test_an_active_enrollment_can_be_completed_or_withdrawn_with_a_reason(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
-    first = active_enrollment(make, coordinator, programme)
+    first = active_enrollment(make, coordinator, full_commission_programme)
     services.complete(coordinator, first, on=date(2022, 1, 10), reason="Сите часови", today=TODAY)
     assert first.status == Status.COMPLETED and first.ended_on == date(2022, 1, 10)
-    second = active_enrollment(make, coordinator, programme)
+    second = active_enrollment(make, coordinator, full_commission_programme)
     with pytest.raises(ValidationError, match="reason") as refused:
         services.withdraw(coordinator, second, on=date(2022, 1, 10), reason="  ", today=TODAY)
     assert refused.value.field == "reason"
@@ -176,14 +169,16 @@ def test_an_active_enrollment_can_be_completed_or_withdrawn_with_a_reason(
 
 
 def test_a_rejection_needs_a_reason_and_closes_the_application(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     household = family(make)
-    enrollment = services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+    enrollment = services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
     data = services.DecisionData(
         decided_on=date(2021, 11, 25),
         outcome="rejected",
-        votes={m.id: "against" for m in commission(programme)},
+        votes={m.id: "against" for m in commission(full_commission_programme)},
     )
     with pytest.raises(ValidationError, match="reason"):
         services.record_decision(coordinator, enrollment, data, today=TODAY)
@@ -202,10 +197,12 @@ def test_a_rejection_needs_a_reason_and_closes_the_application(
 
 
 def test_activating_an_application_that_was_never_approved_is_refused(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     household = family(make)
-    enrollment = services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+    enrollment = services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
     with pytest.raises(ConflictError, match="not been approved"):
         services.sign_agreement(
             coordinator,
@@ -222,10 +219,10 @@ def test_activating_an_application_that_was_never_approved_is_refused(
 
 
 def test_a_decision_without_a_majority_of_the_commission_present_is_refused(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     enrollment = services.apply(
-        coordinator, family(make), programme, applied_on=OPENED, today=TODAY
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
     )
     with pytest.raises(ValidationError, match="2 of 5") as refused:
         services.record_decision(
@@ -234,7 +231,7 @@ def test_a_decision_without_a_majority_of_the_commission_present_is_refused(
             services.DecisionData(
                 decided_on=date(2021, 11, 25),
                 outcome="approved",
-                votes={m.id: "for" for m in commission(programme)[:2]},
+                votes={m.id: "for" for m in commission(full_commission_programme)[:2]},
             ),
             today=TODAY,
         )
@@ -243,12 +240,12 @@ def test_a_decision_without_a_majority_of_the_commission_present_is_refused(
 
 
 def test_a_vote_by_someone_outside_the_commission_is_refused(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     other = create_programme(
         make.user(Role.ADMIN),
         make.municipality(),
-        programme.ngo,
+        full_commission_programme.ngo,
         ProgrammeData(
             name="Друга",
             donor="",
@@ -261,9 +258,9 @@ def test_a_vote_by_someone_outside_the_commission_is_refused(
     )
     stranger = services.add_commission_member(make.user(Role.ADMIN), other, "Туѓ", "lawyer")
     enrollment = services.apply(
-        coordinator, family(make), programme, applied_on=OPENED, today=TODAY
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
     )
-    votes = {m.id: "for" for m in commission(programme)[:3]} | {stranger.id: "for"}
+    votes = {m.id: "for" for m in commission(full_commission_programme)[:3]} | {stranger.id: "for"}
     with pytest.raises(ValidationError, match="commission"):
         services.record_decision(
             coordinator,
@@ -275,10 +272,10 @@ def test_a_vote_by_someone_outside_the_commission_is_refused(
 
 
 def test_an_outcome_against_the_votes_is_refused(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     enrollment = services.apply(
-        coordinator, family(make), programme, applied_on=OPENED, today=TODAY
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
     )
     with pytest.raises(ValidationError, match="does not follow the votes"):
         services.record_decision(
@@ -287,19 +284,21 @@ def test_an_outcome_against_the_votes_is_refused(
             services.DecisionData(
                 decided_on=date(2021, 11, 25),
                 outcome="approved",
-                votes={m.id: "against" for m in commission(programme)},
+                votes={m.id: "against" for m in commission(full_commission_programme)},
             ),
             today=TODAY,
         )
 
 
 def test_an_agreement_signed_by_a_minor_or_a_stranger_is_refused(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     household = family(make)
     outsider = make.household(head_name=("Амет", "Асановски"), address="друга").members[0]
-    enrollment = services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
-    approve(coordinator, enrollment, programme)
+    enrollment = services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    approve(coordinator, enrollment, full_commission_programme)
     child = next(m for m in household.members if m.first_name.startswith("Лејла"))
     with pytest.raises(ValidationError, match="minor") as refused:
         services.sign_agreement(
@@ -337,11 +336,17 @@ def test_an_agreement_signed_by_a_minor_or_a_stranger_is_refused(
     [(date(2021, 11, 20), "signed_on"), (TODAY + timedelta(days=1), "signed_on")],
 )
 def test_dates_in_the_wrong_order_or_in_the_future_are_refused(
-    make: Factory, coordinator: User, programme: Programme, signed_on: date, field: str
+    make: Factory,
+    coordinator: User,
+    full_commission_programme: Programme,
+    signed_on: date,
+    field: str,
 ) -> None:
     household = family(make)
-    enrollment = services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
-    approve(coordinator, enrollment, programme)  # decided on 25.11.2021
+    enrollment = services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    approve(coordinator, enrollment, full_commission_programme)  # decided on 25.11.2021
     with pytest.raises(ValidationError) as refused:
         services.sign_agreement(
             coordinator,
@@ -354,38 +359,53 @@ def test_dates_in_the_wrong_order_or_in_the_future_are_refused(
     assert refused.value.field == field
     with pytest.raises(ValidationError, match="before"):
         services.apply(
-            coordinator, family(make), programme, applied_on=date(2021, 1, 1), today=TODAY
+            coordinator,
+            family(make),
+            full_commission_programme,
+            applied_on=date(2021, 1, 1),
+            today=TODAY,
         )
 
 
 def test_a_household_cannot_hold_two_open_enrollments(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     household = family(make)
-    services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+    services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
     with pytest.raises(ConflictError, match="already has an open"):
-        services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+        services.apply(
+            coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+        )
     assert count(Enrollment) == 1
 
 
 def test_the_database_refuses_a_second_open_enrollment_even_past_the_check(
-    make: Factory, coordinator: User, programme: Programme, monkeypatch: pytest.MonkeyPatch
+    make: Factory,
+    coordinator: User,
+    full_commission_programme: Programme,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     household = family(make)
-    services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+    services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
     db.session.commit()
     monkeypatch.setattr(services, "open_enrollment", lambda household: None)
     with pytest.raises(ConflictError, match="already has an open"):
-        services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+        services.apply(
+            coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+        )
     db.session.rollback()
     assert count(Enrollment) == 1
 
 
 def test_another_municipalitys_coordinator_cannot_move_an_enrollment(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     enrollment = services.apply(
-        coordinator, family(make), programme, applied_on=OPENED, today=TODAY
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
     )
     outsider = make.user(Role.COORDINATOR, make.municipality("PRI", "Прилеп"))
     with pytest.raises(PermissionDenied):
@@ -405,7 +425,7 @@ def test_a_duplicate_national_id_is_refused_even_past_the_check(
     monkeypatch.setattr(household_services, "_check_unique_national_id", lambda *a, **k: None)
     with pytest.raises(ValidationError, match="already registered") as refused:
         household_services.add_member(
-            make._coordinator(household.municipality),
+            make.coordinator(household.municipality),
             household,
             household_services.MemberData(
                 "Друг", "Човек", None, national_id=taken, relation="other"
@@ -422,7 +442,7 @@ def test_two_registrations_racing_with_one_national_id_store_one_person(
     app: Flask, make: Factory, attempt: int
 ) -> None:
     kicevo = make.municipality()
-    coordinator_id, municipality_id = make._coordinator(kicevo).id, kicevo.id
+    coordinator_id, municipality_id = make.coordinator(kicevo).id, kicevo.id
     db.session.commit()  # and touch no loaded object until the threads end: no lock held
     number = valid_national_id(date(1990, 1, 1))
     barrier = threading.Barrier(2)
@@ -462,7 +482,7 @@ def test_two_registrations_racing_with_one_national_id_store_one_person(
 
 
 def test_a_likely_duplicate_is_shown_and_the_coordinators_call_is_kept(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     existing = family(make)
     spouse = next(m for m in existing.members if m.first_name.startswith("Ајше"))
@@ -481,9 +501,11 @@ def test_a_likely_duplicate_is_shown_and_the_coordinators_call_is_kept(
         existing.id,
         "name_and_birth",
     )
-    enrollment = services.apply(coordinator, newcomer, programme, applied_on=OPENED, today=TODAY)
+    enrollment = services.apply(
+        coordinator, newcomer, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
     with pytest.raises(ConflictError, match="duplicate"):
-        approve(coordinator, enrollment, programme)
+        approve(coordinator, enrollment, full_commission_programme)
     household_services.decide_duplicate(coordinator, review, "same", today=TODAY)
     assert review.decided_by_id == coordinator.id
     assert enrollment.status == Status.WITHDRAWN
@@ -491,7 +513,7 @@ def test_a_likely_duplicate_is_shown_and_the_coordinators_call_is_kept(
 
 
 def test_a_different_family_is_kept_with_who_decided(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
     existing = make.household(address="ул. Гоце Делчев бр. 7")
     newcomer = household_services.create_household(
@@ -504,8 +526,10 @@ def test_a_different_family_is_kept_with_who_decided(
     review = db.session.scalars(select(DuplicateReview)).one()
     assert (review.other_household_id, review.reason) == (existing.id, "address_and_head")
     household_services.decide_duplicate(coordinator, review, "different", today=TODAY)
-    enrollment = services.apply(coordinator, newcomer, programme, applied_on=OPENED, today=TODAY)
-    approve(coordinator, enrollment, programme)
+    enrollment = services.apply(
+        coordinator, newcomer, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    approve(coordinator, enrollment, full_commission_programme)
     assert enrollment.status == Status.APPROVED
 
 
@@ -513,9 +537,9 @@ def test_a_different_family_is_kept_with_who_decided(
 
 
 def test_who_may_work_adults_of_an_active_enrollment_not_exempt(
-    make: Factory, coordinator: User, programme: Programme
+    make: Factory, coordinator: User, full_commission_programme: Programme
 ) -> None:
-    enrollment = active_enrollment(make, coordinator, programme)
+    enrollment = active_enrollment(make, coordinator, full_commission_programme)
     members = {m.first_name.split("-")[0]: m for m in enrollment.household.members}
     assert services.work_refusal(members["Мухамед"], enrollment, TODAY) is None
     assert "under 18" in (services.work_refusal(members["Лејла"], enrollment, TODAY) or "")
@@ -614,18 +638,20 @@ def test_a_social_worker_writes_notes_only_in_its_caseload(login_as, make: Facto
 # --- through the pages --------------------------------------------------------------------------
 
 
-def test_every_step_through_the_pages(login_as, make: Factory, programme: Programme) -> None:  # type: ignore[no-untyped-def]
+def test_the_pages_take_an_enrollment_through_every_step_and_refuse_one_out_of_order(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, full_commission_programme: Programme
+) -> None:
     browser, _user = login_as(Role.COORDINATOR)
     household = family(make)
     today = date.today().isoformat()
     response = browser.post(
         f"/households/{household.id}/apply",
-        {"programme_id": str(programme.id), "applied_on": today},
+        {"programme_id": str(full_commission_programme.id), "applied_on": today},
     )
     assert response.status_code == 302
     enrollment = db.session.scalars(select(Enrollment)).one()
     assert enrollment.status == "applied"
-    members = commission(programme)
+    members = commission(full_commission_programme)
     # Skipping the decision: the agreement page refuses and nothing changes.
     refused = browser.post(
         f"/enrollments/{enrollment.id}/agreement",
@@ -686,14 +712,14 @@ def test_every_step_through_the_pages(login_as, make: Factory, programme: Progra
     ] == ["applied", "approved", "active", "withdrawn"]
 
 
-def test_an_officer_cannot_open_the_enrollment_steps(
+def test_an_officer_cannot_open_the_enrollment_steps(  # type: ignore[no-untyped-def]
     login_as,
-    make: Factory,  # type: ignore[no-untyped-def]
+    make: Factory,
     coordinator: User,
-    programme: Programme,
+    full_commission_programme: Programme,
 ) -> None:
     enrollment = services.apply(
-        coordinator, family(make), programme, applied_on=OPENED, today=TODAY
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
     )
     browser, _ = login_as(Role.OFFICER)
     assert browser.get(f"/enrollments/{enrollment.id}/decision").status_code == 403

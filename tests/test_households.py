@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.audit.models import AuditEvent
 from casework.errors import PermissionDenied, ValidationError
@@ -14,12 +14,7 @@ from casework.households import queries
 from casework.households.models import Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household, update_member
 from casework.security.models import Role
-from tests.conftest import TODAY, Factory, valid_national_id
-
-
-def count(model: type) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
-
+from tests.conftest import TODAY, Factory, count, valid_national_id
 
 # --- scope ---------------------------------------------------------------------------------
 
@@ -259,7 +254,7 @@ def test_a_second_head_is_refused(make: Factory) -> None:
 def test_a_future_birth_date_is_refused(make: Factory) -> None:
     household = make.household()
     member = household.members[0]
-    coordinator = make._coordinator(household.municipality)
+    coordinator = make.coordinator(household.municipality)
     with pytest.raises(ValidationError) as refused:
         update_member(
             coordinator,

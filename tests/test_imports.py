@@ -22,7 +22,7 @@ from casework.imports.models import ImportUpload
 from casework.payments.models import Arrear, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
-from tests.conftest import TODAY, Factory, valid_national_id
+from tests.conftest import TODAY, Factory, count, valid_national_id
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 HEADERS = "Бр. домаќинство;Сродство;Име;Презиме;ЕМБГ;Датум на раѓање;Пол;Адреса;Јазик"
@@ -68,10 +68,6 @@ def run(
     )
     db.session.commit()
     return report
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 @pytest.fixture
@@ -277,7 +273,9 @@ def test_only_the_municipality_coordinators_may_import(setting: Any, make: Facto
     assert count(Household) == 0
 
 
-def test_an_xlsx_with_english_headers_dates_and_numbers_as_cells(setting: Any) -> None:
+def test_an_xlsx_is_read_by_english_headers_and_typed_cells_and_a_formula_is_refused(
+    setting: Any,
+) -> None:
     coordinator, programme = setting
     workbook = Workbook()
     sheet = workbook.active

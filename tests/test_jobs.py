@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from casework.audit.models import AuditEvent
 from casework.balances import services as balance_services
@@ -27,13 +27,9 @@ from casework.jobs import services as jobs
 from casework.jobs.models import Job, JobState
 from casework.ops.services import beat
 from casework.security.models import Role
-from tests.conftest import TODAY, Client, Factory, run_jobs
+from tests.conftest import TODAY, Client, Factory, count, run_jobs
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_a_failed_send_is_kept_and_retried_later(
 
 def test_a_coordinator_gets_a_digest_without_family_names(make: Factory) -> None:
     programme = make.programme()
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     coordinator.email = "coordinator@ngo.example"
     enrollment = make.active_enrollment(programme)
     make.paid(enrollment, 10_000_00)

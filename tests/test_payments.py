@@ -30,29 +30,9 @@ from casework.payments.models import (
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
-from tests.conftest import PASSWORD, TODAY, Factory
+from tests.conftest import PASSWORD, TODAY, Factory, count
 
 PAID_ON = date(2022, 1, 10)
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()
-
-
-@pytest.fixture
-def enrollment(make: Factory, programme: Programme) -> Enrollment:
-    return make.active_enrollment(programme)
-
-
-@pytest.fixture
-def arrear(make: Factory, enrollment: Enrollment) -> Arrear:
-    return make.arrear(enrollment)  # 42.500,00 ден. at EVN, inside the eligible period
-
-
-@pytest.fixture
-def coordinator(make: Factory) -> User:
-    return make._coordinator(make.municipality())
 
 
 @pytest.fixture
@@ -63,10 +43,6 @@ def officer(make: Factory) -> User:
 @pytest.fixture
 def officer2(make: Factory) -> User:
     return make.user(Role.OFFICER)
-
-
-def count(model: type) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def submitted(
@@ -195,7 +171,7 @@ def test_nobody_approves_a_request_they_made_or_changed(
         services.approve(both, request, today=TODAY)
     assert (request.status, count(Approval)) == ("submitted", 0)
     # Changing someone else's request makes one a maker too.
-    other = submitted(make._coordinator(make.municipality()), enrollment, arrear, 1_000_00)
+    other = submitted(make.coordinator(make.municipality()), enrollment, arrear, 1_000_00)
     services.reject(make.user(Role.OFFICER), other, "Поправи", today=TODAY)
     services.edit_request(both, other, 1_500_00, "", today=TODAY)
     services.submit(both, other, today=TODAY)
@@ -660,7 +636,7 @@ def test_the_queue_approves_each_request_on_its_own(  # type: ignore[no-untyped-
     login_as, make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
 ) -> None:
     browser, officer = login_as(Role.OFFICER)
-    own = make._coordinator(make.municipality())
+    own = make.coordinator(make.municipality())
     fine = submitted(own, enrollment, arrear, 1_000_00).id
     # A request this officer changed: refused for it, while the other one goes through.
     mine = services.create_request(own, enrollment, arrear, 2_000_00, "", today=TODAY)
@@ -716,7 +692,7 @@ def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ig
     login_as, make: Factory, programme: Programme
 ) -> None:
     household = make.household()
-    coordinator = make._coordinator(household.municipality)
+    coordinator = make.coordinator(household.municipality)
 
     def statement(creditor: str, start: date, end: date) -> None:
         account = services.open_account(
@@ -741,12 +717,12 @@ def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ig
     assert "the programme pays debts of 01.11.2020–31.10.2021 only" in page
 
 
-def test_reject_edit_resubmit_and_cancel_through_the_pages(  # type: ignore[no-untyped-def]
+def test_through_the_pages_a_rejected_request_is_edited_resubmitted_and_cancelled(  # type: ignore[no-untyped-def]
     login_as, make: Factory, programme: Programme, enrollment: Enrollment, arrear: Arrear
 ) -> None:
     coordinator_browser, _c = login_as(Role.COORDINATOR)
     officer_browser, _o = login_as(Role.OFFICER)
-    request_id = submitted(make._coordinator(make.municipality()), enrollment, arrear).id
+    request_id = submitted(make.coordinator(make.municipality()), enrollment, arrear).id
     url = f"/payments/requests/{request_id}"
     no_reason = officer_browser.post(f"{url}/reject", {"reject-reason": ""})
     assert "This field is required." in no_reason.get_data(as_text=True)

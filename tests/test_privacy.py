@@ -78,7 +78,7 @@ def family(make: Factory) -> Family:
     programme = make.programme()
     enrollment = make.active_enrollment(programme)  # application, commission votes, agreement
     household = enrollment.household
-    coordinator = make._coordinator(household.municipality)
+    coordinator = make.coordinator(household.municipality)
     household_services.update_household(
         coordinator,
         household,
@@ -318,7 +318,7 @@ def ended_family(make: Factory, programme: Programme) -> Household:
     """A family whose enrollment completed on TODAY (17.01.2022)."""
     enrollment = make.active_enrollment(programme)
     enrollment_services.complete(
-        make._coordinator(enrollment.household.municipality),
+        make.coordinator(enrollment.household.municipality),
         enrollment,
         on=TODAY,
         reason="Ги одработи часовите",
@@ -362,7 +362,7 @@ def test_a_family_that_never_applied_has_no_retention_period_and_is_not_due(
 def test_a_rejected_application_counts_from_the_commissions_decision(make: Factory) -> None:
     programme = make.programme()
     household = make.household()
-    coordinator = make._coordinator(household.municipality)
+    coordinator = make.coordinator(household.municipality)
     applied = enrollment_services.apply(
         coordinator, household, programme, applied_on=date(2021, 11, 10), today=TODAY
     )

@@ -19,19 +19,9 @@ from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work import queries, services
 from casework.work.models import LogStatus, WorkLog, WorkSite
-from tests.conftest import TODAY, Factory
+from tests.conftest import TODAY, Factory, count
 
 MONDAY = date(2022, 1, 10)  # TODAY is Monday 17.01.2022; the enrollment is active from 01.12.2021
-
-
-@pytest.fixture
-def programme(make: Factory) -> Programme:
-    return make.programme()
-
-
-@pytest.fixture
-def worker(make: Factory) -> User:
-    return make.user(Role.SOCIAL_WORKER)
 
 
 @pytest.fixture
@@ -40,20 +30,6 @@ def enrollment(make: Factory, programme: Programme, worker: User) -> Enrollment:
     enrollment.household.assigned_worker_id = worker.id
     make.paid(enrollment, 10_000_00)  # 100 hours owed
     return enrollment
-
-
-@pytest.fixture
-def site(make: Factory) -> WorkSite:
-    return make.site()
-
-
-@pytest.fixture
-def head(enrollment: Enrollment) -> Member:
-    return enrollment.household.members[0]
-
-
-def count_logs() -> int:
-    return db.session.scalar(select(func.count()).select_from(WorkLog)) or 0
 
 
 def shift(
@@ -95,7 +71,7 @@ def test_hours_for_a_child_an_exempt_member_or_before_the_enrollment_are_refused
     child = make.member(enrollment.household, "Лејла", date(2012, 3, 1), "child")
     mother = make.member(enrollment.household, "Ајше", date(1990, 3, 1), "spouse")
     household_services.add_exemption(
-        make._coordinator(make.municipality()), mother, "pregnancy", "Потврда 7", date(2022, 1, 1)
+        make.coordinator(make.municipality()), mother, "pregnancy", "Потврда 7", date(2022, 1, 1)
     )
     for member, day, message in [
         (child, MONDAY, "under 18"),
@@ -105,19 +81,19 @@ def test_hours_for_a_child_an_exempt_member_or_before_the_enrollment_are_refused
         with pytest.raises(ValidationError, match=message) as refused:
             log(worker, member, site, shift(day, minutes=60))
         assert refused.value.field == "member_id"
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 def test_hours_for_a_withdrawn_family_are_refused(
     make: Factory, worker: User, head: Member, site: WorkSite, enrollment: Enrollment
 ) -> None:
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     enrollment_services.withdraw(
         coordinator, enrollment, on=date(2022, 1, 3), reason="Се исели", today=TODAY
     )
     with pytest.raises(ValidationError, match="no active enrollment"):
         log(worker, head, site, shift(MONDAY, minutes=60))
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 def test_another_social_workers_caseload_is_refused(
@@ -126,7 +102,7 @@ def test_another_social_workers_caseload_is_refused(
     stranger = make.user(Role.SOCIAL_WORKER)
     with pytest.raises(PermissionDenied, match="caseload"):
         log(stranger, head, site, shift(MONDAY, minutes=60))
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 @pytest.mark.parametrize(
@@ -146,7 +122,7 @@ def test_impossible_shifts_are_refused(
     with pytest.raises(ValidationError, match=message) as refused:
         log(worker, head, site, the_shift)
     assert refused.value.field == field
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
 
 
 def test_overlapping_shifts_for_one_member_are_refused(
@@ -157,7 +133,7 @@ def test_overlapping_shifts_for_one_member_are_refused(
         log(worker, head, site, shift(MONDAY, "09:30", "10:30"))
     assert refused.value.field == "start_time"
     log(worker, head, site, shift(MONDAY, "10:00", "11:00"))  # back to back is fine
-    assert count_logs() == 2
+    assert count(WorkLog) == 2
 
 
 def test_the_daily_and_weekly_caps_hold(worker: User, head: Member, site: WorkSite) -> None:
@@ -178,7 +154,7 @@ def test_rejected_hours_free_the_cap_again(
     make: Factory, worker: User, head: Member, site: WorkSite
 ) -> None:
     first = log(worker, head, site, shift(MONDAY, minutes=4 * 60))
-    services.reject(make._coordinator(make.municipality()), first, "Не се појави", today=TODAY)
+    services.reject(make.coordinator(make.municipality()), first, "Не се појави", today=TODAY)
     log(worker, head, site, shift(MONDAY, minutes=4 * 60))
 
 
@@ -211,7 +187,7 @@ def test_a_rejection_keeps_its_reason(
     make: Factory, worker: User, head: Member, site: WorkSite
 ) -> None:
     entry = log(worker, head, site, shift(MONDAY, minutes=60))
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     with pytest.raises(ValidationError):
         services.reject(coordinator, entry, " ", today=TODAY)
     services.reject(coordinator, entry, "Не беше на локацијата", today=TODAY)
@@ -234,7 +210,7 @@ def test_verified_hours_are_corrected_by_a_reversing_entry_never_edited(
     make: Factory, worker: User, head: Member, site: WorkSite, enrollment: Enrollment
 ) -> None:
     entry = log(worker, head, site, shift(MONDAY, minutes=180))
-    services.verify(make._coordinator(make.municipality()), entry, today=TODAY)
+    services.verify(make.coordinator(make.municipality()), entry, today=TODAY)
     with pytest.raises(ConflictError, match="correction"):
         services.edit_log(worker, entry, "друго", today=TODAY)
     correction = services.correct(worker, entry, "Погрешен член", today=TODAY)
@@ -280,7 +256,7 @@ def test_the_balance_is_owed_minus_verified_minutes_never_counting_one_twice(
     make.paid(enrollment, 5_000_00)
     member = enrollment.household.members[0]
     site = make.site()
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     logs: list[WorkLog] = []
     worked: dict[int, int] = {}  # log id → minutes that really count
     for op in ops:
@@ -385,7 +361,7 @@ def test_a_social_worker_logs_hours_on_the_phone_form(  # type: ignore[no-untype
         {"member_id": member_id, "site_id": site_id, "work_date": today, "duration": "three"},
     )
     assert "Enter hours and minutes, such as 3:30." in bad.get_data(as_text=True)
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
     ok = browser.post(
         "/work/log",
         {
@@ -411,7 +387,7 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
 ) -> None:
     enrollment = make.active_enrollment(programme)
     make.paid(enrollment)
-    coordinator = make._coordinator(make.municipality())
+    coordinator = make.coordinator(make.municipality())
     this_monday = date.today() - timedelta(days=date.today().weekday())
     member = enrollment.household.members[0]
     services.log_work(
@@ -457,7 +433,7 @@ def test_the_log_form_shows_each_refusal_and_stores_nothing(  # type: ignore[no-
     services.log_work(
         worker, head, site, services.Shift(today, 8 * 60, 9 * 60 + 30), "", today=today
     )
-    before = count_logs()
+    before = count(WorkLog)
     member_id = child.id if who == "child" else head.id
     page = browser.post(
         "/work/log",
@@ -470,7 +446,7 @@ def test_the_log_form_shows_each_refusal_and_stores_nothing(  # type: ignore[no-
         | changes,
     )
     assert page.status_code == 200 and message in page.get_data(as_text=True)
-    assert count_logs() == before
+    assert count(WorkLog) == before
 
 
 def test_another_workers_family_cannot_be_logged_through_the_form(  # type: ignore[no-untyped-def]
@@ -490,4 +466,4 @@ def test_another_workers_family_cannot_be_logged_through_the_form(  # type: igno
         },
     )
     assert response.status_code == 404
-    assert count_logs() == 0
+    assert count(WorkLog) == 0
