@@ -235,7 +235,7 @@ def can_export_household_data(user: User, household: Household) -> bool:
     return can_manage_household(user, household)
 
 
-# --- the access matrix: every route × every role, in one table --------------------------------
+# --- users, logging pages, payment steps, jobs ------------------------------------------------
 
 
 def can_manage_user(actor: User, user: User) -> bool:
