@@ -6,18 +6,19 @@ Scoped and checked as the household pages are: a household outside the caller's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, jsonify
+from flask import jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from casework import clock
+from casework.actions import allow, visible
+from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
     ID,
@@ -32,10 +33,9 @@ from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.balances.api import BalanceSchema, household_balance
 from casework.enrollment import queries as enrollment_queries
-from casework.enrollment import services as enrollment_services
 from casework.enrollment.api import EnrollmentSchema, EnrollmentSummarySchema
 from casework.enrollment.models import Enrollment, Status
-from casework.errors import DomainError, ValidationError
+from casework.errors import ValidationError
 from casework.extensions import db
 from casework.households import queries, services
 from casework.households.models import (
@@ -52,16 +52,6 @@ from casework.work import queries as work_queries
 
 blp = Blueprint("api_households", __name__, url_prefix=API_PREFIX, description="Households")
 
-# Ids beyond a 64-bit integer never reach the database: refused as input (422), not routed
-# in a path (404).
-MEMBER_FIELDS = frozenset(
-    {"first_name", "last_name", "national_id", "birth_date", "sex", "relation"}
-)
-
-
-def _today() -> date:
-    return date.today()
-
 
 def _masked(member: Member) -> str | None:
     return services.mask_national_id(member.national_id) if member.national_id else None
@@ -70,7 +60,7 @@ def _masked(member: Member) -> str | None:
 # --- what is sent back -------------------------------------------------------------------------
 
 
-class ExemptionSchema(ma.Schema):
+class ExemptionSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     member_id = ma.fields.Integer(required=True)
     reason = ma.fields.String(required=True, metadata={"enum": [r.value for r in ExemptionReason]})
@@ -79,7 +69,7 @@ class ExemptionSchema(ma.Schema):
     ends_on = ma.fields.Date(allow_none=True)
 
 
-class MemberSchema(ma.Schema):
+class MemberSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     household_id = ma.fields.Integer(required=True)
     first_name = ma.fields.String(required=True)
@@ -248,13 +238,6 @@ class ExemptionInSchema(ma.Schema):
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _household(household_id: int) -> Household:
-    household = queries.get_visible_household(current_user, household_id)
-    if household is None:
-        abort(404)
-    return household
-
-
 def _member_data(fields: dict[str, Any], relation: str) -> services.MemberData:
     return services.MemberData(
         first_name=fields["first_name"],
@@ -264,17 +247,6 @@ def _member_data(fields: dict[str, Any], relation: str) -> services.MemberData:
         sex=fields["sex"],
         relation=relation,
     )
-
-
-@contextmanager
-def _member_at(index: int) -> Iterator[None]:
-    """A refused member is named by its place in ``members``: ``members.2.national_id``."""
-    try:
-        yield
-    except DomainError as error:
-        if error.field in MEMBER_FIELDS:
-            error.field = f"members.{index}.{error.field}"
-        raise
 
 
 def _detail(household: Household, today: date) -> dict[str, Any]:
@@ -305,8 +277,7 @@ def _detail(household: Household, today: date) -> dict[str, Any]:
 @blp.alt_response(403, schema=ErrorEnvelope)
 def list_households(args: dict[str, Any]) -> Response:
     """The households the caller may see (a social worker: its caseload), as the list page."""
-    if not policies.can_list_households(current_user):
-        abort(403)
+    allow(policies.can_list_households(current_user))
     stmt = queries.visible_households(current_user, args["q"])
     if "programme_id" in args or "status" in args:
         enrolled = select(Enrollment.household_id)
@@ -349,43 +320,26 @@ def list_households(args: dict[str, Any]) -> Response:
 def create_household(args: dict[str, Any]) -> dict[str, Any]:
     """Register a household with its members in the programme's municipality, and its
     application to the programme. If anything is refused, nothing is stored."""
-    if not policies.municipalities_for_new_households(current_user):
-        abort(403)
+    allow(policies.can_create_households(current_user))
     programme = db.session.get(Programme, args["programme_id"])
     if programme is None or not policies.can_view_programme(current_user, programme):
         raise ValidationError("There is no such programme.", "programme_id")
-    municipality = programme.municipality
-    today = _today()
-    members = args["members"]
-    head_at = next(i for i, m in enumerate(members) if m["is_head"])
-    with _member_at(head_at):
-        household = services.create_household(
-            current_user,
-            municipality,
-            services.HouseholdData(
-                address=args["address"],
-                settlement=args["settlement"],
-                phone=args["phone"],
-                language=args["language"] or municipality.default_locale,
-                consent_on=args["consent_on"],
-            ),
-            _member_data(members[head_at], Relation.HEAD.value),
-            today=today,
-        )
-    for index, fields in enumerate(members):
-        if index != head_at:
-            with _member_at(index):
-                services.add_member(
-                    current_user,
-                    household,
-                    _member_data(fields, fields["relation"] or ""),
-                    today=today,
-                )
-    enrollment_services.apply(
-        current_user, household, programme, applied_on=args["applied_on"] or today, today=today
+    today = clock.today()
+    household = services.register_applicant(
+        current_user,
+        programme,
+        services.HouseholdData(
+            address=args["address"],
+            settlement=args["settlement"],
+            phone=args["phone"],
+            language=args["language"] or "",
+            consent_on=args["consent_on"],
+        ),
+        [_member_data(fields, fields["relation"] or "") for fields in args["members"]],
+        head_at=next(i for i, m in enumerate(args["members"]) if m["is_head"]),
+        applied_on=args["applied_on"],
+        today=today,
     )
-    db.session.flush()
-    db.session.refresh(household)  # its members in their stored order
     return _detail(household, today)
 
 
@@ -394,15 +348,10 @@ def create_household(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorEnvelope)
 def get_household(household_id: int) -> Response:
     """A household: its members (national IDs masked), its enrollment and its balance."""
-    household = _household(household_id)
-    body = HouseholdSchema().dump(_detail(household, _today()))
+    household = visible(queries.get_visible_household(current_user, household_id))
+    body = HouseholdSchema().dump(_detail(household, clock.today()))
     # As the page: written once the answer is made, so a failed one leaves no entry.
-    log_access(
-        current_user,
-        AccessAction.VIEW_HOUSEHOLD,
-        household_id=household.id,
-        municipality_id=household.municipality_id,
-    )
+    services.record_view(current_user, household)
     db.session.commit()
     return jsonify(body)
 
@@ -416,11 +365,10 @@ def get_household(household_id: int) -> Response:
 @blp.alt_response(422, schema=ErrorEnvelope)
 def add_member(args: dict[str, Any], household_id: int) -> Member:
     """Add a member to a household."""
-    household = _household(household_id)
-    if not policies.can_manage_household(current_user, household):
-        abort(403)
+    household = visible(queries.get_visible_household(current_user, household_id))
+    allow(policies.can_manage_household(current_user, household))
     return services.add_member(
-        current_user, household, _member_data(args, args["relation"]), today=_today()
+        current_user, household, _member_data(args, args["relation"]), today=clock.today()
     )
 
 
@@ -433,11 +381,8 @@ def add_member(args: dict[str, Any], household_id: int) -> Member:
 @blp.alt_response(422, schema=ErrorEnvelope)
 def add_exemption(args: dict[str, Any], member_id: int) -> Exemption:
     """Excuse a member from work: a reason and a document reference, never a diagnosis."""
-    member = queries.get_visible_member(current_user, member_id)
-    if member is None:
-        abort(404)
-    if not policies.can_manage_household(current_user, member.household):
-        abort(403)
+    member = visible(queries.get_visible_member(current_user, member_id))
+    allow(policies.can_manage_member(current_user, member))
     return services.add_exemption(
         current_user,
         member,

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.organizations.models import Municipality
 from casework.security.models import User
 
@@ -122,8 +122,8 @@ class Member(Base):
     # registrations race past the service's own check.
     national_id: Mapped[str | None] = mapped_column(String(13), unique=True)
     birth_date: Mapped[date] = mapped_column(Date)
-    sex: Mapped[str] = mapped_column(String(1))
-    relation: Mapped[str] = mapped_column(String(20))
+    sex: Mapped[Sex] = mapped_column(EnumText(Sex, 1))
+    relation: Mapped[Relation] = mapped_column(EnumText(Relation, 20))
     is_head: Mapped[bool] = mapped_column(Boolean, default=False)
 
     household: Mapped[Household] = relationship(back_populates="members")
@@ -187,7 +187,9 @@ class CaseNote(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     written_on: Mapped[date] = mapped_column(Date)
     text: Mapped[str] = mapped_column(Text)
-    visibility: Mapped[str] = mapped_column(String(8), default=NoteVisibility.NGO.value)
+    visibility: Mapped[NoteVisibility] = mapped_column(
+        EnumText(NoteVisibility, 8), default=NoteVisibility.NGO
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author: Mapped[User] = relationship()
@@ -206,7 +208,9 @@ class DuplicateReview(Base):
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     other_household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     reason: Mapped[str] = mapped_column(String(20))  # "name_and_birth" or "address_and_head"
-    decision: Mapped[str] = mapped_column(String(10), default=DuplicateDecision.PENDING.value)
+    decision: Mapped[DuplicateDecision] = mapped_column(
+        EnumText(DuplicateDecision, 10), default=DuplicateDecision.PENDING
+    )
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -224,7 +228,7 @@ class Exemption(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    reason: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[ExemptionReason] = mapped_column(EnumText(ExemptionReason, 20))
     document_ref: Mapped[str] = mapped_column(String(120))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)

@@ -14,6 +14,7 @@ from casework.households.models import (
     Member,
     NoteVisibility,
 )
+from casework.organizations.models import Municipality
 from casework.security import policies
 from casework.security.models import Role, RoleAssignment, User
 
@@ -82,6 +83,7 @@ def get_visible_household(user: User, household_id: int) -> Household | None:
 
 
 def get_visible_member(user: User, member_id: int) -> Member | None:
+    """The member, or None when it does not exist or its household lies outside the scope."""
     return db.session.scalar(
         select(Member)
         .join(Household, Member.household_id == Household.id)
@@ -106,7 +108,7 @@ def notes_for(user: User, household: Household) -> list[CaseNote]:
     """The household's notes this user may read: officers get the shared ones only."""
     stmt = select(CaseNote).where(CaseNote.household_id == household.id)
     if not policies.can_read_ngo_notes(user, household):
-        stmt = stmt.where(CaseNote.visibility == NoteVisibility.SHARED.value)
+        stmt = stmt.where(CaseNote.visibility == NoteVisibility.SHARED)
     return list(
         db.session.scalars(
             stmt.options(selectinload(CaseNote.author)).order_by(
@@ -147,3 +149,17 @@ def get_visible_duplicate_review(user: User, review_id: int) -> DuplicateReview 
         .join(Household, DuplicateReview.household_id == Household.id)
         .where(DuplicateReview.id == review_id, household_visibility(user))
     )
+
+
+def municipalities_for_new_households(user: User) -> list[Municipality]:
+    """Where the user may register a household, by name."""
+    allowed = policies.municipalities_for_new_households(user)
+    return list(
+        db.session.scalars(
+            select(Municipality).where(Municipality.id.in_(allowed)).order_by(Municipality.name)
+        )
+    )
+
+
+def get_municipality(municipality_id: int) -> Municipality | None:
+    return db.session.get(Municipality, municipality_id)

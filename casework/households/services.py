@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flask_babel import gettext as _
@@ -18,7 +20,7 @@ from casework.audit.models import AccessAction
 from casework.audit.services import diff, log_access, record, snapshot
 from casework.config import LOCALES
 from casework.db import utcnow
-from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.errors import ConflictError, DomainError, PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import (
     CaseloadAssignment,
@@ -34,6 +36,7 @@ from casework.households.models import (
     Sex,
 )
 from casework.organizations.models import Municipality
+from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
 
@@ -41,6 +44,8 @@ MATERNITY_MONTHS = 9
 NOTE_MAX_LENGTH = 5000
 HOUSEHOLD_FIELDS = ("address", "settlement", "phone", "language", "consent_on")
 MEMBER_FIELDS = ("first_name", "last_name", "birth_date", "sex", "relation")
+# The fields of a person a refusal may name (a registration's names them by position).
+PERSON_FIELDS = frozenset({*MEMBER_FIELDS, "national_id"})
 
 
 @dataclass
@@ -57,8 +62,8 @@ class MemberData:
     first_name: str
     last_name: str
     birth_date: date | None
-    sex: str | None = None
-    relation: str = Relation.OTHER.value
+    sex: Sex | str | None = None
+    relation: Relation | str = Relation.OTHER
     national_id: str | None = None
 
 
@@ -94,8 +99,8 @@ def birth_date_from_national_id(number: str) -> date:
     return emso.get_birth_date(number)
 
 
-def sex_from_national_id(number: str) -> str:
-    return Sex.MALE.value if emso.get_gender(number) == "M" else Sex.FEMALE.value
+def sex_from_national_id(number: str) -> Sex:
+    return Sex.MALE if emso.get_gender(number) == "M" else Sex.FEMALE
 
 
 def mask_national_id(number: str | None) -> str:
@@ -127,7 +132,7 @@ def _clean_household(data: HouseholdData) -> HouseholdData:
     )
 
 
-def _clean_member(data: MemberData, today: date) -> MemberData:
+def _clean_names(data: MemberData) -> tuple[str, str]:
     first, last = data.first_name.strip(), data.last_name.strip()
     if not first:
         raise ValidationError(_("Enter the first name."), "first_name")
@@ -138,7 +143,45 @@ def _clean_member(data: MemberData, today: date) -> MemberData:
             _("A name may have at most 80 characters."),
             "last_name" if len(last) > 80 else "first_name",
         )
-    if data.relation not in {r.value for r in Relation}:
+    return first, last
+
+
+def _from_national_id(
+    national_id: str, birth_date: date | None, sex: Sex | str | None
+) -> tuple[date, Sex | str]:
+    """The birth date and sex the ЕМБГ holds: filled in when left out, refused when they
+    differ from what was typed."""
+    embedded = birth_date_from_national_id(national_id)
+    if birth_date is None:
+        birth_date = embedded
+    elif birth_date != embedded:
+        raise ValidationError(
+            _(
+                "The birth date does not match the one in the national ID (%(date)s).",
+                date=embedded.strftime("%d.%m.%Y"),
+            ),
+            "birth_date",
+        )
+    if sex is None:
+        sex = sex_from_national_id(national_id)
+    elif sex != sex_from_national_id(national_id):
+        raise ValidationError(_("The sex does not match the national ID."), "sex")
+    return birth_date, sex
+
+
+def _check_birth_date(birth_date: date | None, today: date) -> date:
+    if birth_date is None:
+        raise ValidationError(_("Enter the birth date or the national ID."), "birth_date")
+    if birth_date > today:
+        raise ValidationError(_("The birth date cannot be in the future."), "birth_date")
+    if birth_date.year < 1900:
+        raise ValidationError(_("The birth date is too far in the past."), "birth_date")
+    return birth_date
+
+
+def _clean_member(data: MemberData, today: date) -> MemberData:
+    first, last = _clean_names(data)
+    if data.relation not in set(Relation):
         raise ValidationError(
             _("Choose the member's relation to the head of the household."), "relation"
         )
@@ -146,30 +189,11 @@ def _clean_member(data: MemberData, today: date) -> MemberData:
     birth_date, sex = data.birth_date, data.sex
     if national_id:
         national_id = validate_national_id(national_id)
-        embedded = birth_date_from_national_id(national_id)
-        if birth_date is None:
-            birth_date = embedded
-        elif birth_date != embedded:
-            raise ValidationError(
-                _(
-                    "The birth date does not match the one in the national ID (%(date)s).",
-                    date=embedded.strftime("%d.%m.%Y"),
-                ),
-                "birth_date",
-            )
-        if sex is None:
-            sex = sex_from_national_id(national_id)
-        elif sex != sex_from_national_id(national_id):
-            raise ValidationError(_("The sex does not match the national ID."), "sex")
-    if birth_date is None:
-        raise ValidationError(_("Enter the birth date or the national ID."), "birth_date")
-    if birth_date > today:
-        raise ValidationError(_("The birth date cannot be in the future."), "birth_date")
-    if birth_date.year < 1900:
-        raise ValidationError(_("The birth date is too far in the past."), "birth_date")
-    if sex not in {s.value for s in Sex}:
+        birth_date, sex = _from_national_id(national_id, birth_date, sex)
+    birth_date = _check_birth_date(birth_date, today)
+    if sex not in set(Sex):
         raise ValidationError(_("Choose the member's sex."), "sex")
-    return MemberData(first, last, birth_date, sex, data.relation, national_id)
+    return MemberData(first, last, birth_date, Sex(str(sex)), Relation(data.relation), national_id)
 
 
 def check_member(data: MemberData, *, today: date) -> MemberData:
@@ -215,8 +239,8 @@ def _apply_member(member: Member, data: MemberData) -> None:
     member.first_name = data.first_name
     member.last_name = data.last_name
     member.birth_date = data.birth_date  # type: ignore[assignment]  # set by _clean_member
-    member.sex = data.sex  # type: ignore[assignment]
-    member.relation = data.relation
+    member.sex = Sex(str(data.sex))
+    member.relation = Relation(data.relation)
     member.is_head = data.relation == Relation.HEAD
     member.national_id = data.national_id
 
@@ -225,10 +249,10 @@ def create_household(
     actor: User, municipality: Municipality, data: HouseholdData, head: MemberData, *, today: date
 ) -> Household:
     """Register a household with its head; the case number is the municipality code and id."""
-    if municipality.id not in policies.municipalities_for_new_households(actor):
+    if not policies.can_create_household(actor, municipality.id):
         raise PermissionDenied()
     clean = _clean_household(data)
-    head = _clean_member(MemberData(**{**head.__dict__, "relation": Relation.HEAD.value}), today)
+    head = _clean_member(replace(head, relation=Relation.HEAD), today)
     _check_unique_national_id(head.national_id)
     household = Household(
         municipality_id=municipality.id,
@@ -307,7 +331,7 @@ def update_member(actor: User, member: Member, data: MemberData, *, today: date)
     if not policies.can_manage_household(actor, household):
         raise PermissionDenied()
     if not data.national_id:
-        data = MemberData(**{**data.__dict__, "national_id": member.national_id})
+        data = replace(data, national_id=member.national_id)
     clean = _clean_member(data, today)
     _check_head(household, clean, member)
     _check_unique_national_id(clean.national_id, member.id)
@@ -362,6 +386,84 @@ def assign_worker(actor: User, household: Household, worker: User | None) -> Hou
     return household
 
 
+def register_household(
+    actor: User,
+    municipality: Municipality,
+    data: HouseholdData,
+    head: MemberData,
+    *,
+    worker_id: int | None,
+    today: date,
+) -> Household:
+    """The registration page's: the household with its head, put in the chosen social
+    worker's caseload (if one is chosen) in the same unit of work."""
+    household = create_household(actor, municipality, data, head, today=today)
+    if worker_id:
+        assign_worker(actor, household, db.session.get(User, worker_id))
+    return household
+
+
+def edit_household(
+    actor: User, household: Household, data: HouseholdData, worker_id: int | None
+) -> Household:
+    """The edit page's: the household's record and its caseload (no worker: out of it)."""
+    worker = db.session.get(User, worker_id) if worker_id else None
+    update_household(actor, household, data)
+    return assign_worker(actor, household, worker)
+
+
+@contextmanager
+def _member_at(index: int) -> Iterator[None]:
+    """A refused member is named by its place in ``members``: ``members.2.national_id``."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field in PERSON_FIELDS:
+            error.field = f"members.{index}.{error.field}"
+        raise
+
+
+def register_applicant(
+    actor: User,
+    programme: Programme,
+    data: HouseholdData,
+    members: Sequence[MemberData],
+    *,
+    head_at: int,
+    applied_on: date | None,
+    today: date,
+) -> Household:
+    """A household in the programme's municipality (its language unless one is given), its
+    members (``members[head_at]`` the head) and its application to the programme: stored
+    together or not at all. Returned as stored, its members in their stored order."""
+    from casework.enrollment import services as enrollment_services
+
+    municipality = programme.municipality
+    data = replace(data, language=data.language or municipality.default_locale)
+    with _member_at(head_at):
+        household = create_household(actor, municipality, data, members[head_at], today=today)
+    for index, member in enumerate(members):
+        if index != head_at:
+            with _member_at(index):
+                add_member(actor, household, member, today=today)
+    enrollment_services.apply(
+        actor, household, programme, applied_on=applied_on or today, today=today
+    )
+    db.session.flush()
+    db.session.refresh(household)
+    return household
+
+
+def record_view(actor: User, household: Household) -> None:
+    """The access log's entry for a household opened (its page or the API's answer)."""
+    log_access(
+        actor,
+        AccessAction.VIEW_HOUSEHOLD,
+        household_id=household.id,
+        municipality_id=household.municipality_id,
+    )
+
+
 def add_exemption(
     actor: User,
     member: Member,
@@ -374,7 +476,7 @@ def add_exemption(
     household = member.household
     if not policies.can_manage_household(actor, household):
         raise PermissionDenied()
-    if reason not in {r.value for r in ExemptionReason}:
+    if reason not in set(ExemptionReason):
         raise ValidationError(_("Choose the reason for the exemption."), "reason")
     if not document_ref.strip():
         raise ValidationError(_("Enter the reference of the supporting document."), "document_ref")
@@ -397,7 +499,7 @@ def add_exemption(
             )
     exemption = Exemption(
         member=member,
-        reason=reason,
+        reason=ExemptionReason(reason),
         document_ref=document_ref.strip()[:120],
         starts_on=starts_on,
         ends_on=ends_on,
@@ -495,19 +597,21 @@ def find_duplicates(household: Household) -> list[DuplicateReview]:
     return reviews
 
 
-def decide_duplicate(actor: User, review: DuplicateReview, decision: str, *, today: date) -> None:
+def decide_duplicate(
+    actor: User, review: DuplicateReview, decision: str, *, today: date
+) -> DuplicateReview:
     """ "Same family": the new registration is closed and the existing case is used (no merge).
     "Different": both are kept, and who said so is recorded."""
     from casework.enrollment import services as enrollment_services
 
     household = review.household
-    if not policies.can_manage_household(actor, household):
+    if not policies.can_decide_duplicate(actor, review):
         raise PermissionDenied()
     if decision not in (DuplicateDecision.SAME_FAMILY, DuplicateDecision.DIFFERENT):
         raise ValidationError(_("Choose whether it is the same family."), "decision")
     if review.decision != DuplicateDecision.PENDING:
         raise ConflictError(_("This possible duplicate has been decided already."))
-    review.decision = decision
+    review.decision = DuplicateDecision(decision)
     review.decided_by_id = actor.id
     review.decided_at = utcnow()
     db.session.flush()
@@ -533,6 +637,7 @@ def decide_duplicate(actor: User, review: DuplicateReview, decision: str, *, tod
                 ),
                 today=today,
             )
+    return review
 
 
 # --- case notes -------------------------------------------------------------------------------
@@ -556,7 +661,7 @@ def add_note(
         raise ValidationError(
             _("A note may have at most %(n)d characters.", n=NOTE_MAX_LENGTH), "text"
         )
-    if visibility not in {v.value for v in NoteVisibility}:
+    if visibility not in set(NoteVisibility):
         raise ValidationError(_("Choose who may read the note."), "visibility")
     if written_on > today:
         raise ValidationError(_("The date cannot be in the future."), "written_on")
@@ -565,7 +670,7 @@ def add_note(
         author_id=actor.id,
         written_on=written_on,
         text=body,
-        visibility=visibility,
+        visibility=NoteVisibility(visibility),
     )
     db.session.add(note)
     db.session.flush()

@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, enum_check
+from casework.db import Base, EnumText, enum_check
 
 
 class OrganizationKind(StrEnum):
@@ -43,7 +43,7 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Creditors and national NGOs may serve several municipalities: no municipality then.
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[OrganizationKind] = mapped_column(EnumText(OrganizationKind, 20))
     name: Mapped[str] = mapped_column(String(200))
     short_name: Mapped[str | None] = mapped_column(String(60))
 

@@ -63,7 +63,7 @@ def create_organization(
     if not name.strip():
         raise ValidationError(_("Enter the organisation's name."), "name")
     organization = Organization(
-        kind=kind.value,
+        kind=kind,
         name=name.strip(),
         short_name=short_name,
         municipality_id=municipality.id if municipality else None,
@@ -76,6 +76,6 @@ def create_organization(
         "organization",
         organization.id,
         municipality_id=organization.municipality_id,
-        changes={"kind": kind.value, "name": organization.name},
+        changes={"kind": kind, "name": organization.name},
     )
     return organization

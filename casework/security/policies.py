@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from casework.households.models import Household
+from casework.households.models import DuplicateReview, Household, Member
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work.models import WorkLog, WorkSite
@@ -100,6 +100,26 @@ def can_write_note(user: User, household: Household) -> bool:
 def can_read_ngo_notes(user: User, household: Household) -> bool:
     """NGO-only notes: never the municipality's officers."""
     return can_write_note(user, household)
+
+
+def can_create_households(user: User) -> bool:
+    """The registration page and operation: a coordinator of some municipality."""
+    return bool(municipalities_for_new_households(user))
+
+
+def can_create_household(user: User, municipality_id: int) -> bool:
+    """Register a household in a municipality: its coordinators."""
+    return municipality_id in municipalities_for_new_households(user)
+
+
+def can_manage_member(user: User, member: Member) -> bool:
+    """Change a member or record its exemptions: whoever manages its household."""
+    return can_manage_household(user, member.household)
+
+
+def can_decide_duplicate(user: User, review: DuplicateReview) -> bool:
+    """Say whether a likely duplicate is the same family: the new household's coordinators."""
+    return can_manage_household(user, review.household)
 
 
 # --- money ---------------------------------------------------------------------------------
