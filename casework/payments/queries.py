@@ -163,21 +163,15 @@ class Money:
         return self.arrears_total - self.paid_total
 
 
-def household_money(household: Household, programme: Programme | None) -> Money:
-    accounts = list(
-        db.session.scalars(
-            select(UtilityAccount)
-            .where(UtilityAccount.household_id == household.id)
-            .options(selectinload(UtilityAccount.arrears), selectinload(UtilityAccount.creditor))
-            .order_by(UtilityAccount.id)
-        )
-    )
+def _arrear_lines(accounts: list[UtilityAccount], programme: Programme | None) -> list[ArrearLine]:
+    """Each statement with what is paid and held on it, and why the programme would not pay
+    it (a handful of queries for all of them)."""
     arrears = [a for account in accounts for a in account.arrears]
     ids = [a.id for a in arrears]
     paid, held = paid_by_arrear(ids), held_by_arrear(ids)
     if programme is not None:
         programme.eligible_creditors  # noqa: B018 - load once, not per arrear
-    lines = [
+    return [
         ArrearLine(
             a,
             paid.get(a.id, 0),
@@ -186,13 +180,20 @@ def household_money(household: Household, programme: Programme | None) -> Money:
         )
         for a in arrears
     ]
-    by_creditor: dict[int, CreditorLine] = {}
+
+
+def _by_creditor(lines: list[ArrearLine]) -> list[CreditorLine]:
+    totals: dict[int, CreditorLine] = {}
     for line in lines:
         creditor = line.arrear.account.creditor
-        entry = by_creditor.setdefault(creditor.id, CreditorLine(creditor))
+        entry = totals.setdefault(creditor.id, CreditorLine(creditor))
         entry.arrears += line.arrear.total_deni
         entry.paid += line.paid
-    requests = list(
+    return sorted(totals.values(), key=lambda c: c.creditor.name)
+
+
+def _requests_of(household: Household) -> list[PaymentRequest]:
+    return list(
         db.session.scalars(
             select(PaymentRequest)
             .join(Arrear, PaymentRequest.arrear_id == Arrear.id)
@@ -208,7 +209,10 @@ def household_money(household: Household, programme: Programme | None) -> Money:
             .order_by(PaymentRequest.id.desc())
         )
     )
-    obligations = list(
+
+
+def _obligations_of(household: Household) -> list[Obligation]:
+    return list(
         db.session.scalars(
             select(Obligation)
             .where(Obligation.household_id == household.id)
@@ -216,11 +220,24 @@ def household_money(household: Household, programme: Programme | None) -> Money:
             .order_by(Obligation.starts_on, Obligation.id)
         )
     )
+
+
+def household_money(household: Household, programme: Programme | None) -> Money:
+    accounts = list(
+        db.session.scalars(
+            select(UtilityAccount)
+            .where(UtilityAccount.household_id == household.id)
+            .options(selectinload(UtilityAccount.arrears), selectinload(UtilityAccount.creditor))
+            .order_by(UtilityAccount.id)
+        )
+    )
+    lines = _arrear_lines(accounts, programme)
+    obligations = _obligations_of(household)
     money = Money(
         accounts=accounts,
         lines=lines,
-        by_creditor=sorted(by_creditor.values(), key=lambda c: c.creditor.name),
-        requests=requests,
+        by_creditor=_by_creditor(lines),
+        requests=_requests_of(household),
         obligations=obligations,
         arrears_total=sum(line.arrear.total_deni for line in lines),
         paid_total=sum(line.paid for line in lines),
