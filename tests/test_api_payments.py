@@ -4,6 +4,7 @@ the services' state conflicts (409) and validation (422), and idempotent approva
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,8 +34,8 @@ from tests.conftest import PASSWORD, TODAY, ApiClient, Factory, count, error_of
 
 
 @pytest.fixture(autouse=True)
-def _api_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("casework.payments.api._today", lambda: TODAY)
+def _api_today(today_is: Callable[[date], None]) -> None:
+    today_is(TODAY)
 
 
 def submitted(

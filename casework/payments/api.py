@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import marshmallow as ma
-from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from casework import clock
+from casework.actions import allow, visible
+from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
     ID,
@@ -32,14 +31,10 @@ from casework.api.views import (
     write,
 )
 from casework.errors import ConflictError, ValidationError
-from casework.extensions import db
 from casework.households.models import Household
-from casework.households.queries import get_visible_household
-from casework.organizations.models import Organization, OrganizationKind
 from casework.payments import queries, services
-from casework.payments.models import Arrear, Payment, PaymentRequest, RequestStatus, UtilityAccount
+from casework.payments.models import Arrear, PaymentRequest, RequestStatus, UtilityAccount
 from casework.security import policies
-from casework.security.models import User
 
 blp = Blueprint(
     "api_payments",
@@ -48,10 +43,7 @@ blp = Blueprint(
     description="Creditors, debts, payment requests, approvals and payments (money in deni)",
 )
 
-
-def _today() -> date:
-    return date.today()
-
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The services name the fields of the pages' forms; the API's fields carry their unit.
 SERVICE_FIELDS = {
@@ -79,7 +71,7 @@ class UtilityAccountIn(ma.Schema):
     customer_number = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
 
 
-class UtilityAccountSchema(ma.Schema):
+class UtilityAccountSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     household_id = ma.fields.Integer(required=True)
     creditor_id = ma.fields.Integer(required=True)
@@ -98,7 +90,7 @@ class ArrearIn(ma.Schema):
     )
 
 
-class ArrearSchema(ma.Schema):
+class ArrearSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     account_id = ma.fields.Integer(required=True)
     period_from = ma.fields.Date(required=True)
@@ -157,7 +149,7 @@ class ApprovalSchema(ma.Schema):
     approved_on = ma.fields.Date(required=True)
 
 
-class PaymentRequestSchema(ma.Schema):
+class PaymentRequestSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     household_id = ma.fields.Function(lambda r: r.enrollment.household_id, required=True)
     enrollment_id = ma.fields.Integer(required=True)
@@ -181,43 +173,27 @@ class PaymentRequestSchema(ma.Schema):
 # --- loading within the caller's scope ---------------------------------------------------------
 
 
-def _money_household(household_id: int) -> Household:
-    """As the money page: a household outside the scope does not exist."""
-    household = get_visible_household(current_user, household_id)
-    if household is None or not policies.can_view_money(current_user, household):
-        abort(404)
-    return household
-
-
 def _recorder_household(household_id: int) -> Household:
     """Accounts, statements and requests: the NGO's side (its coordinators), else a 403."""
-    household = _money_household(household_id)
-    if not policies.can_record_arrears(current_user, household):
-        abort(403)
+    household = visible(queries.get_visible_money(current_user, household_id))
+    allow(policies.can_record_arrears(current_user, household))
     return household
 
 
-def _request(request_id: int) -> PaymentRequest:
-    found = queries.get_visible_request(current_user, request_id)
-    if found is None:
-        abort(404)
-    return found
+def _step(path: str, body: type[ma.Schema] | None = None) -> Callable[[F], F]:
+    """A step of one request (``POST /payment-requests/<id>/<path>``): one transaction,
+    answered with the request as stored, or with the refusals every step may meet."""
 
+    def register(view: F) -> F:
+        for status in (422, 409, 404, 403):
+            view = blp.alt_response(status, schema=ErrorEnvelope)(view)
+        view = blp.response(200, PaymentRequestSchema)(view)
+        if body is not None:
+            view = blp.arguments(body)(view)
+        route = blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>/{path}", methods=["POST"])
+        return route(write(view))
 
-def _request_for(request_id: int, may: Callable[[User, Household], bool]) -> PaymentRequest:
-    """A request the caller sees, for a step of its side (``policies.can_prepare_payment``
-    for the maker, ``policies.can_decide_payment`` for the checker): otherwise a 403."""
-    item = _request(request_id)
-    if not may(current_user, item.enrollment.household):
-        abort(403)
-    return item
-
-
-def _fresh(item: PaymentRequest) -> PaymentRequest:
-    """The request as stored after a step (the services update it behind the ORM's back)."""
-    db.session.flush()
-    db.session.refresh(item)
-    return item
+    return register
 
 
 # --- creditors, accounts, statements -----------------------------------------------------------
@@ -228,12 +204,7 @@ def _fresh(item: PaymentRequest) -> PaymentRequest:
 @blp.response(200, page_schema(CreditorSchema))
 def list_creditors(args: dict[str, Any]) -> dict[str, Any]:
     """The utilities and other creditors a household's debts can be owed to."""
-    query = (
-        select(Organization)
-        .where(Organization.kind == OrganizationKind.CREDITOR.value)
-        .order_by(Organization.name, Organization.id)
-    )
-    return paginate(query, args["page"], args["per_page"])
+    return paginate(queries.creditors_query(), args["page"], args["per_page"])
 
 
 @blp.route(f"/households/<{ID_IN_PATH}:household_id>/accounts", methods=["POST"])
@@ -246,7 +217,7 @@ def list_creditors(args: dict[str, Any]) -> dict[str, Any]:
 def add_account(args: dict[str, Any], household_id: int) -> UtilityAccount:
     """Register the household's customer number at a creditor (coordinators)."""
     household = _recorder_household(household_id)
-    creditor = db.session.get(Organization, args["creditor_id"])
+    creditor = queries.get_creditor(args["creditor_id"])
     if creditor is None:
         raise ValidationError(_("Choose a creditor."), "creditor_id")
     return services.open_account(current_user, household, creditor, args["customer_number"])
@@ -261,20 +232,12 @@ def add_account(args: dict[str, Any], household_id: int) -> UtilityAccount:
 @blp.alt_response(422, schema=ErrorEnvelope)
 def add_arrear(args: dict[str, Any], account_id: int) -> Arrear:
     """Record a creditor's statement of debt on the account (coordinators)."""
-    account = db.session.get(UtilityAccount, account_id)
-    if account is None:
-        abort(404)
-    _recorder_household(account.household_id)
-    data = services.ArrearData(
-        period_from=args["period_from"],
-        period_to=args["period_to"],
-        principal_deni=args["principal_deni"],
-        penalty_deni=args["penalty_deni"],
-        statement_ref=args["statement_ref"],
-        received_on=args["received_on"],
-    )
+    account = visible(queries.get_visible_account(current_user, account_id))
+    allow(policies.can_record_arrears(current_user, account.household))
     with api_fields():
-        return services.record_arrear(current_user, account, data, today=_today())
+        return services.record_arrear(
+            current_user, account, services.ArrearData(**args), today=clock.today()
+        )
 
 
 # --- payment requests --------------------------------------------------------------------------
@@ -291,23 +254,12 @@ def add_arrear(args: dict[str, Any], account_id: int) -> Arrear:
 def create_request(args: dict[str, Any]) -> PaymentRequest:
     """Propose paying (part of) a debt, as a draft of the household's active enrollment
     (coordinators). Submit it to send it to the municipality."""
-    arrear = db.session.get(Arrear, args["arrear_id"])
-    if arrear is None:
-        abort(404)
-    household = _recorder_household(arrear.account.household_id)
-    enrollment = queries.active_enrollment_of(household)
-    if enrollment is None:
-        raise ConflictError(_("Payments can be requested only for an active enrollment."))
+    arrear = visible(queries.get_visible_arrear(current_user, args["arrear_id"]))
+    allow(policies.can_record_arrears(current_user, arrear.account.household))
     with api_fields():
-        made = services.create_request(
-            current_user,
-            enrollment,
-            arrear,
-            args["amount_deni"],
-            args["justification"],
-            today=_today(),
+        return services.request_payment(
+            current_user, arrear, args["amount_deni"], args["justification"], today=clock.today()
         )
-    return _fresh(made)
 
 
 @blp.route("/payment-requests")
@@ -315,18 +267,8 @@ def create_request(args: dict[str, Any]) -> PaymentRequest:
 @blp.response(200, page_schema(PaymentRequestSchema))
 def list_requests(args: dict[str, Any]) -> dict[str, Any]:
     """The requests of the households the caller sees, newest first."""
-    query = select(PaymentRequest).where(
-        PaymentRequest.id.in_(queries._request_visibility(current_user))
-    )
-    if args.get("status"):
-        query = query.where(PaymentRequest.status == args["status"])
-    query = query.options(
-        selectinload(PaymentRequest.enrollment),
-        selectinload(PaymentRequest.approvals),
-        selectinload(PaymentRequest.payment).selectinload(Payment.obligation),
-        selectinload(PaymentRequest.payment).selectinload(Payment.reversal),
-    ).order_by(PaymentRequest.id.desc())
-    return paginate(query, args["page"], args["per_page"])
+    status = RequestStatus(args["status"]) if args.get("status") else None
+    return paginate(queries.visible_requests(current_user, status), args["page"], args["per_page"])
 
 
 @blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>")
@@ -334,90 +276,57 @@ def list_requests(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorEnvelope)
 def get_request(request_id: int) -> PaymentRequest:
     """One request, its approvals and its payment."""
-    return _request(request_id)
+    return visible(queries.get_visible_request(current_user, request_id))
 
 
-@blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>/submit", methods=["POST"])
-@write
-@blp.response(200, PaymentRequestSchema)
-@blp.alt_response(403, schema=ErrorEnvelope)
-@blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope)
-@blp.alt_response(422, schema=ErrorEnvelope)
+@_step("submit")
 def submit_request(request_id: int) -> PaymentRequest:
     """Send a draft (or a rejected request) to the municipality (coordinators)."""
-    item = _request_for(request_id, policies.can_prepare_payment)
+    item = visible(queries.get_visible_request(current_user, request_id))
+    allow(policies.can_prepare_request(current_user, item))
     with api_fields():
-        services.submit(current_user, item, today=_today())
-    return _fresh(item)
+        return services.submit(current_user, item, today=clock.today())
 
 
-@blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>/approve", methods=["POST"])
-@write
-@blp.response(200, PaymentRequestSchema)
-@blp.alt_response(403, schema=ErrorEnvelope)
-@blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope)
-@blp.alt_response(422, schema=ErrorEnvelope)
+@_step("approve")
 def approve_request(request_id: int) -> PaymentRequest:
     """One officer's approval (officers; never the request's maker). Above the programme's
     threshold a second officer approves too; the last approval commits the budget."""
-    item = _request_for(request_id, policies.can_decide_payment)
-    services.approve(current_user, item, today=_today())
-    return _fresh(item)
+    item = visible(queries.get_visible_request(current_user, request_id))
+    allow(policies.can_decide_request(current_user, item))
+    return services.approve(current_user, item, today=clock.today())
 
 
-@blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>/reject", methods=["POST"])
-@write
-@blp.arguments(RejectionIn)
-@blp.response(200, PaymentRequestSchema)
-@blp.alt_response(403, schema=ErrorEnvelope)
-@blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope)
-@blp.alt_response(422, schema=ErrorEnvelope)
+@_step("reject", RejectionIn)
 def reject_request(args: dict[str, Any], request_id: int) -> PaymentRequest:
     """Send a submitted request back to its maker with the reason (officers)."""
-    item = _request_for(request_id, policies.can_decide_payment)
-    services.reject(current_user, item, args["reason"], today=_today())
-    return _fresh(item)
+    item = visible(queries.get_visible_request(current_user, request_id))
+    allow(policies.can_decide_request(current_user, item))
+    return services.reject(current_user, item, args["reason"], today=clock.today())
 
 
-@blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>/payment", methods=["POST"])
-@write
-@blp.arguments(PaymentIn)
-@blp.response(200, PaymentRequestSchema)
-@blp.alt_response(403, schema=ErrorEnvelope)
-@blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope)
-@blp.alt_response(422, schema=ErrorEnvelope)
+@_step("payment", PaymentIn)
 def record_payment(args: dict[str, Any], request_id: int) -> PaymentRequest:
     """Record that the utility was paid (officers): the family now owes the hours."""
-    item = _request_for(request_id, policies.can_decide_payment)
-    data = services.PaymentData(
-        paid_on=args["paid_on"], reference=args["reference"], amount_deni=args["amount_deni"]
-    )
+    item = visible(queries.get_visible_request(current_user, request_id))
+    allow(policies.can_decide_request(current_user, item))
     with api_fields():
-        services.record_payment(current_user, item, data, today=_today())
-    return _fresh(item)
+        services.record_payment(
+            current_user, item, services.PaymentData(**args), today=clock.today()
+        )
+    return item
 
 
-@blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>/reverse", methods=["POST"])
-@write
-@blp.arguments(PaymentReversalIn)
-@blp.response(200, PaymentRequestSchema)
-@blp.alt_response(403, schema=ErrorEnvelope)
-@blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope)
-@blp.alt_response(422, schema=ErrorEnvelope)
+@_step("reverse", PaymentReversalIn)
 def reverse_payment(args: dict[str, Any], request_id: int) -> PaymentRequest:
     """Cancel a recorded payment and the hours it created (officers). The payment stays on
     record beside its reversal."""
-    item = _request_for(request_id, policies.can_decide_payment)
+    item = visible(queries.get_visible_request(current_user, request_id))
+    allow(policies.can_decide_request(current_user, item))
     payment = item.payment
     if payment is None:
         raise ConflictError("No payment has been recorded on this request.")
-    today = _today()
-    services.reverse_payment(
-        current_user, payment, args["reason"], on=args.get("reversed_on") or today, today=today
-    )
-    return _fresh(item)
+    today = clock.today()
+    on = args.get("reversed_on") or today
+    services.reverse_payment(current_user, payment, args["reason"], on=on, today=today)
+    return item

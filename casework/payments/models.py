@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, Deni, UTCDateTime, enum_check, utcnow
+from casework.db import Base, Deni, EnumText, UTCDateTime, enum_check, utcnow
 from casework.enrollment.models import Enrollment
 from casework.households.models import Household
 from casework.organizations.models import Organization
@@ -118,7 +118,9 @@ class PaymentRequest(Base):
     arrear_id: Mapped[int] = mapped_column(ForeignKey("arrears.id"), index=True)
     amount_deni: Mapped[int] = mapped_column(Deni)
     justification: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(12), default=RequestStatus.DRAFT.value, index=True)
+    status: Mapped[RequestStatus] = mapped_column(
+        EnumText(RequestStatus, 12), default=RequestStatus.DRAFT, index=True
+    )
     round: Mapped[int] = mapped_column(Integer, default=0)
     approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
     approvals_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -171,8 +173,8 @@ class RequestEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("payment_requests.id"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(12))
-    to_status: Mapped[str] = mapped_column(String(12))
+    from_status: Mapped[RequestStatus | None] = mapped_column(EnumText(RequestStatus, 12))
+    to_status: Mapped[RequestStatus] = mapped_column(EnumText(RequestStatus, 12))
     note: Mapped[str] = mapped_column(Text, default="")
     # The day the step took effect (a payment: the day it was paid), not when it was typed in.
     effective_on: Mapped[date | None] = mapped_column(Date)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, String, and_, case, cast, func, literal, select
+from sqlalchemy import Select, String, case, cast, func, literal, select
 from sqlalchemy.orm import selectinload
 
 from casework.enrollment.models import Enrollment
 from casework.extensions import db
 from casework.households.models import Household
-from casework.households.queries import household_visibility
+from casework.households.queries import get_visible_household, household_visibility
 from casework.organizations.models import Organization, OrganizationKind
 from casework.payments.models import (
     OPEN_REQUEST_STATUSES,
@@ -27,17 +27,61 @@ from casework.payments.models import (
 )
 from casework.payments.services import ineligibility
 from casework.programmes.models import Programme
-from casework.security.models import Role, User
+from casework.security import policies
+from casework.security.models import User
+
+
+def creditors_query() -> Select[Organization]:
+    """The utilities and other creditors a household's debts can be owed to, by name."""
+    return (
+        select(Organization)
+        .where(Organization.kind == OrganizationKind.CREDITOR)
+        .order_by(Organization.name, Organization.id)
+    )
 
 
 def creditors() -> list[Organization]:
-    return list(
-        db.session.scalars(
-            select(Organization)
-            .where(Organization.kind == OrganizationKind.CREDITOR.value)
-            .order_by(Organization.name)
-        )
-    )
+    return list(db.session.scalars(creditors_query()))
+
+
+def get_creditor(creditor_id: int) -> Organization | None:
+    return db.session.get(Organization, creditor_id)
+
+
+# --- loading within the user's scope -----------------------------------------------------------
+
+
+def get_visible_money(user: User, household_id: int) -> Household | None:
+    """The household whose money the user may see, or None: one outside the scope is
+    answered as one that does not exist."""
+    household = get_visible_household(user, household_id)
+    if household is None or not policies.can_view_money(user, household):
+        return None
+    return household
+
+
+def get_visible_account(user: User, account_id: int) -> UtilityAccount | None:
+    """A utility account of a household whose money the user sees."""
+    account = db.session.get(UtilityAccount, account_id)
+    if account is None or get_visible_money(user, account.household_id) is None:
+        return None
+    return account
+
+
+def get_visible_arrear(user: User, arrear_id: int) -> Arrear | None:
+    """A debt statement of a household whose money the user sees."""
+    arrear = db.session.get(Arrear, arrear_id)
+    if arrear is None or get_visible_money(user, arrear.account.household_id) is None:
+        return None
+    return arrear
+
+
+def get_visible_budget(user: User, programme_id: int) -> Programme | None:
+    """A programme whose budget figures the user may see."""
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not policies.can_view_budget(user, programme):
+        return None
+    return programme
 
 
 def _live_payments() -> Select[int, int]:
@@ -65,7 +109,7 @@ def held_by_arrear(arrear_ids: list[int]) -> dict[int, int]:
         select(PaymentRequest.arrear_id, func.sum(PaymentRequest.amount_deni))
         .where(
             PaymentRequest.arrear_id.in_(arrear_ids),
-            PaymentRequest.status.in_([s.value for s in OPEN_REQUEST_STATUSES]),
+            PaymentRequest.status.in_(OPEN_REQUEST_STATUSES),
         )
         .group_by(PaymentRequest.arrear_id)
     )
@@ -119,21 +163,15 @@ class Money:
         return self.arrears_total - self.paid_total
 
 
-def household_money(household: Household, programme: Programme | None) -> Money:
-    accounts = list(
-        db.session.scalars(
-            select(UtilityAccount)
-            .where(UtilityAccount.household_id == household.id)
-            .options(selectinload(UtilityAccount.arrears), selectinload(UtilityAccount.creditor))
-            .order_by(UtilityAccount.id)
-        )
-    )
+def _arrear_lines(accounts: list[UtilityAccount], programme: Programme | None) -> list[ArrearLine]:
+    """Each statement with what is paid and held on it, and why the programme would not pay
+    it (a handful of queries for all of them)."""
     arrears = [a for account in accounts for a in account.arrears]
     ids = [a.id for a in arrears]
     paid, held = paid_by_arrear(ids), held_by_arrear(ids)
     if programme is not None:
         programme.eligible_creditors  # noqa: B018 - load once, not per arrear
-    lines = [
+    return [
         ArrearLine(
             a,
             paid.get(a.id, 0),
@@ -142,13 +180,20 @@ def household_money(household: Household, programme: Programme | None) -> Money:
         )
         for a in arrears
     ]
-    by_creditor: dict[int, CreditorLine] = {}
+
+
+def _by_creditor(lines: list[ArrearLine]) -> list[CreditorLine]:
+    totals: dict[int, CreditorLine] = {}
     for line in lines:
         creditor = line.arrear.account.creditor
-        entry = by_creditor.setdefault(creditor.id, CreditorLine(creditor))
+        entry = totals.setdefault(creditor.id, CreditorLine(creditor))
         entry.arrears += line.arrear.total_deni
         entry.paid += line.paid
-    requests = list(
+    return sorted(totals.values(), key=lambda c: c.creditor.name)
+
+
+def _requests_of(household: Household) -> list[PaymentRequest]:
+    return list(
         db.session.scalars(
             select(PaymentRequest)
             .join(Arrear, PaymentRequest.arrear_id == Arrear.id)
@@ -164,7 +209,10 @@ def household_money(household: Household, programme: Programme | None) -> Money:
             .order_by(PaymentRequest.id.desc())
         )
     )
-    obligations = list(
+
+
+def _obligations_of(household: Household) -> list[Obligation]:
+    return list(
         db.session.scalars(
             select(Obligation)
             .where(Obligation.household_id == household.id)
@@ -172,11 +220,24 @@ def household_money(household: Household, programme: Programme | None) -> Money:
             .order_by(Obligation.starts_on, Obligation.id)
         )
     )
+
+
+def household_money(household: Household, programme: Programme | None) -> Money:
+    accounts = list(
+        db.session.scalars(
+            select(UtilityAccount)
+            .where(UtilityAccount.household_id == household.id)
+            .options(selectinload(UtilityAccount.arrears), selectinload(UtilityAccount.creditor))
+            .order_by(UtilityAccount.id)
+        )
+    )
+    lines = _arrear_lines(accounts, programme)
+    obligations = _obligations_of(household)
     money = Money(
         accounts=accounts,
         lines=lines,
-        by_creditor=sorted(by_creditor.values(), key=lambda c: c.creditor.name),
-        requests=requests,
+        by_creditor=_by_creditor(lines),
+        requests=_requests_of(household),
         obligations=obligations,
         arrears_total=sum(line.arrear.total_deni for line in lines),
         paid_total=sum(line.paid for line in lines),
@@ -195,6 +256,19 @@ def _request_visibility(user: User) -> Select[int]:
         .join(Household, Enrollment.household_id == Household.id)
         .where(household_visibility(user))
     )
+
+
+def visible_requests(user: User, status: RequestStatus | None = None) -> Select[PaymentRequest]:
+    """The requests of the households the user sees (of one status), newest first."""
+    query = select(PaymentRequest).where(PaymentRequest.id.in_(_request_visibility(user)))
+    if status is not None:
+        query = query.where(PaymentRequest.status == status)
+    return query.options(
+        selectinload(PaymentRequest.enrollment),
+        selectinload(PaymentRequest.approvals),
+        selectinload(PaymentRequest.payment).selectinload(Payment.obligation),
+        selectinload(PaymentRequest.payment).selectinload(Payment.reversal),
+    ).order_by(PaymentRequest.id.desc())
 
 
 def get_visible_request(user: User, request_id: int) -> PaymentRequest | None:
@@ -227,7 +301,7 @@ class QueueRow:
 def officer_queue(user: User) -> list[QueueRow]:
     """Submitted requests this officer may approve: its municipalities, not its own making,
     not yet approved by it in this round. Household totals come from grouped subqueries."""
-    municipalities = user.municipalities_as(Role.OFFICER)
+    municipalities = policies.payment_officer_municipalities(user)
     if not municipalities:
         return []
     mine = (
@@ -284,7 +358,7 @@ def officer_queue(user: User) -> list[QueueRow]:
         .outerjoin(paid, paid.c.household_id == Household.id)
         .outerjoin(owed, owed.c.household_id == Household.id)
         .where(
-            PaymentRequest.status == RequestStatus.SUBMITTED.value,
+            PaymentRequest.status == RequestStatus.SUBMITTED,
             Household.municipality_id.in_(municipalities),
             PaymentRequest.created_by_id != user.id,
             PaymentRequest.last_changed_by_id != user.id,
@@ -326,9 +400,7 @@ def programme_budget(programme: Programme) -> Budget:
     creditor_rows = db.session.execute(
         select(
             Organization.name,
-            func.sum(
-                case((base.c.status == RequestStatus.APPROVED.value, base.c.amount_deni), else_=0)
-            ),
+            func.sum(case((base.c.status == RequestStatus.APPROVED, base.c.amount_deni), else_=0)),
             func.coalesce(func.sum(live.c.amount_deni), 0),
         )
         .select_from(base)
@@ -357,14 +429,4 @@ def programme_budget(programme: Programme) -> Budget:
         paid=sum(p for _n, _a, p in by_creditor),
         by_creditor=by_creditor,
         by_month=by_month,
-    )
-
-
-def active_enrollment_of(household: Household) -> Enrollment | None:
-    from casework.enrollment.models import Status
-
-    return db.session.scalar(
-        select(Enrollment).where(
-            and_(Enrollment.household_id == household.id, Enrollment.status == Status.ACTIVE.value)
-        )
     )

@@ -70,14 +70,14 @@ def add_creditor(actor: User, name: str, short_name: str = "") -> Organization:
         raise ValidationError(_("Enter the creditor's name."), "name")
     exists = db.session.scalar(
         select(Organization.id).where(
-            Organization.kind == OrganizationKind.CREDITOR.value,
+            Organization.kind == OrganizationKind.CREDITOR,
             func.lower(Organization.name) == name.lower(),
         )
     )
     if exists is not None:
         raise ValidationError(_("A creditor with this name exists already."), "name")
     creditor = Organization(
-        kind=OrganizationKind.CREDITOR.value, name=name, short_name=short_name.strip() or None
+        kind=OrganizationKind.CREDITOR, name=name, short_name=short_name.strip() or None
     )
     db.session.add(creditor)
     db.session.flush()
@@ -90,7 +90,7 @@ def open_account(
 ) -> UtilityAccount:
     if not policies.can_record_arrears(actor, household):
         raise PermissionDenied()
-    if creditor.kind != OrganizationKind.CREDITOR.value:
+    if creditor.kind != OrganizationKind.CREDITOR:
         raise ValidationError(_("Choose a creditor."), "creditor_id")
     number = customer_number.strip()
     if not number:
@@ -208,7 +208,7 @@ def available_for_request(arrear: Arrear, *, excluding: PaymentRequest | None = 
     other open requests on the same arrear already hold."""
     held = select(func.coalesce(func.sum(PaymentRequest.amount_deni), 0)).where(
         PaymentRequest.arrear_id == arrear.id,
-        PaymentRequest.status.in_([s.value for s in OPEN_REQUEST_STATUSES]),
+        PaymentRequest.status.in_(OPEN_REQUEST_STATUSES),
     )
     if excluding is not None and excluding.id is not None:
         held = held.where(PaymentRequest.id != excluding.id)
@@ -253,7 +253,7 @@ def _check_request_fits(
     request: PaymentRequest | None, enrollment: Enrollment, arrear: Arrear, amount_deni: int
 ) -> None:
     _check_amount(amount_deni)
-    if enrollment.status != Status.ACTIVE.value:
+    if enrollment.status != Status.ACTIVE:
         raise ConflictError(_("Payments can be requested only for an active enrollment."))
     if arrear.account.household_id != enrollment.household_id:
         raise ValidationError(_("This debt belongs to another household."), "arrear_id")
@@ -273,8 +273,14 @@ def _check_request_fits(
 
 
 def _event(
-    actor: User, request: PaymentRequest, before: str | None, note: str = "", *, on: date
-) -> None:
+    actor: User,
+    request: PaymentRequest,
+    before: RequestStatus | None,
+    note: str = "",
+    *,
+    on: date,
+) -> PaymentRequest:
+    """The step's event and audit entry; the request, for the step to return."""
     db.session.add(
         RequestEvent(
             request=request,
@@ -299,6 +305,7 @@ def _event(
             "note": note,
         },
     )
+    return request
 
 
 def _refuse_state(request: PaymentRequest, action: str) -> ConflictError:
@@ -311,19 +318,22 @@ def _refuse_state(request: PaymentRequest, action: str) -> ConflictError:
     )
 
 
+def _raced() -> ConflictError:
+    """The refusal of the second of two simultaneous steps on one request."""
+    return ConflictError(_("Someone else acted on this request a moment ago. Reload it and check."))
+
+
 def _move(request: PaymentRequest, seen: RequestStatus, **values: object) -> None:
     """Change the request only if it is still in the state we read: the second of two
     simultaneous actions finds no row to update and is refused."""
     result = db.session.execute(
         update(PaymentRequest)
-        .where(PaymentRequest.id == request.id, PaymentRequest.status == seen.value)
+        .where(PaymentRequest.id == request.id, PaymentRequest.status == seen)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError(
-            _("Someone else acted on this request a moment ago. Reload it and check.")
-        )
+        raise _raced()
     db.session.expire(request)
 
 
@@ -333,8 +343,35 @@ def _check_coordinator(actor: User, enrollment: Enrollment) -> None:
 
 
 def _check_officer(actor: User, request: PaymentRequest) -> None:
-    if not policies.can_decide_payments(actor, request.enrollment.household.municipality_id):
+    if not policies.can_decide_request(actor, request):
         raise PermissionDenied()
+
+
+def active_enrollment_of(household: Household) -> Enrollment | None:
+    """The household's active enrollment, the one its payments are requested for."""
+    return db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.household_id == household.id, Enrollment.status == Status.ACTIVE
+        )
+    )
+
+
+def request_payment(
+    actor: User,
+    arrear: Arrear,
+    amount_deni: int,
+    justification: str,
+    *,
+    today: date,
+    submit_now: bool = False,
+) -> PaymentRequest:
+    """A request for (part of) a debt, as a draft of its household's active enrollment (the
+    page and the API alike), sent to the municipality at once when ``submit_now``."""
+    enrollment = active_enrollment_of(arrear.account.household)
+    if enrollment is None:
+        raise ConflictError(_("Payments can be requested only for an active enrollment."))
+    made = create_request(actor, enrollment, arrear, amount_deni, justification, today=today)
+    return submit(actor, made, today=today) if submit_now else made
 
 
 def create_request(
@@ -353,23 +390,22 @@ def create_request(
         arrear=arrear,
         amount_deni=amount_deni,
         justification=justification.strip(),
-        status=RequestStatus.DRAFT.value,
+        status=RequestStatus.DRAFT,
         created_by_id=actor.id,
         last_changed_by_id=actor.id,
     )
     db.session.add(request)
     db.session.flush()
-    _event(actor, request, None, on=today)
-    return request
+    return _event(actor, request, None, on=today)
 
 
 def edit_request(
     actor: User, request: PaymentRequest, amount_deni: int, justification: str, *, today: date
-) -> None:
+) -> PaymentRequest:
     """A draft, or a rejected request going back for another try. The editor becomes a maker:
     they may not approve it afterwards."""
     _check_coordinator(actor, request.enrollment)
-    if request.status not in (RequestStatus.DRAFT.value, RequestStatus.REJECTED.value):
+    if request.status not in (RequestStatus.DRAFT, RequestStatus.REJECTED):
         raise _refuse_state(request, _("edited"))
     _check_request_fits(request, request.enrollment, request.arrear, amount_deni)
     before = {"amount_deni": request.amount_deni, "justification": request.justification}
@@ -388,9 +424,10 @@ def edit_request(
             "justification": [before["justification"], request.justification],
         },
     )
+    return request
 
 
-def submit(actor: User, request: PaymentRequest, *, today: date) -> None:
+def submit(actor: User, request: PaymentRequest, *, today: date) -> PaymentRequest:
     """Send to the municipality. Above the programme's threshold two officers must approve."""
     _check_coordinator(actor, request.enrollment)
     seen = RequestStatus(request.status)
@@ -401,19 +438,19 @@ def submit(actor: User, request: PaymentRequest, *, today: date) -> None:
     _move(
         request,
         seen,
-        status=RequestStatus.SUBMITTED.value,
+        status=RequestStatus.SUBMITTED,
         round=PaymentRequest.round + 1,
         approvals_needed=needed,
         approvals_count=0,
         last_changed_by_id=actor.id,
     )
-    _event(actor, request, seen.value, on=today)
+    return _event(actor, request, seen, on=today)
 
 
-def approve(actor: User, request: PaymentRequest, *, today: date) -> None:
+def approve(actor: User, request: PaymentRequest, *, today: date) -> PaymentRequest:
     """One officer's approval. The last approval needed commits the amount to the budget."""
     _check_officer(actor, request)
-    if request.status != RequestStatus.SUBMITTED.value:
+    if request.status != RequestStatus.SUBMITTED:
         raise _refuse_state(request, _("approved"))
     if actor.id in (request.created_by_id, request.last_changed_by_id):
         raise PermissionDenied(
@@ -431,21 +468,19 @@ def approve(actor: User, request: PaymentRequest, *, today: date) -> None:
                 update(PaymentRequest)
                 .where(
                     PaymentRequest.id == request.id,
-                    PaymentRequest.status == RequestStatus.SUBMITTED.value,
+                    PaymentRequest.status == RequestStatus.SUBMITTED,
                     PaymentRequest.round == round_,
                     PaymentRequest.approvals_count == seen_count,
                 )
                 .values(
                     approvals_count=seen_count + 1,
-                    status=(RequestStatus.APPROVED if final else RequestStatus.SUBMITTED).value,
+                    status=RequestStatus.APPROVED if final else RequestStatus.SUBMITTED,
                     approved_on=today if final else None,
                 )
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise ConflictError(
-                    _("Someone else acted on this request a moment ago. Reload it and check.")
-                )
+                raise _raced()
             if final and not _commit_budget(programme, amount):
                 raise _over_budget(programme, amount)
             db.session.add(
@@ -459,15 +494,13 @@ def approve(actor: User, request: PaymentRequest, *, today: date) -> None:
             )
             db.session.flush()
     except IntegrityError:
-        raise ConflictError(
-            _("Someone else acted on this request a moment ago. Reload it and check.")
-        ) from None
+        raise _raced() from None
     db.session.expire(request)
     db.session.expire(programme, ["committed_deni"])
-    _event(
+    return _event(
         actor,
         request,
-        RequestStatus.SUBMITTED.value,
+        RequestStatus.SUBMITTED,
         "" if final else _("first of two approvals"),
         on=today,
     )
@@ -515,38 +548,35 @@ def _over_budget(programme: Programme, amount_deni: int) -> ValidationError:
     )
 
 
-def reject(actor: User, request: PaymentRequest, reason: str, *, today: date) -> None:
+def reject(actor: User, request: PaymentRequest, reason: str, *, today: date) -> PaymentRequest:
     """Back to its maker with the reason; approvals given in this round no longer count."""
     _check_officer(actor, request)
-    if request.status != RequestStatus.SUBMITTED.value:
+    if request.status != RequestStatus.SUBMITTED:
         raise _refuse_state(request, _("rejected"))
     if not reason.strip():
         raise ValidationError(_("Give the reason, for the coordinator who made it."), "reason")
     _move(
         request,
         RequestStatus.SUBMITTED,
-        status=RequestStatus.REJECTED.value,
+        status=RequestStatus.REJECTED,
         rejection_reason=reason.strip(),
         approvals_count=0,
     )
-    _event(actor, request, RequestStatus.SUBMITTED.value, reason.strip(), on=today)
+    return _event(actor, request, RequestStatus.SUBMITTED, reason.strip(), on=today)
 
 
-def cancel(actor: User, request: PaymentRequest, reason: str, *, today: date) -> None:
+def cancel(actor: User, request: PaymentRequest, reason: str, *, today: date) -> PaymentRequest:
     """An approved request that will not be paid after all: its amount leaves the budget."""
-    if not (
-        policies.can_decide_payments(actor, request.enrollment.household.municipality_id)
-        or policies.can_record_arrears(actor, request.enrollment.household)
-    ):
+    if not policies.can_cancel_request(actor, request):
         raise PermissionDenied()
-    if request.status != RequestStatus.APPROVED.value:
+    if request.status != RequestStatus.APPROVED:
         raise _refuse_state(request, _("cancelled"))
     if not reason.strip():
         raise ValidationError(_("Give the reason for cancelling."), "reason")
     amount, programme = request.amount_deni, request.enrollment.programme
-    _move(request, RequestStatus.APPROVED, status=RequestStatus.CANCELLED.value)
+    _move(request, RequestStatus.APPROVED, status=RequestStatus.CANCELLED)
     _release_budget(programme, amount)
-    _event(actor, request, RequestStatus.APPROVED.value, reason.strip(), on=today)
+    return _event(actor, request, RequestStatus.APPROVED, reason.strip(), on=today)
 
 
 # --- payments ----------------------------------------------------------------------------------
@@ -564,7 +594,7 @@ def record_payment(
 ) -> Payment:
     """The utility was paid: from now on the family owes hours for it."""
     _check_officer(actor, request)
-    if request.status != RequestStatus.APPROVED.value:
+    if request.status != RequestStatus.APPROVED:
         raise _refuse_state(request, _("paid"))
     _check_amount(data.amount_deni)
     if data.amount_deni > request.amount_deni:
@@ -589,7 +619,7 @@ def record_payment(
         raise ValidationError(_("Enter the bank or receipt reference."), "reference")
     enrollment, programme = request.enrollment, request.enrollment.programme
     approved_amount = request.amount_deni
-    _move(request, RequestStatus.APPROVED, status=RequestStatus.PAID.value)
+    _move(request, RequestStatus.APPROVED, status=RequestStatus.PAID)
     payment = Payment(
         request_id=request.id,
         paid_on=data.paid_on,
@@ -610,11 +640,9 @@ def record_payment(
     try:
         db.session.flush()
     except IntegrityError:
-        raise ConflictError(
-            _("Someone else acted on this request a moment ago. Reload it and check.")
-        ) from None
+        raise _raced() from None
     _release_budget(programme, approved_amount - data.amount_deni)
-    _event(actor, request, RequestStatus.APPROVED.value, payment.reference, on=data.paid_on)
+    _event(actor, request, RequestStatus.APPROVED, payment.reference, on=data.paid_on)
     record(
         actor,
         "payment.create",
@@ -662,10 +690,10 @@ def reverse_payment(
         db.session.flush()
     except IntegrityError:
         raise ConflictError(_("This payment has been reversed already.")) from None
-    _move(request, RequestStatus.PAID, status=RequestStatus.REVERSED.value)
+    _move(request, RequestStatus.PAID, status=RequestStatus.REVERSED)
     _release_budget(request.enrollment.programme, payment.amount_deni)
     db.session.expire(payment, ["reversal"])
-    _event(actor, request, RequestStatus.PAID.value, reason.strip(), on=on)
+    _event(actor, request, RequestStatus.PAID, reason.strip(), on=on)
     record(
         actor,
         "payment.reverse",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from casework.households.models import DuplicateReview, Household, Member
+from casework.payments.models import PaymentRequest
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work.models import WorkLog, WorkSite
@@ -149,6 +150,32 @@ def can_view_budget(user: User, programme: Programme) -> bool:
 
 def can_manage_creditors(user: User) -> bool:
     return user.has_role(Role.ADMIN)
+
+
+def payment_officer_municipalities(user: User) -> set[int]:
+    """Where the user approves payments: its officers' municipalities (the queue's scope)."""
+    return user.municipalities_as(Role.OFFICER)
+
+
+def can_open_payment_queue(user: User) -> bool:
+    """The officer's queue of submitted requests: officers (of any municipality)."""
+    return bool(payment_officer_municipalities(user))
+
+
+def can_prepare_request(user: User, request: PaymentRequest) -> bool:
+    """Change or submit a request: the maker's side (its household's coordinators)."""
+    return can_prepare_payment(user, request.enrollment.household)
+
+
+def can_decide_request(user: User, request: PaymentRequest) -> bool:
+    """Approve, reject, pay or reverse a request: the checker's side (its municipality's
+    officers)."""
+    return can_decide_payment(user, request.enrollment.household)
+
+
+def can_cancel_request(user: User, request: PaymentRequest) -> bool:
+    """Withdraw an approved request: either side."""
+    return can_cancel_payment(user, request.enrollment.household)
 
 
 # --- community work --------------------------------------------------------------------------
