@@ -58,6 +58,7 @@ __all__ = [
     "ImportReport",
     "RowResult",
     "checksum",
+    "column_titles",
     "describe_import",
     "error_rows_csv",
     "import_upload",
@@ -216,6 +217,11 @@ def _refreshing_statistics(progress: Callable[[int], None]) -> Callable[[int], N
     return advance
 
 
+def column_titles(kind: str) -> dict[str, str]:
+    """Column key → its title in the user's language, to name a refused cell."""
+    return {c.key: str(c.label) for c in COLUMNS[kind]}
+
+
 def template_csv(kind: str) -> str:
     """The header row of an import template, in the user's language, for Excel (BOM, ';')."""
     return "\ufeff" + ";".join(str(c.label) for c in COLUMNS[kind]) + "\r\n"
@@ -230,7 +236,7 @@ def error_rows_csv(table: Table, report: ImportReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
     writer.writerow([*table.headers, str(_("Error"))])
-    titles = {c.key: str(c.label) for c in COLUMNS[report.kind]}
+    titles = column_titles(report.kind)
     for line, cells in table.rows:
         result = failed.get(line)
         if result is None:
