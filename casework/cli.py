@@ -263,6 +263,8 @@ def import_file(
     or XLSX file: every row or none."""
     from flask_babel import force_locale
 
+    from casework.imports import services as import_services
+
     actor, programme = _importer(username, programme_id)
     content = file.read_bytes()
     label = "Importing" if not dry_run else "Checking"
@@ -270,7 +272,17 @@ def import_file(
         rows = _row_count(file.name, content)
     with force_locale(actor.locale or "mk"), click.progressbar(length=rows, label=label) as bar:
         try:
-            report = _run_import(actor, programme, kind, file.name, content, dry_run, bar.update)
+            report = import_services.run_import(
+                actor,
+                programme,
+                kind,
+                file.name,
+                content,
+                dry_run=dry_run,
+                today=clock.today(),
+                progress=bar.update,
+                **_import_limits(),
+            )
         except DomainError as error:
             db.session.rollback()
             _refused(error)
@@ -323,30 +335,6 @@ def _row_count(filename: str, content: bytes) -> int:
         return len(read_table(filename, content, max_rows=limits["max_rows"]).rows)
     except DomainError as error:
         _refused(error)
-
-
-def _run_import(
-    actor: User,
-    programme: Programme,
-    kind: str,
-    filename: str,
-    content: bytes,
-    dry_run: bool,
-    progress: Any,
-) -> ImportReport:
-    from casework.imports import services as import_services
-
-    return import_services.run_import(
-        actor,
-        programme,
-        kind,
-        filename,
-        content,
-        dry_run=dry_run,
-        today=clock.today(),
-        progress=progress,
-        **_import_limits(),
-    )
 
 
 def _show_errors(report: ImportReport, kind: str) -> list[Any]:

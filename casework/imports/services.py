@@ -79,6 +79,9 @@ IMPORTERS: dict[str, Importer] = {
 
 @dataclass
 class ImportReport:
+    """What an import did (or, in a dry run, would do) to each row; kept as JSON on the upload
+    so the report page shows it without reading the file again."""
+
     kind: str
     filename: str
     sha256: str
