@@ -20,14 +20,14 @@ from casework.config import ConfigError
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.organizations.models import Municipality, Organization
-from casework.security.models import Role
+from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
 
 if TYPE_CHECKING:
     from casework.balances.services import RunResult
+    from casework.imports.parsing import RowResult
     from casework.imports.services import ImportReport
     from casework.programmes.models import Programme
-    from casework.security.models import User
 
 
 def _make_app() -> Flask:
@@ -78,8 +78,6 @@ def init(admin_username: str, admin_name: str, admin_password: str) -> None:
     """Create or upgrade the database schema and the first admin."""
     upgrade()
     click.echo("Database schema is up to date.")
-    from casework.security.models import User
-
     if db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo("Users exist already: no admin created.")
         return
@@ -308,7 +306,6 @@ def import_file(
 def _importer(username: str, programme_id: int) -> tuple[User, Programme]:
     """The active user the import is made by, and the programme it goes into."""
     from casework.programmes.models import Programme
-    from casework.security.models import User
 
     actor = db.session.scalar(select(User).where(User.username == username))
     programme = db.session.get(Programme, programme_id)
@@ -337,7 +334,7 @@ def _row_count(filename: str, content: bytes) -> int:
         _refused(error)
 
 
-def _show_errors(report: ImportReport, kind: str) -> list[Any]:
+def _show_errors(report: ImportReport, kind: str) -> list[RowResult]:
     """Print the first fifty failed rows' reasons; the failed rows."""
     from casework.imports import services as import_services
 
@@ -399,7 +396,6 @@ def token() -> None:
 def token_create(username: str, name: str) -> None:
     """Create an API token for USERNAME and print it (once: only its hash is kept)."""
     from casework.api.services import create_token
-    from casework.security.models import User
 
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
