@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -15,13 +15,19 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from casework import create_app
+from casework import clock, create_app
 from casework.config import ConfigError
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.organizations.models import Municipality, Organization
-from casework.security.models import Role
+from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
+
+if TYPE_CHECKING:
+    from casework.balances.services import RunResult
+    from casework.imports.parsing import RowResult
+    from casework.imports.services import ImportReport
+    from casework.programmes.models import Programme
 
 
 def _make_app() -> Flask:
@@ -44,6 +50,19 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _refused(error: DomainError) -> NoReturn:
+    """A service's refusal, named by the field (or the command) it is about."""
+    _fail(f"{error.field or 'import'}: {error.message}")
+
+
+def _not_after(day: datetime | None, today: date, option: str, why: str) -> date:
+    """The date an option names (today when not given), which may not lie ahead."""
+    chosen = day.date() if day else today
+    if chosen > today:
+        _fail(f"{option}: {why}")
+    return chosen
+
+
 @main.command()
 @click.option("--admin-username", default="admin", show_default=True)
 @click.option("--admin-name", default="Administrator", show_default=True)
@@ -59,8 +78,6 @@ def init(admin_username: str, admin_name: str, admin_password: str) -> None:
     """Create or upgrade the database schema and the first admin."""
     upgrade()
     click.echo("Database schema is up to date.")
-    from casework.security.models import User
-
     if db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo("Users exist already: no admin created.")
         return
@@ -174,18 +191,10 @@ def serve(host: str, port: int) -> None:
 def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
     """Check every active family's balance now (the scheduler does this on schedule)."""
     from casework.balances.services import run_check
-    from casework.programmes.models import Programme
 
-    today = date.today()
-    day = as_of.date() if as_of else today
-    if day > today:
-        _fail("--date: a balance check cannot be dated in the future.")
-    query = select(Programme).order_by(Programme.id)
-    if programme_id is not None:
-        query = query.where(Programme.id == programme_id)
-    programmes = db.session.scalars(query).all()
-    if programme_id is not None and not programmes:
-        _fail(f"--programme: there is no programme {programme_id}.")
+    today = clock.today()
+    day = _not_after(as_of, today, "--date", "a balance check cannot be dated in the future.")
+    programmes = _programmes(programme_id)
     rows = []
     with click.progressbar(programmes, label="Checking balances") as bar:
         for programme in bar:
@@ -195,6 +204,23 @@ def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
             for snapshot in result.run.snapshots:
                 counts[snapshot.status] = counts.get(snapshot.status, 0) + 1
             rows.append((programme, result, counts))
+    _print_checks(rows)
+
+
+def _programmes(programme_id: int | None) -> list[Programme]:
+    """Every programme, or the one asked for (which must exist)."""
+    from casework.programmes.models import Programme
+
+    query = select(Programme).order_by(Programme.id)
+    if programme_id is not None:
+        query = query.where(Programme.id == programme_id)
+    programmes = list(db.session.scalars(query))
+    if programme_id is not None and not programmes:
+        _fail(f"--programme: there is no programme {programme_id}.")
+    return programmes
+
+
+def _print_checks(rows: list[tuple[Programme, RunResult, dict[str, int]]]) -> None:
     click.echo(f"{'programme':<50} {'run':>5}  {'households':>10}  by status")
     for programme, result, counts in rows:
         note = "" if result.created else "  (already checked that day: nothing changed)"
@@ -236,26 +262,12 @@ def import_file(
     from flask_babel import force_locale
 
     from casework.imports import services as import_services
-    from casework.imports.files import read_table
-    from casework.programmes.models import Programme
-    from casework.security.models import User
 
-    actor = db.session.scalar(select(User).where(User.username == username))
-    programme = db.session.get(Programme, programme_id)
-    if actor is None or not actor.is_active:
-        _fail(f"--user: there is no active user {username!r}.")
-    if programme is None:
-        _fail(f"--programme: there is no programme {programme_id}.")
-    settings = current_app.config["CASEWORK"]
+    actor, programme = _importer(username, programme_id)
     content = file.read_bytes()
-    rows = 1
-    if len(content) <= settings.import_max_bytes:  # a larger file is refused by the import
-        with force_locale(actor.locale or "mk"):
-            try:  # the rows are counted first, for the progress bar
-                rows = len(read_table(file.name, content, max_rows=settings.import_max_rows).rows)
-            except DomainError as error:
-                _fail(f"{error.field or 'import'}: {error.message}")
     label = "Importing" if not dry_run else "Checking"
+    with force_locale(actor.locale or "mk"):
+        rows = _row_count(file.name, content)
     with force_locale(actor.locale or "mk"), click.progressbar(length=rows, label=label) as bar:
         try:
             report = import_services.run_import(
@@ -265,27 +277,18 @@ def import_file(
                 file.name,
                 content,
                 dry_run=dry_run,
-                today=date.today(),
-                max_bytes=settings.import_max_bytes,
-                max_rows=settings.import_max_rows,
+                today=clock.today(),
                 progress=bar.update,
+                **_import_limits(),
             )
         except DomainError as error:
             db.session.rollback()
-            _fail(f"{error.field or 'import'}: {error.message}")
+            _refused(error)
         db.session.commit()
-        counts = report.counts
-        titles = {c.key: str(c.label) for c in import_services.COLUMNS[kind]}
-        errors = [r for r in report.rows if r.action == "error"]
-        for row in errors[:50]:
-            for column, message in row.errors.items():
-                click.echo(f"row {row.line}, {titles.get(column, 'row')}: {message}", err=True)
-        if len(errors) > 50:
-            click.echo(f"... and {len(errors) - 50} more rows with errors", err=True)
+        errors = _show_errors(report, kind)
         if errors and errors_path is not None:
-            table = read_table(file.name, content, max_rows=settings.import_max_rows)
-            errors_path.write_text(import_services.error_rows_csv(table, report), encoding="utf-8")
-            click.echo(f"The rows with errors are in {errors_path}.", err=True)
+            _write_error_rows(report, file.name, content, errors_path)
+    counts = report.counts
     summary = (
         f"{counts['create']} to create, {counts['update']} to update, "
         f"{counts['unchanged']} unchanged, {counts['error']} with errors"
@@ -298,6 +301,60 @@ def import_file(
         click.echo(f"Imported {file.name} (sha256 {report.sha256[:12]}): {summary}.")
     else:
         click.echo(f"Nothing to import: every row matches what is stored ({summary}).")
+
+
+def _importer(username: str, programme_id: int) -> tuple[User, Programme]:
+    """The active user the import is made by, and the programme it goes into."""
+    from casework.programmes.models import Programme
+
+    actor = db.session.scalar(select(User).where(User.username == username))
+    programme = db.session.get(Programme, programme_id)
+    if actor is None or not actor.is_active:
+        _fail(f"--user: there is no active user {username!r}.")
+    if programme is None:
+        _fail(f"--programme: there is no programme {programme_id}.")
+    return actor, programme
+
+
+def _import_limits() -> dict[str, Any]:
+    settings = current_app.config["CASEWORK"]
+    return {"max_bytes": settings.import_max_bytes, "max_rows": settings.import_max_rows}
+
+
+def _row_count(filename: str, content: bytes) -> int:
+    """The file's rows, for the progress bar (1 for a file too large: the import refuses it)."""
+    from casework.imports.files import read_table
+
+    limits = _import_limits()
+    if len(content) > limits["max_bytes"]:
+        return 1
+    try:
+        return len(read_table(filename, content, max_rows=limits["max_rows"]).rows)
+    except DomainError as error:
+        _refused(error)
+
+
+def _show_errors(report: ImportReport, kind: str) -> list[RowResult]:
+    """Print the first fifty failed rows' reasons; the failed rows."""
+    from casework.imports import services as import_services
+
+    titles = import_services.column_titles(kind)
+    errors = [r for r in report.rows if r.action == import_services.ERROR]
+    for row in errors[:50]:
+        for column, message in row.errors.items():
+            click.echo(f"row {row.line}, {titles.get(column, 'row')}: {message}", err=True)
+    if len(errors) > 50:
+        click.echo(f"... and {len(errors) - 50} more rows with errors", err=True)
+    return errors
+
+
+def _write_error_rows(report: ImportReport, filename: str, content: bytes, path: Path) -> None:
+    from casework.imports import services as import_services
+    from casework.imports.files import read_table
+
+    table = read_table(filename, content, max_rows=_import_limits()["max_rows"])
+    path.write_text(import_services.error_rows_csv(table, report), encoding="utf-8")
+    click.echo(f"The rows with errors are in {path}.", err=True)
 
 
 @main.command()
@@ -339,7 +396,6 @@ def token() -> None:
 def token_create(username: str, name: str) -> None:
     """Create an API token for USERNAME and print it (once: only its hash is kept)."""
     from casework.api.services import create_token
-    from casework.security.models import User
 
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
@@ -587,10 +643,9 @@ def retention(dry_run: bool, today_at: datetime | None) -> None:
     from casework.db import utcnow
     from casework.privacy.services import apply_retention, households_due_for_retention
 
-    real_today = date.today()
-    today = today_at.date() if today_at else real_today
-    if today > real_today:
-        _fail("--today: retention periods cannot be counted to a future date.")
+    today = _not_after(
+        today_at, clock.today(), "--today", "retention periods cannot be counted to a future date."
+    )
     due = households_due_for_retention(today)
     for item in due:  # case numbers only: names are what this command removes
         click.echo(f"{item.household.case_number}  last enrollment ended {item.ended_on}")

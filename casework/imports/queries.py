@@ -1,4 +1,5 @@
-"""Finding uploads: each is visible to the person who uploaded it, nobody else."""
+"""Finding uploads (each is visible to the person who uploaded it, nobody else) and the
+programme a file is imported into."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from casework.imports.models import ImportUpload
 from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
+
+
+def get_visible_programme(user: User, programme_id: int) -> Programme | None:
+    """The programme, when the user may see it (whether they may import is ``can_import``)."""
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not policies.can_view_programme(user, programme):
+        return None
+    return programme
 
 
 def get_own_upload(user: User, upload_id: int) -> ImportUpload | None:
