@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.audit.services import record
 from casework.enrollment.models import (
-    OPEN_STATUSES,
     Agreement,
     AgreementSignatory,
     CommissionDecision,
@@ -29,6 +28,7 @@ from casework.enrollment.models import (
     Status,
     Vote,
 )
+from casework.enrollment.queries import open_enrollment
 from casework.errors import ConflictError, PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import DuplicateDecision, DuplicateReview, Household, Member
@@ -124,14 +124,6 @@ def _move(
         },
     )
     return event
-
-
-def open_enrollment(household: Household) -> Enrollment | None:
-    return db.session.scalar(
-        select(Enrollment).where(
-            Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES)
-        )
-    )
 
 
 def apply(

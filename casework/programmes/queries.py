@@ -36,3 +36,8 @@ def get_budget_programme(user: User, programme_id: int) -> Programme | None:
     return (
         programme if programme is not None and policies.can_view_budget(user, programme) else None
     )
+
+
+def get_programme(programme_id: int) -> Programme | None:
+    """A programme by id, unscoped: for a choice a form already limited to the scope."""
+    return db.session.get(Programme, programme_id)
