@@ -73,19 +73,6 @@ class AgreementSchema(ma.Schema):
     )
 
 
-class EnrollmentSchema(RecordSchema):
-    id = ma.fields.Integer(required=True)
-    household_id = ma.fields.Integer(required=True)
-    programme_id = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True, metadata={"enum": [s.value for s in Status]})
-    applied_on = ma.fields.Date(required=True)
-    active_since = ma.fields.Date(allow_none=True)
-    ended_on = ma.fields.Date(allow_none=True)
-    decisions = ma.fields.List(ma.fields.Nested(DecisionSchema), required=True)
-    agreement = ma.fields.Nested(AgreementSchema, allow_none=True)
-    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
-
-
 class EnrollmentSummarySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     programme_id = ma.fields.Integer(required=True)
@@ -93,6 +80,15 @@ class EnrollmentSummarySchema(ma.Schema):
     applied_on = ma.fields.Date(required=True)
     active_since = ma.fields.Date(allow_none=True)
     ended_on = ma.fields.Date(allow_none=True)
+
+
+class EnrollmentSchema(RecordSchema, EnrollmentSummarySchema):
+    """The summary's fields, with the household and the record of every step."""
+
+    household_id = ma.fields.Integer(required=True)
+    decisions = ma.fields.List(ma.fields.Nested(DecisionSchema), required=True)
+    agreement = ma.fields.Nested(AgreementSchema, allow_none=True)
+    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
 
 
 class CommissionMemberSchema(ma.Schema):
