@@ -59,13 +59,18 @@ class CreditorTotal(ma.Schema):
     paid_deni = ma.fields.Integer(required=True)
 
 
-class MonthSchema(ma.Schema):
-    month = ma.fields.Date(required=True)
+class FiguresSchema(ma.Schema):
+    """What a report counts, over its whole period and month by month."""
+
     activated = ma.fields.Integer(required=True)
     completed = ma.fields.Integer(required=True)
     paid_deni = ma.fields.Integer(required=True)
     owed_minutes = ma.fields.Integer(required=True)
     verified_minutes = ma.fields.Integer(required=True)
+
+
+class MonthSchema(FiguresSchema):
+    month = ma.fields.Date(required=True)
 
 
 class TargetsSchema(ma.Schema):
@@ -74,16 +79,11 @@ class TargetsSchema(ma.Schema):
     minutes = ma.fields.Integer(allow_none=True)
 
 
-class ReportSchema(ma.Schema):
+class ReportSchema(FiguresSchema):
     programme_id = ma.fields.Integer(required=True)
     period_from = ma.fields.Date(required=True)
     period_to = ma.fields.Date(required=True)
-    activated = ma.fields.Integer(required=True)
-    completed = ma.fields.Integer(required=True)
     active_now = ma.fields.Integer(required=True)
-    paid_deni = ma.fields.Integer(required=True)
-    owed_minutes = ma.fields.Integer(required=True)
-    verified_minutes = ma.fields.Integer(required=True)
     completion_rate = ma.fields.Integer(allow_none=True, metadata={"description": "percent"})
     average_days_to_complete = ma.fields.Integer(allow_none=True)
     by_creditor = ma.fields.List(ma.fields.Nested(CreditorTotal), required=True)
