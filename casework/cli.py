@@ -190,6 +190,7 @@ def serve(host: str, port: int) -> None:
 @with_appcontext
 def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
     """Check every active family's balance now (the scheduler does this on schedule)."""
+    from casework.balances.models import Trigger
     from casework.balances.services import run_check
 
     today = clock.today()
@@ -198,7 +199,7 @@ def check_balances(programme_id: int | None, as_of: datetime | None) -> None:
     rows = []
     with click.progressbar(programmes, label="Checking balances") as bar:
         for programme in bar:
-            result = run_check(programme, day, today=today, trigger="manual")
+            result = run_check(programme, day, today=today, trigger=Trigger.MANUAL)
             db.session.commit()
             counts: dict[str, int] = {}
             for snapshot in result.run.snapshots:

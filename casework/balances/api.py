@@ -10,24 +10,25 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import abort, jsonify
+from flask import jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from casework.api.views import API_PREFIX, ID_IN_PATH, ErrorEnvelope, write
+from casework import clock
+from casework.actions import allow, visible
+from casework.api.views import API_PREFIX, ID_IN_PATH, ErrorEnvelope, fields_renamed, write
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.balances import services
 from casework.balances.models import BalanceRun, BalanceSnapshot, CheckStatus
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment.models import Enrollment
-from casework.errors import DomainError
 from casework.extensions import db
 from casework.households.models import Household
 from casework.households.queries import get_visible_household
-from casework.programmes.models import Programme
+from casework.programmes import queries as programme_queries
 from casework.security import policies
 from casework.work import queries as work_queries
 
@@ -35,10 +36,6 @@ blp = Blueprint("api_balances", __name__, url_prefix=API_PREFIX, description="Ba
 
 
 # Ids beyond a 64-bit integer are not routed (a 404), never passed to the database.
-
-
-def _today() -> date:
-    return date.today()
 
 
 class BalanceSchema(ma.Schema):
@@ -100,7 +97,7 @@ def household_balance(
         "pending_minutes": balance.pending,
         "remaining_minutes": balance.remaining,
         "expected_minutes": services.expected_minutes(dues, as_of),
-        "status": services.status_of(dues, balance.verified, as_of, tolerance).value,
+        "status": services.status_of(dues, balance.verified, as_of, tolerance),
         "as_of": as_of,
     }
 
@@ -110,12 +107,9 @@ def household_balance(
 @blp.alt_response(404, schema=ErrorEnvelope)
 def get_balance(household_id: int) -> Response:
     """Minutes owed, verified, pending, left and expected by today, and the status."""
-    household = get_visible_household(current_user, household_id)
-    if household is None:
-        abort(404)
-    if not policies.can_view_money(current_user, household):
-        abort(403)
-    body = BalanceSchema().dump(household_balance(household, _today()))
+    household = visible(get_visible_household(current_user, household_id))
+    allow(policies.can_view_money(current_user, household))
+    body = BalanceSchema().dump(household_balance(household, clock.today()))
     # As the money page: who looked at a family's hours owed is in the access log.
     log_access(
         current_user,
@@ -158,16 +152,9 @@ def _run_body(run: BalanceRun) -> dict[str, Any]:
 def run_check(args: dict[str, Any], programme_id: int) -> tuple[dict[str, Any], int]:
     """Check every active household of the programme as of a day. A check runs once per
     programme and day: asking again returns the stored run (200) and changes nothing."""
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_budget(current_user, programme):
-        abort(404)
-    if not policies.can_manage_programme(current_user, programme):
-        abort(403)
-    today = _today()
-    try:
+    programme = visible(programme_queries.get_budget_programme(current_user, programme_id))
+    allow(policies.can_manage_programme(current_user, programme))
+    today = clock.today()
+    with fields_renamed({"date": "as_of"}):
         result = services.run_check(programme, args.get("as_of") or today, today=today)
-    except DomainError as error:
-        if error.field == "date":
-            error.field = "as_of"
-        raise
     return _run_body(result.run), 201 if result.created else 200

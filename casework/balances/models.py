@@ -13,12 +13,11 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
-    String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.households.models import Household
 from casework.programmes.models import Programme
 
@@ -31,6 +30,13 @@ class CheckStatus(StrEnum):
     OVERDUE = "overdue"
 
 
+class Trigger(StrEnum):
+    """What started a run: the programme's schedule, or someone asking (page, API, CLI)."""
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+
+
 class BalanceRun(Base):
     """One check of one programme as of one date. The unique key makes a second run of the same
     check (a second scheduler, a retry, a manual run) impossible."""
@@ -41,7 +47,7 @@ class BalanceRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
     as_of: Mapped[date] = mapped_column(Date)
-    trigger: Mapped[str] = mapped_column(String(20), default="manual")
+    trigger: Mapped[Trigger] = mapped_column(EnumText(Trigger, 20), default=Trigger.MANUAL)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     households: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -64,7 +70,7 @@ class BalanceSnapshot(Base):
     verified: Mapped[int] = mapped_column(Integer)
     pending: Mapped[int] = mapped_column(Integer)
     expected: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[CheckStatus] = mapped_column(EnumText(CheckStatus, 16))
     behind_streak: Mapped[int] = mapped_column(Integer, default=0)
     # Behind in three checks running: a coordinator should look (nothing happens by itself).
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -82,8 +88,8 @@ class Alert(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("balance_snapshots.id"))
-    previous_status: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    previous_status: Mapped[CheckStatus | None] = mapped_column(EnumText(CheckStatus, 16))
+    status: Mapped[CheckStatus] = mapped_column(EnumText(CheckStatus, 16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

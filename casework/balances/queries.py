@@ -11,6 +11,7 @@ from casework.balances.models import Alert, BalanceRun, BalanceSnapshot
 from casework.extensions import db
 from casework.households.models import Household
 from casework.programmes.models import Programme
+from casework.security import policies
 from casework.security.models import User
 
 
@@ -62,3 +63,9 @@ def alerts_for(user: User, unread_only: bool = True, limit: int = 50) -> list[Al
             .limit(limit)
         )
     )
+
+
+def get_visible_alert(user: User, alert_id: int) -> Alert | None:
+    """The user's own alert, or None (another's is answered as one that does not exist)."""
+    alert = db.session.get(Alert, alert_id)
+    return alert if alert is not None and policies.can_read_alert(user, alert) else None

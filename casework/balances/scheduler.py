@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import select
 
+from casework import clock
+from casework.balances.models import Trigger
 from casework.balances.services import run_check
 from casework.db import utcnow
 from casework.errors import describe_exception
@@ -44,9 +46,9 @@ def check_programme(app: Flask, programme_id: int) -> None:
         programme = db.session.get(Programme, programme_id)
         if programme is None:
             return
-        today = datetime.now(ZoneInfo(programme.timezone)).date()
+        today = clock.today(programme.timezone)
         try:
-            result = run_check(programme, today, today=today, trigger="scheduled")
+            result = run_check(programme, today, today=today, trigger=Trigger.SCHEDULED)
             run_id, created = result.run.id, result.created
             db.session.commit()
         except Exception as error:
@@ -103,7 +105,7 @@ def heartbeat(app: Flask) -> None:
 
 
 def _retain() -> int:
-    count = apply_retention(households_due_for_retention(date.today()), utcnow())
+    count = apply_retention(households_due_for_retention(clock.today()), utcnow())
     db.session.commit()
     return count
 
@@ -137,7 +139,7 @@ def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None
             )
         ).all()
         db.session.remove()
-    today = date.today()
+        today = clock.today()  # in the app's context: the deployment's zone
     # A programme whose every hour fell due long ago has nothing left to check: no more runs,
     # and no more weekly digests about it for its coordinators.
     programmes = [
@@ -179,37 +181,29 @@ def sync_jobs(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None
             job.remove()
 
 
+def _every_minute(
+    scheduler: BaseScheduler, job: Callable[..., None], job_id: str, *args: object
+) -> None:
+    """A housekeeping job every ``SYNC_SECONDS``: missed runs collapse into one, never two at
+    once."""
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=SYNC_SECONDS,
+        args=list(args),
+        id=job_id,
+        coalesce=True,
+        max_instances=1,
+    )
+
+
 def configure(app: Flask, scheduler: BaseScheduler, interval_seconds: int | None = None) -> None:
     """``interval_seconds`` replaces every programme's schedule by a fixed interval (tests)."""
     sync_jobs(app, scheduler, interval_seconds)
-    scheduler.add_job(
-        sync_jobs,
-        "interval",
-        seconds=SYNC_SECONDS,
-        args=[app, scheduler, interval_seconds],
-        id="sync",
-        coalesce=True,
-        max_instances=1,
-    )
-    scheduler.add_job(
-        send_mail,
-        "interval",
-        seconds=SYNC_SECONDS,
-        args=[app],
-        id="mail",
-        coalesce=True,
-        max_instances=1,
-    )
+    _every_minute(scheduler, sync_jobs, "sync", app, scheduler, interval_seconds)
+    _every_minute(scheduler, send_mail, "mail", app)
     heartbeat(app)
-    scheduler.add_job(
-        heartbeat,
-        "interval",
-        seconds=SYNC_SECONDS,
-        args=[app],
-        id="heartbeat",
-        coalesce=True,
-        max_instances=1,
-    )
+    _every_minute(scheduler, heartbeat, "heartbeat", app)
     scheduler.add_job(
         retention,
         CronTrigger(hour=2, minute=30, timezone=ZoneInfo(app.config["CASEWORK"].default_timezone)),

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from casework.audit.services import record
-from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus
+from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus, Trigger
 from casework.db import chunked
 from casework.enrollment.models import Enrollment, Status
 from casework.errors import PermissionDenied, ValidationError, describe_exception
@@ -29,11 +29,12 @@ from casework.payments.models import Obligation, Payment, PaymentReversal
 from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import Role, RoleAssignment, User
-from casework.work.queries import balances
+from casework.work.queries import Balance, balances
 
 log = logging.getLogger(__name__)
 
 ALERTING = {CheckStatus.BEHIND, CheckStatus.OVERDUE, CheckStatus.ON_TRACK, CheckStatus.COMPLETED}
+LATE = (CheckStatus.BEHIND, CheckStatus.OVERDUE)  # a first check alerts only on these
 FLAG_AFTER = 3  # checks in a row behind
 
 
@@ -79,43 +80,37 @@ class RunResult:
     created: bool  # False: the check had already run for that date, nothing changed
 
 
-def run_check(
-    programme: Programme, as_of: date, *, today: date, trigger: str = "manual"
-) -> RunResult:
-    """Check every active household of the programme as of ``as_of``, once.
-
-    The run row is inserted first: if another process holds the same (programme, date), the
-    insert fails on the unique key and this call reports the existing run instead."""
-    if as_of > today:
-        raise ValidationError(_("A balance check cannot be dated in the future."), "date")
-    existing = db.session.scalar(
+def _stored_run(programme: Programme, as_of: date) -> BalanceRun | None:
+    return db.session.scalar(
         select(BalanceRun).where(BalanceRun.programme_id == programme.id, BalanceRun.as_of == as_of)
     )
-    if existing is not None:
-        return RunResult(existing, False)
+
+
+def _claim_run(programme: Programme, as_of: date, trigger: Trigger) -> BalanceRun | None:
+    """Insert the run row, or None when another process holds the same (programme, date)."""
     run = BalanceRun(programme_id=programme.id, as_of=as_of, trigger=trigger, errors=[])
     try:
         with db.session.begin_nested():
             db.session.add(run)
             db.session.flush()
     except IntegrityError:
-        found = db.session.scalar(
-            select(BalanceRun).where(
-                BalanceRun.programme_id == programme.id, BalanceRun.as_of == as_of
-            )
-        )
-        assert found is not None  # noqa: S101 - the unique key just said it exists
-        return RunResult(found, False)
+        return None
+    return run
 
-    households = db.session.scalars(
+
+def _active_households(programme: Programme) -> Sequence[Household]:
+    return db.session.scalars(
         select(Household)
         .join(Enrollment, Enrollment.household_id == Household.id)
-        .where(Enrollment.programme_id == programme.id, Enrollment.status == Status.ACTIVE.value)
+        .where(Enrollment.programme_id == programme.id, Enrollment.status == Status.ACTIVE)
         .order_by(Household.id)
     ).all()
-    ids = [h.id for h in households]
+
+
+def _dues(household_ids: list[int], as_of: date) -> dict[int, list[Due]]:
+    """Each household's obligations of paid, not reversed payments, as of the day."""
     dues: dict[int, list[Due]] = {}
-    for chunk in chunked(ids):
+    for chunk in chunked(household_ids):
         for household_id, minutes, starts_on, due_on in db.session.execute(
             select(
                 Obligation.household_id, Obligation.minutes, Obligation.starts_on, Obligation.due_on
@@ -129,56 +124,110 @@ def run_check(
             )
         ):
             dues.setdefault(household_id, []).append(Due(minutes, starts_on, due_on))
-    worked = balances(ids, as_of)
-    previous = _previous_snapshots(programme, as_of, ids)
-    recipients = _recipients(programme, households)
+    return dues
+
+
+def _alerts_on(status: CheckStatus, previous: CheckStatus | None) -> bool:
+    """A change of status alerts; a household's first check only when it finds it late."""
+    return status != previous and status in ALERTING and (previous is not None or status in LATE)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What a run knows of every household before it checks them one by one."""
+
+    run: BalanceRun
+    as_of: date
+    tolerance: int
+    dues: dict[int, list[Due]]
+    worked: dict[int, Balance]
+    previous: dict[int, BalanceSnapshot]
+    recipients: dict[int, set[int]]
+
+    def snapshot(self, household: Household) -> tuple[dict[str, object], list[dict[str, object]]]:
+        """The household's snapshot row and the alerts it raises (rows, not ORM objects)."""
+        balance = self.worked[household.id]
+        obligations = self.dues.get(household.id, [])
+        status = status_of(obligations, balance.verified, self.as_of, self.tolerance)
+        before = self.previous.get(household.id)
+        streak = (before.behind_streak if before else 0) + 1 if status == CheckStatus.BEHIND else 0
+        row: dict[str, object] = {
+            "run_id": self.run.id,
+            "household_id": household.id,
+            "owed": sum(o.minutes for o in obligations),
+            "verified": balance.verified,
+            "pending": balance.pending,
+            "expected": expected_minutes(obligations, self.as_of),
+            "status": status,
+            "behind_streak": streak,
+            "flagged": streak >= FLAG_AFTER,
+        }
+        previous_status = before.status if before else None
+        if not _alerts_on(status, previous_status):
+            return row, []
+        return row, [
+            {
+                "user_id": user_id,
+                "household_id": household.id,
+                "previous_status": previous_status,
+                "status": status,
+            }
+            for user_id in sorted(self.recipients.get(household.id, set()))
+        ]
+
+
+def _store(snapshots: list[dict[str, object]], alerts: list[tuple[int, dict[str, object]]]) -> None:
+    """One multi-row INSERT for the snapshots and one for the alerts, so that a national
+    check costs milliseconds per thousand families."""
+    if not snapshots:
+        return
+    snapshot_ids = db.session.scalars(
+        insert(BalanceSnapshot).returning(BalanceSnapshot.id, sort_by_parameter_order=True),
+        snapshots,
+    ).all()
+    if alerts:
+        db.session.execute(
+            insert(Alert),
+            [{**alert, "snapshot_id": snapshot_ids[index]} for index, alert in alerts],
+        )
+
+
+def run_check(
+    programme: Programme, as_of: date, *, today: date, trigger: Trigger = Trigger.MANUAL
+) -> RunResult:
+    """Check every active household of the programme as of ``as_of``, once.
+
+    The run row is inserted first: if another process holds the same (programme, date), the
+    insert fails on the unique key and this call reports the existing run instead.
+    ``trigger`` is a ``Trigger`` (its text is still taken from the CLI's and the demo's calls)."""
+    if as_of > today:
+        raise ValidationError(_("A balance check cannot be dated in the future."), "date")
+    existing = _stored_run(programme, as_of)
+    if existing is not None:
+        return RunResult(existing, False)
+    run = _claim_run(programme, as_of, trigger)
+    if run is None:
+        found = _stored_run(programme, as_of)
+        assert found is not None  # noqa: S101 - the unique key just said it exists
+        return RunResult(found, False)
+
+    households = _active_households(programme)
+    ids = [h.id for h in households]
+    check = _Check(
+        run,
+        as_of,
+        programme.tolerance_minutes,
+        _dues(ids, as_of),
+        balances(ids, as_of),
+        _previous_snapshots(programme, as_of, ids),
+        _recipients(programme, households),
+    )
     errors: list[dict[str, object]] = []
-    # Rows, not ORM objects: one multi-row INSERT for the snapshots and one for the alerts,
-    # so that a national check costs milliseconds per thousand families.
     snapshots: list[dict[str, object]] = []
     alerts: list[tuple[int, dict[str, object]]] = []  # (index of its snapshot, the alert)
     for household in households:
         try:
-            balance = worked[household.id]
-            obligations = dues.get(household.id, [])
-            status = status_of(obligations, balance.verified, as_of, programme.tolerance_minutes)
-            before = previous.get(household.id)
-            streak = (
-                (before.behind_streak if before else 0) + 1 if status == CheckStatus.BEHIND else 0
-            )
-            snapshot: dict[str, object] = {
-                "run_id": run.id,
-                "household_id": household.id,
-                "owed": sum(o.minutes for o in obligations),
-                "verified": balance.verified,
-                "pending": balance.pending,
-                "expected": expected_minutes(obligations, as_of),
-                "status": status.value,
-                "behind_streak": streak,
-                "flagged": streak >= FLAG_AFTER,
-            }
-            previous_status = before.status if before else None
-            if (
-                status != previous_status
-                and status in ALERTING
-                and (
-                    previous_status is not None
-                    or status in (CheckStatus.BEHIND, CheckStatus.OVERDUE)
-                )
-            ):
-                for user_id in sorted(recipients.get(household.id, set())):
-                    alerts.append(
-                        (
-                            len(snapshots),
-                            {
-                                "user_id": user_id,
-                                "household_id": household.id,
-                                "previous_status": previous_status,
-                                "status": status.value,
-                            },
-                        )
-                    )
-            snapshots.append(snapshot)
+            snapshot, raised = check.snapshot(household)
         except Exception as error:
             # Types and frames only: a database error's message carries the row's values.
             log.error(
@@ -187,16 +236,10 @@ def run_check(
                 describe_exception(error),
             )
             errors.append({"household_id": household.id, "error": type(error).__name__})
-    if snapshots:
-        snapshot_ids = db.session.scalars(
-            insert(BalanceSnapshot).returning(BalanceSnapshot.id, sort_by_parameter_order=True),
-            snapshots,
-        ).all()
-        if alerts:
-            db.session.execute(
-                insert(Alert),
-                [{**alert, "snapshot_id": snapshot_ids[index]} for index, alert in alerts],
-            )
+            continue
+        alerts.extend((len(snapshots), alert) for alert in raised)
+        snapshots.append(snapshot)
+    _store(snapshots, alerts)
     run.households = len(households)
     run.errors = errors
     db.session.flush()
@@ -260,9 +303,10 @@ def _mail_alerts(run: BalanceRun, households: Sequence[Household]) -> None:
             )
 
 
-def _mail_digests(programme: Programme, run: BalanceRun) -> None:
-    """A weekly summary per coordinator: counts by status and the case numbers to look at."""
-    coordinators = db.session.scalars(
+def _coordinators(programme: Programme) -> Sequence[User]:
+    """The active coordinators of the programme's municipality: every alert and digest of
+    the programme goes to them."""
+    return db.session.scalars(
         select(User)
         .join(RoleAssignment, RoleAssignment.user_id == User.id)
         .where(
@@ -271,16 +315,23 @@ def _mail_digests(programme: Programme, run: BalanceRun) -> None:
             User.active.is_(True),
         )
     ).all()
+
+
+def _mail_digests(programme: Programme, run: BalanceRun) -> None:
+    """A weekly summary per coordinator: counts by status and the case numbers to look at."""
+    coordinators = _coordinators(programme)
     snapshots = db.session.execute(
         select(BalanceSnapshot.status, Household.case_number)
         .join(Household, Household.id == BalanceSnapshot.household_id)
         .where(BalanceSnapshot.run_id == run.id)
         .order_by(Household.case_number)
     ).all()
-    counts: dict[str, int] = {}
+    counts: dict[CheckStatus, int] = {}
     for status, _case in snapshots:
         counts[status] = counts.get(status, 0) + 1
-    to_look_at = [case for status, case in snapshots if status in ("behind", "overdue")]
+    to_look_at = [
+        case for status, case in snapshots if status in (CheckStatus.BEHIND, CheckStatus.OVERDUE)
+    ]
     for user in coordinators:
         with force_locale(user.locale or "mk"):
             lines = [
@@ -323,30 +374,21 @@ def _previous_snapshots(
 
 def _recipients(programme: Programme, households: Sequence[Household]) -> dict[int, set[int]]:
     """Each household's social worker and the coordinators of the programme's municipality."""
-    coordinators = set(
-        db.session.scalars(
-            select(User.id)
-            .join(RoleAssignment, RoleAssignment.user_id == User.id)
-            .where(
-                RoleAssignment.role == Role.COORDINATOR.value,
-                RoleAssignment.municipality_id == programme.municipality_id,
-                User.active.is_(True),
-            )
-        )
-    )
+    coordinators = {user.id for user in _coordinators(programme)}
     return {
         h.id: coordinators | ({h.assigned_worker_id} if h.assigned_worker_id else set())
         for h in households
     }
 
 
-def mark_read(user: User, alert: Alert, *, now: datetime) -> None:
+def mark_read(user: User, alert: Alert, *, now: datetime) -> Alert:
     """Read per person: one coordinator reading an alert leaves it unread for the others."""
-    if alert.user_id != user.id:
+    if not policies.can_read_alert(user, alert):
         raise PermissionDenied()
     if alert.read_at is None:
         alert.read_at = now
         db.session.flush()
+    return alert
 
 
 def start_check(actor: User, programme: Programme, *, today: date) -> Job:
@@ -371,7 +413,7 @@ def check_job(job: Job, progress: Progress) -> Outcome:
         programme,
         date.fromisoformat(job.params["as_of"]),
         today=date.fromisoformat(job.params["today"]),
-        trigger="manual",
+        trigger=Trigger.MANUAL,
     )
     progress.advance()
     message = (

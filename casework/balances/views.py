@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from casework import clock
+from casework.actions import allow, perform, visible
 from casework.balances import queries, services
-from casework.balances.models import Alert
 from casework.db import utcnow
-from casework.errors import DomainError
-from casework.extensions import db
-from casework.programmes.models import Programme
+from casework.programmes import queries as programme_queries
 from casework.security import policies
 from casework.urls import safe_next
 
@@ -27,25 +24,19 @@ class ActionForm(FlaskForm):
 
 @bp.route("/programmes/<int:programme_id>/checks", methods=["GET", "POST"])
 def checks(programme_id: int) -> str | Response:
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_budget(current_user, programme):
-        abort(404)
+    programme = visible(programme_queries.get_budget_programme(current_user, programme_id))
     form = ActionForm()
     may_run = policies.can_manage_programme(current_user, programme)
     if request.method == "POST":
-        if not may_run:
-            abort(403)
-        if form.validate_on_submit():
-            try:
-                job = services.start_check(current_user, programme, today=date.today())
-            except DomainError as error:
-                db.session.rollback()
-                flash(error.message, "error")
-            else:
-                started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit:
-                db.session.commit()  # a read after it waits for the lock the worker takes
-                return started
-        return redirect(url_for("balances.checks", programme_id=programme.id))
+        allow(may_run)
+        here = redirect(url_for("balances.checks", programme_id=programme.id))
+        if not form.validate_on_submit():
+            return here
+        return perform(
+            lambda: services.start_check(current_user, programme, today=clock.today()),
+            then=lambda job: redirect(url_for("jobs.show", job_id=job.id)),
+            back=lambda: here,
+        )
     return render_template(
         "balances/checks.html",
         programme=programme,
@@ -57,10 +48,12 @@ def checks(programme_id: int) -> str | Response:
 
 @bp.post("/alerts/<int:alert_id>/read")
 def read_alert(alert_id: int) -> Response:
-    alert = db.session.get(Alert, alert_id)
-    if alert is None or alert.user_id != current_user.id:
-        abort(404)
-    if ActionForm().validate_on_submit():
-        services.mark_read(current_user, alert, now=utcnow())
-        db.session.commit()
-    return redirect(safe_next(request.form.get("next")))
+    alert = visible(queries.get_visible_alert(current_user, alert_id))
+    back = redirect(safe_next(request.form.get("next")))
+    if not ActionForm().validate_on_submit():
+        return back
+    return perform(
+        lambda: services.mark_read(current_user, alert, now=utcnow()),
+        then=lambda _read: back,
+        back=lambda: back,
+    )

@@ -17,6 +17,7 @@ from stdnum.si import emso
 from casework.api.services import create_token
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
+from casework.balances.models import Trigger
 from casework.balances.services import run_check
 from casework.config import EXAMPLES_DIR
 from casework.db import utcnow
@@ -944,7 +945,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             kicevo_programme,
             monday - timedelta(weeks=weeks_ago),
             today=today,
-            trigger="scheduled",
+            trigger=Trigger.SCHEDULED,
         )
     _complete_finished(active, users, today)
     set_targets(

@@ -6,14 +6,17 @@ calls the same service as its page, which holds every rule (state, dates, votes,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import abort
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from casework import clock
+from casework.actions import allow, visible
+from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
     ID,
@@ -27,18 +30,14 @@ from casework.api.views import (
 from casework.enrollment import queries, services
 from casework.enrollment.models import CommissionMember, Enrollment, Seat, Status, Vote
 from casework.errors import ConflictError, ValidationError
-from casework.extensions import db
+from casework.households.models import Household
 from casework.households.queries import get_visible_household
-from casework.programmes.models import Programme
+from casework.programmes import queries as programme_queries
 from casework.security import policies
 
 blp = Blueprint(
     "api_enrollment", __name__, url_prefix=API_PREFIX, description="Enrollment in a programme"
 )
-
-
-def _today() -> date:
-    return date.today()
 
 
 # --- what is sent back -------------------------------------------------------------------------
@@ -74,19 +73,6 @@ class AgreementSchema(ma.Schema):
     )
 
 
-class EnrollmentSchema(ma.Schema):
-    id = ma.fields.Integer(required=True)
-    household_id = ma.fields.Integer(required=True)
-    programme_id = ma.fields.Integer(required=True)
-    status = ma.fields.String(required=True, metadata={"enum": [s.value for s in Status]})
-    applied_on = ma.fields.Date(required=True)
-    active_since = ma.fields.Date(allow_none=True)
-    ended_on = ma.fields.Date(allow_none=True)
-    decisions = ma.fields.List(ma.fields.Nested(DecisionSchema), required=True)
-    agreement = ma.fields.Nested(AgreementSchema, allow_none=True)
-    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
-
-
 class EnrollmentSummarySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     programme_id = ma.fields.Integer(required=True)
@@ -94,6 +80,15 @@ class EnrollmentSummarySchema(ma.Schema):
     applied_on = ma.fields.Date(required=True)
     active_since = ma.fields.Date(allow_none=True)
     ended_on = ma.fields.Date(allow_none=True)
+
+
+class EnrollmentSchema(RecordSchema, EnrollmentSummarySchema):
+    """The summary's fields, with the household and the record of every step."""
+
+    household_id = ma.fields.Integer(required=True)
+    decisions = ma.fields.List(ma.fields.Nested(DecisionSchema), required=True)
+    agreement = ma.fields.Nested(AgreementSchema, allow_none=True)
+    events = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
 
 
 class CommissionMemberSchema(ma.Schema):
@@ -157,54 +152,62 @@ class EnrollmentActionSchema(ma.Schema):
 # --- operations --------------------------------------------------------------------------------
 
 
-def _step(household_id: int, args: dict[str, Any]) -> Enrollment:
-    household = get_visible_household(current_user, household_id)
-    if household is None:
-        abort(404)
-    if not policies.can_manage_household(current_user, household):
-        abort(403)
-    today = _today()
-    action = args["action"]
-    if action == "apply":
-        programme = db.session.get(Programme, args["programme_id"])
-        if programme is None or not policies.can_view_programme(current_user, programme):
-            raise ValidationError("There is no such programme.", "programme_id")
-        return services.apply(
+def _apply(household: Household, args: dict[str, Any], today: date) -> Enrollment:
+    programme = programme_queries.get_visible_programme(current_user, args["programme_id"])
+    if programme is None:
+        raise ValidationError("There is no such programme.", "programme_id")
+    return services.apply(
+        current_user, household, programme, applied_on=args.get("applied_on") or today, today=today
+    )
+
+
+def _decide(enrollment: Enrollment, args: dict[str, Any], today: date) -> Enrollment:
+    data = services.DecisionData(
+        decided_on=args["decided_on"],
+        outcome="approved" if args["action"] == "approve" else "rejected",
+        votes=args["votes"],
+        reference=args.get("reference", ""),
+        reason=args.get("reason", ""),
+    )
+    with fields_renamed({"outcome": "votes"}):
+        return services.record_decision(current_user, enrollment, data, today=today).enrollment
+
+
+def _sign(enrollment: Enrollment, args: dict[str, Any], today: date) -> Enrollment:
+    with fields_renamed({"reference": "agreement_ref", "signatories": "signatory_ids"}):
+        return services.sign_agreement(
             current_user,
-            household,
-            programme,
-            applied_on=args.get("applied_on") or today,
+            enrollment,
+            signed_on=args["signed_on"],
+            reference=args["agreement_ref"],
+            signatory_ids=args["signatory_ids"],
             today=today,
+        ).enrollment
+
+
+def _close(enrollment: Enrollment, args: dict[str, Any], today: date) -> Enrollment:
+    step = services.withdraw if args["action"] == "withdraw" else services.complete
+    with fields_renamed({"effective_on": "on"}):
+        return step(
+            current_user, enrollment, on=args["on"], reason=args.get("reason", ""), today=today
         )
-    enrollment = services.open_enrollment(household)
+
+
+# Each action after ``apply``: the service its page calls, on the household's open enrollment.
+STEPS: dict[str, Callable[[Enrollment, dict[str, Any], date], Enrollment]] = {
+    "approve": _decide,
+    "reject": _decide,
+    "sign_agreement": _sign,
+    "withdraw": _close,
+    "complete": _close,
+}
+
+
+def _open_enrollment(household: Household) -> Enrollment:
+    """Where the page names the enrollment, the API takes the household's open one."""
+    enrollment = queries.open_enrollment(household)
     if enrollment is None:
         raise ConflictError("This household has no open application or enrollment.")
-    if action in ("approve", "reject"):
-        data = services.DecisionData(
-            decided_on=args["decided_on"],
-            outcome="approved" if action == "approve" else "rejected",
-            votes=args["votes"],
-            reference=args.get("reference", ""),
-            reason=args.get("reason", ""),
-        )
-        with fields_renamed({"outcome": "votes"}):
-            services.record_decision(current_user, enrollment, data, today=today)
-    elif action == "sign_agreement":
-        with fields_renamed({"reference": "agreement_ref", "signatories": "signatory_ids"}):
-            services.sign_agreement(
-                current_user,
-                enrollment,
-                signed_on=args["signed_on"],
-                reference=args["agreement_ref"],
-                signatory_ids=args["signatory_ids"],
-                today=today,
-            )
-    else:
-        step = services.withdraw if action == "withdraw" else services.complete
-        with fields_renamed({"effective_on": "on"}):
-            step(
-                current_user, enrollment, on=args["on"], reason=args.get("reason", ""), today=today
-            )
     return enrollment
 
 
@@ -235,10 +238,12 @@ def enrollment_step(args: dict[str, Any], household_id: int) -> Enrollment:
     the outcome must follow the votes. Votes are never assumed: the decision's record says
     who was there and how they voted.
     """
-    enrollment = _step(household_id, args)
-    db.session.flush()
-    db.session.refresh(enrollment)  # its decisions, agreement and events as stored
-    return enrollment
+    household = visible(get_visible_household(current_user, household_id))
+    allow(policies.can_manage_household(current_user, household))
+    today = clock.today()
+    if args["action"] == "apply":
+        return _apply(household, args, today)
+    return STEPS[args["action"]](_open_enrollment(household), args, today)
 
 
 @blp.route(f"/programmes/<{ID_IN_PATH}:programme_id>/commission")
@@ -248,11 +253,8 @@ def enrollment_step(args: dict[str, Any], household_id: int) -> Enrollment:
 @blp.alt_response(404, schema=ErrorEnvelope)
 def list_commission(args: dict[str, Any], programme_id: int) -> dict[str, Any]:
     """The programme's commission: the ids that ``votes`` name."""
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_programme(current_user, programme):
-        abort(404)
-    if not policies.can_manage_programme(current_user, programme):
-        abort(403)
+    programme = visible(programme_queries.get_visible_programme(current_user, programme_id))
+    allow(policies.can_manage_programme(current_user, programme))
     members: list[CommissionMember] = queries.commission(programme)
     page, per_page = args["page"], args["per_page"]
     return {

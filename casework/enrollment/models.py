@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.households.models import Household, Member
 from casework.programmes.models import Programme
 from casework.security.models import User
@@ -74,7 +74,7 @@ class Enrollment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
-    status: Mapped[str] = mapped_column(String(12), default=Status.APPLIED.value)
+    status: Mapped[Status] = mapped_column(EnumText(Status, 12), default=Status.APPLIED)
     applied_on: Mapped[date] = mapped_column(Date)
     active_since: Mapped[date | None] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
@@ -101,8 +101,8 @@ class EnrollmentEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(12))
-    to_status: Mapped[str] = mapped_column(String(12))
+    from_status: Mapped[Status | None] = mapped_column(EnumText(Status, 12))
+    to_status: Mapped[Status] = mapped_column(EnumText(Status, 12))
     effective_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text, default="")
     document_ref: Mapped[str] = mapped_column(String(120), default="")
@@ -120,7 +120,7 @@ class CommissionMember(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
-    seat: Mapped[str] = mapped_column(String(24))
+    seat: Mapped[Seat] = mapped_column(EnumText(Seat, 24))
     active: Mapped[bool] = mapped_column(default=True)
 
 
@@ -131,7 +131,7 @@ class CommissionDecision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
     decided_on: Mapped[date] = mapped_column(Date)
-    outcome: Mapped[str] = mapped_column(String(12))
+    outcome: Mapped[Status] = mapped_column(EnumText(Status, 12))  # approved or rejected
     reference: Mapped[str] = mapped_column(String(120), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -153,7 +153,7 @@ class DecisionVote(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("commission_decisions.id"), index=True)
     commission_member_id: Mapped[int] = mapped_column(ForeignKey("commission_members.id"))
-    vote: Mapped[str] = mapped_column(String(8))
+    vote: Mapped[Vote] = mapped_column(EnumText(Vote, 8))
 
     decision: Mapped[CommissionDecision] = relationship(back_populates="votes")
     commission_member: Mapped[CommissionMember] = relationship()

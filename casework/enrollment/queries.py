@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from casework.enrollment.models import (
+    OPEN_STATUSES,
     CommissionDecision,
     CommissionMember,
     DecisionVote,
@@ -62,5 +63,14 @@ def commission(programme: Programme) -> list[CommissionMember]:
             select(CommissionMember)
             .where(CommissionMember.programme_id == programme.id)
             .order_by(CommissionMember.active.desc(), CommissionMember.id)
+        )
+    )
+
+
+def open_enrollment(household: Household) -> Enrollment | None:
+    """The household's application or enrollment still open (at most one)."""
+    return db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES)
         )
     )

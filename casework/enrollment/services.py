@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from casework.audit.services import record
 from casework.enrollment.models import (
-    OPEN_STATUSES,
     Agreement,
     AgreementSignatory,
     CommissionDecision,
@@ -29,6 +28,7 @@ from casework.enrollment.models import (
     Status,
     Vote,
 )
+from casework.enrollment.queries import open_enrollment
 from casework.errors import ConflictError, PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import DuplicateDecision, DuplicateReview, Household, Member
@@ -50,7 +50,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 def _refuse_transition(enrollment: Enrollment, target: Status) -> ConflictError:
-    current = Status(enrollment.status)
+    current = enrollment.status
     if target is Status.ACTIVE and current is Status.APPLIED:
         return ConflictError(
             _("This application has not been approved by the commission: it cannot become active.")
@@ -69,11 +69,11 @@ def _refuse_transition(enrollment: Enrollment, target: Status) -> ConflictError:
 def _status_name(status: Status) -> str:
     from casework.labels import ENROLLMENT_STATUS_LABELS
 
-    return str(ENROLLMENT_STATUS_LABELS[status.value])
+    return str(ENROLLMENT_STATUS_LABELS[status])
 
 
 def _check_manage(actor: User, enrollment: Enrollment) -> None:
-    if not policies.can_manage_household(actor, enrollment.household):
+    if not policies.can_manage_enrollment(actor, enrollment):
         raise PermissionDenied()
 
 
@@ -95,14 +95,14 @@ def _move(
     reason: str = "",
     document_ref: str = "",
 ) -> EnrollmentEvent:
-    current = Status(enrollment.status)
+    current = enrollment.status
     if target not in TRANSITIONS[current]:
         raise _refuse_transition(enrollment, target)
-    enrollment.status = target.value
+    enrollment.status = target
     event = EnrollmentEvent(
         enrollment=enrollment,
-        from_status=current.value,
-        to_status=target.value,
+        from_status=current,
+        to_status=target,
         effective_on=effective_on,
         reason=reason,
         document_ref=document_ref,
@@ -112,26 +112,18 @@ def _move(
     db.session.flush()
     record(
         actor,
-        f"enrollment.{target.value}",
+        f"enrollment.{target}",
         "enrollment",
         enrollment.id,
         municipality_id=enrollment.household.municipality_id,
         changes={
-            "status": [current.value, target.value],
+            "status": [current, target],
             "effective_on": effective_on,
             "reason": reason,
             "document_ref": document_ref,
         },
     )
     return event
-
-
-def open_enrollment(household: Household) -> Enrollment | None:
-    return db.session.scalar(
-        select(Enrollment).where(
-            Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES)
-        )
-    )
 
 
 def apply(
@@ -160,7 +152,7 @@ def apply(
         EnrollmentEvent(
             enrollment=enrollment,
             from_status=None,
-            to_status=Status.APPLIED.value,
+            to_status=Status.APPLIED,
             effective_on=applied_on,
             actor_id=actor.id,
         )
@@ -188,9 +180,9 @@ def add_commission_member(
         raise PermissionDenied()
     if not name.strip():
         raise ValidationError(_("Enter the commission member's name."), "name")
-    if seat not in {s.value for s in Seat}:
+    if seat not in frozenset(Seat):
         raise ValidationError(_("Choose the member's seat on the commission."), "seat")
-    member = CommissionMember(programme_id=programme.id, name=name.strip()[:120], seat=seat)
+    member = CommissionMember(programme_id=programme.id, name=name.strip()[:120], seat=Seat(seat))
     db.session.add(member)
     db.session.flush()
     record(
@@ -237,40 +229,42 @@ class DecisionData:
     reason: str = ""
 
 
-def record_decision(
-    actor: User, enrollment: Enrollment, data: DecisionData, *, today: date
-) -> CommissionDecision:
-    """The commission approves or rejects an application; a majority must be present."""
-    _check_manage(actor, enrollment)
-    target = {"approved": Status.APPROVED, "rejected": Status.REJECTED}.get(data.outcome)
-    if target is None:
-        raise ValidationError(_("Choose the commission's decision."), "outcome")
-    if target not in TRANSITIONS[Status(enrollment.status)]:
-        raise _refuse_transition(enrollment, target)
-    _check_date(data.decided_on, today, "decided_on", not_before=enrollment.applied_on)
-    commission = {m.id: m for m in commission_of(enrollment.programme)}
-    if not commission:
+OUTCOMES = {"approved": Status.APPROVED, "rejected": Status.REJECTED}
+
+
+def _count_votes(votes: Mapping[int, str], commission: Iterable[int]) -> tuple[int, int]:
+    """The votes for and against, once the voters are known to be a present majority of the
+    commission (``commission``: its members' ids)."""
+    members = set(commission)
+    if not members:
         raise ValidationError(
             _("The programme has no commission yet: add its members first."), "votes"
         )
-    outsiders = set(data.votes) - set(commission)
-    if outsiders:
+    if set(votes) - members:
         raise ValidationError(_("Only members of this programme's commission can vote."), "votes")
-    if any(v not in {x.value for x in Vote} for v in data.votes.values()):
+    if any(v not in frozenset(Vote) for v in votes.values()):
         raise ValidationError(_("A vote is for, against or abstain."), "votes")
-    present = len(data.votes)
-    if present * 2 <= len(commission):
+    present = len(votes)
+    if present * 2 <= len(members):
         raise ValidationError(
             _(
                 "Only %(present)d of %(total)d commission members were present: a decision needs a "
                 "majority of the commission.",
                 present=present,
-                total=len(commission),
+                total=len(members),
             ),
             "votes",
         )
-    votes_for = sum(1 for v in data.votes.values() if v == Vote.FOR)
-    votes_against = sum(1 for v in data.votes.values() if v == Vote.AGAINST)
+    votes_for = sum(1 for v in votes.values() if v == Vote.FOR)
+    votes_against = sum(1 for v in votes.values() if v == Vote.AGAINST)
+    return votes_for, votes_against
+
+
+def _check_outcome(enrollment: Enrollment, target: Status, data: DecisionData) -> None:
+    """The outcome follows the votes, a rejection says why, and an approval waits for the
+    household's possible duplicates to be decided."""
+    commission = [m.id for m in commission_of(enrollment.programme)]
+    votes_for, votes_against = _count_votes(data.votes, commission)
     if (target is Status.APPROVED) != (votes_for > votes_against):
         raise ValidationError(
             _(
@@ -285,16 +279,30 @@ def record_decision(
         raise ConflictError(
             _("A possible duplicate of this household is still to be checked: decide it first.")
         )
+
+
+def record_decision(
+    actor: User, enrollment: Enrollment, data: DecisionData, *, today: date
+) -> CommissionDecision:
+    """The commission approves or rejects an application; a majority must be present."""
+    _check_manage(actor, enrollment)
+    target = OUTCOMES.get(data.outcome)
+    if target is None:
+        raise ValidationError(_("Choose the commission's decision."), "outcome")
+    if target not in TRANSITIONS[enrollment.status]:
+        raise _refuse_transition(enrollment, target)
+    _check_date(data.decided_on, today, "decided_on", not_before=enrollment.applied_on)
+    _check_outcome(enrollment, target, data)
     decision = CommissionDecision(
         enrollment=enrollment,
         decided_on=data.decided_on,
-        outcome=target.value,
+        outcome=target,
         reference=data.reference.strip()[:120],
         reason=data.reason.strip(),
         recorded_by_id=actor.id,
     )
     decision.votes = [
-        DecisionVote(commission_member_id=member_id, vote=vote)
+        DecisionVote(commission_member_id=member_id, vote=Vote(vote))
         for member_id, vote in sorted(data.votes.items())
     ]
     db.session.add(decision)
@@ -320,9 +328,11 @@ def sign_agreement(
 ) -> Agreement:
     """The family signs the agreement: the enrollment becomes active from that day."""
     _check_manage(actor, enrollment)
-    if Status.ACTIVE not in TRANSITIONS[Status(enrollment.status)]:
+    if Status.ACTIVE not in TRANSITIONS[enrollment.status]:
         raise _refuse_transition(enrollment, Status.ACTIVE)
-    approval = next((d for d in reversed(enrollment.decisions) if d.outcome == "approved"), None)
+    approval = next(
+        (d for d in reversed(enrollment.decisions) if d.outcome == Status.APPROVED), None
+    )
     _check_date(
         signed_on,
         today,
@@ -362,7 +372,9 @@ def sign_agreement(
     return agreement
 
 
-def withdraw(actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date) -> None:
+def withdraw(
+    actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date
+) -> Enrollment:
     """The family leaves (or is taken out of) the programme; the reason is kept."""
     _check_manage(actor, enrollment)
     if not reason.strip():
@@ -370,16 +382,20 @@ def withdraw(actor: User, enrollment: Enrollment, *, on: date, reason: str, toda
     _check_date(on, today, "effective_on", not_before=enrollment.applied_on)
     enrollment.ended_on = on
     _move(actor, enrollment, Status.WITHDRAWN, on, reason=reason.strip())
+    return enrollment
 
 
-def complete(actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date) -> None:
+def complete(
+    actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date
+) -> Enrollment:
     """Close an active enrollment whose family has done what it agreed to."""
     _check_manage(actor, enrollment)
-    if Status.COMPLETED not in TRANSITIONS[Status(enrollment.status)]:
+    if Status.COMPLETED not in TRANSITIONS[enrollment.status]:
         raise _refuse_transition(enrollment, Status.COMPLETED)
     _check_date(on, today, "effective_on", not_before=enrollment.active_since)
     enrollment.ended_on = on
     _move(actor, enrollment, Status.COMPLETED, on, reason=reason.strip())
+    return enrollment
 
 
 # --- who may work --------------------------------------------------------------------------

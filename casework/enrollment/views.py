@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework import clock
+from casework.actions import allow, submit, visible
 from casework.enrollment import queries, services
 from casework.enrollment.forms import (
     AgreementForm,
@@ -19,27 +19,20 @@ from casework.enrollment.forms import (
     vote_choices,
 )
 from casework.enrollment.models import Enrollment
-from casework.errors import DomainError
-from casework.extensions import db
-from casework.forms_common import show_domain_error
 from casework.households.queries import get_visible_household
 from casework.payments.queries import household_money
+from casework.programmes import queries as programme_queries
 from casework.programmes.models import Programme
 from casework.security import policies
 
 bp = Blueprint("enrollment", __name__)
 
 
-def _today() -> date:
-    return date.today()
-
-
-def _load(enrollment_id: int) -> Enrollment:
-    enrollment = queries.get_visible_enrollment(current_user, enrollment_id)
-    if enrollment is None:
-        abort(404)
-    if not policies.can_manage_household(current_user, enrollment.household):
-        abort(403)
+def _managed(enrollment_id: int) -> Enrollment:
+    """Every step's page: the enrollment within the household scope (404), for its
+    household's coordinators (403)."""
+    enrollment = visible(queries.get_visible_enrollment(current_user, enrollment_id))
+    allow(policies.can_manage_enrollment(current_user, enrollment))
     return enrollment
 
 
@@ -47,65 +40,69 @@ def _back(enrollment: Enrollment) -> Response:
     return redirect(url_for("households.detail", household_id=enrollment.household_id))
 
 
+def _programme(programme_id: int) -> Programme:
+    """The programme chosen in the form (its choices are the household's municipality's)."""
+    programme = programme_queries.get_programme(programme_id)
+    if programme is None:
+        abort(400)
+    return programme
+
+
 @bp.route("/households/<int:household_id>/apply", methods=["GET", "POST"])
 def apply(household_id: int) -> str | Response:
-    household = get_visible_household(current_user, household_id)
-    if household is None:
-        abort(404)
-    if not policies.can_manage_household(current_user, household):
-        abort(403)
+    household = visible(get_visible_household(current_user, household_id))
+    allow(policies.can_manage_household(current_user, household))
     programmes = queries.programmes_open_to(household)
     form = ApplyForm()
     form.programme_id.choices = [(p.id, p.name) for p in programmes]
+    today = clock.today()
     if request.method == "GET":
-        form.applied_on.data = _today()
-    if form.validate_on_submit():
-        programme = db.session.get(Programme, form.programme_id.data)
-        try:
-            if programme is None:
-                abort(400)
-            services.apply(
-                current_user, household, programme, applied_on=form.applied_on.data, today=_today()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(error, form)
-        else:
-            db.session.commit()
-            flash(_("Application registered."), "success")
-            return redirect(url_for("households.detail", household_id=household.id))
-    eligibility = [(p, household_money(household, p)) for p in programmes]
-    return render_template(
-        "enrollment/apply.html", form=form, household=household, eligibility=eligibility
+        form.applied_on.data = today
+    return submit(
+        form,
+        lambda: services.apply(
+            current_user,
+            household,
+            _programme(form.programme_id.data),
+            applied_on=form.applied_on.data,
+            today=today,
+        ),
+        then=_back,
+        success=_("Application registered."),
+    ) or render_template(
+        "enrollment/apply.html",
+        form=form,
+        household=household,
+        eligibility=[(p, household_money(household, p)) for p in programmes],
     )
 
 
 @bp.route("/enrollments/<int:enrollment_id>/decision", methods=["GET", "POST"])
 def decision(enrollment_id: int) -> str | Response:
-    enrollment = _load(enrollment_id)
+    enrollment = _managed(enrollment_id)
     members = services.commission_of(enrollment.programme)
     form = DecisionForm()
+    today = clock.today()
     if request.method == "GET":
-        form.decided_on.data = _today()
+        form.decided_on.data = today
     votes = {m.id: request.form.get(f"vote-{m.id}", "") for m in members}
-    if form.validate_on_submit():
-        data = services.DecisionData(
-            decided_on=form.decided_on.data,
-            outcome=form.outcome.data or "",
-            votes={member_id: vote for member_id, vote in votes.items() if vote},
-            reference=form.reference.data or "",
-            reason=form.reason.data or "",
-        )
-        try:
-            services.record_decision(current_user, enrollment, data, today=_today())
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(error, form)
-        else:
-            db.session.commit()
-            flash(_("The commission's decision is recorded."), "success")
-            return _back(enrollment)
-    return render_template(
+    return submit(
+        form,
+        lambda: services.record_decision(
+            current_user,
+            enrollment,
+            services.DecisionData(
+                decided_on=form.decided_on.data,
+                outcome=form.outcome.data or "",
+                votes={member_id: vote for member_id, vote in votes.items() if vote},
+                reference=form.reference.data or "",
+                reason=form.reason.data or "",
+            ),
+            today=today,
+        ),
+        then=lambda _decision: _back(enrollment),
+        success=_("The commission's decision is recorded."),
+    ) or render_template(
         "enrollment/decision.html",
         form=form,
         enrollment=enrollment,
@@ -117,57 +114,48 @@ def decision(enrollment_id: int) -> str | Response:
 
 @bp.route("/enrollments/<int:enrollment_id>/agreement", methods=["GET", "POST"])
 def agreement(enrollment_id: int) -> str | Response:
-    enrollment = _load(enrollment_id)
+    enrollment = _managed(enrollment_id)
     form = AgreementForm()
-    today = _today()
+    today = clock.today()
     form.signatories.choices = [
         (m.id, f"{m.full_name} ({m.age_on(today)})") for m in enrollment.household.members
     ]
     if request.method == "GET":
         form.signed_on.data = today
-    if form.validate_on_submit():
-        try:
-            services.sign_agreement(
-                current_user,
-                enrollment,
-                signed_on=form.signed_on.data,
-                reference=form.reference.data or "",
-                signatory_ids=form.signatories.data or [],
-                today=today,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(error, form)
-        else:
-            db.session.commit()
-            flash(_("Agreement recorded: the enrollment is active."), "success")
-            return _back(enrollment)
-    return render_template("enrollment/agreement.html", form=form, enrollment=enrollment)
+    return submit(
+        form,
+        lambda: services.sign_agreement(
+            current_user,
+            enrollment,
+            signed_on=form.signed_on.data,
+            reference=form.reference.data or "",
+            signatory_ids=form.signatories.data or [],
+            today=today,
+        ),
+        then=lambda _agreement: _back(enrollment),
+        success=_("Agreement recorded: the enrollment is active."),
+    ) or render_template("enrollment/agreement.html", form=form, enrollment=enrollment)
 
 
 def _close(enrollment_id: int, action: str) -> str | Response:
-    enrollment = _load(enrollment_id)
+    enrollment = _managed(enrollment_id)
     form = CloseForm()
+    today = clock.today()
     if request.method == "GET":
-        form.effective_on.data = _today()
-    if form.validate_on_submit():
-        step = services.withdraw if action == "withdraw" else services.complete
-        try:
-            step(
-                current_user,
-                enrollment,
-                on=form.effective_on.data,
-                reason=form.reason.data or "",
-                today=_today(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(error, form)
-        else:
-            db.session.commit()
-            flash(_("Enrollment closed."), "success")
-            return _back(enrollment)
-    return render_template("enrollment/close.html", form=form, enrollment=enrollment, action=action)
+        form.effective_on.data = today
+    step = services.withdraw if action == "withdraw" else services.complete
+    return submit(
+        form,
+        lambda: step(
+            current_user,
+            enrollment,
+            on=form.effective_on.data,
+            reason=form.reason.data or "",
+            today=today,
+        ),
+        then=_back,
+        success=_("Enrollment closed."),
+    ) or render_template("enrollment/close.html", form=form, enrollment=enrollment, action=action)
 
 
 @bp.route("/enrollments/<int:enrollment_id>/withdraw", methods=["GET", "POST"])
@@ -182,25 +170,17 @@ def complete(enrollment_id: int) -> str | Response:
 
 @bp.route("/programmes/<int:programme_id>/commission", methods=["GET", "POST"])
 def commission(programme_id: int) -> str | Response:
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_programme(current_user, programme):
-        abort(404)
-    if not policies.can_manage_programme(current_user, programme):
-        abort(403)
+    programme = visible(programme_queries.get_visible_programme(current_user, programme_id))
+    allow(policies.can_manage_programme(current_user, programme))
     form = CommissionMemberForm()
-    if form.validate_on_submit():
-        try:
-            services.add_commission_member(
-                current_user, programme, form.name.data or "", form.seat.data or ""
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(error, form)
-        else:
-            db.session.commit()
-            flash(_("Commission member added."), "success")
-            return redirect(url_for("enrollment.commission", programme_id=programme.id))
-    return render_template(
+    return submit(
+        form,
+        lambda: services.add_commission_member(
+            current_user, programme, form.name.data or "", form.seat.data or ""
+        ),
+        then=lambda _member: redirect(url_for("enrollment.commission", programme_id=programme.id)),
+        success=_("Commission member added."),
+    ) or render_template(
         "enrollment/commission.html",
         form=form,
         programme=programme,

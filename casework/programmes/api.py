@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import marshmallow as ma
-from flask import abort
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from casework import clock
+from casework.actions import visible
 from casework.api.views import (
     API_PREFIX,
     ID_IN_PATH,
@@ -18,12 +18,10 @@ from casework.api.views import (
     page_schema,
     paginate,
 )
-from casework.extensions import db
+from casework.programmes import queries
 from casework.programmes.models import Programme
-from casework.programmes.queries import visible_programmes
 from casework.reports import queries as report_queries
 from casework.reports.services import check_period
-from casework.security import policies
 
 blp = Blueprint("api_programmes", __name__, url_prefix=API_PREFIX, description="Programmes")
 
@@ -61,13 +59,18 @@ class CreditorTotal(ma.Schema):
     paid_deni = ma.fields.Integer(required=True)
 
 
-class MonthSchema(ma.Schema):
-    month = ma.fields.Date(required=True)
+class FiguresSchema(ma.Schema):
+    """What a report counts, over its whole period and month by month."""
+
     activated = ma.fields.Integer(required=True)
     completed = ma.fields.Integer(required=True)
     paid_deni = ma.fields.Integer(required=True)
     owed_minutes = ma.fields.Integer(required=True)
     verified_minutes = ma.fields.Integer(required=True)
+
+
+class MonthSchema(FiguresSchema):
+    month = ma.fields.Date(required=True)
 
 
 class TargetsSchema(ma.Schema):
@@ -76,16 +79,11 @@ class TargetsSchema(ma.Schema):
     minutes = ma.fields.Integer(allow_none=True)
 
 
-class ReportSchema(ma.Schema):
+class ReportSchema(FiguresSchema):
     programme_id = ma.fields.Integer(required=True)
     period_from = ma.fields.Date(required=True)
     period_to = ma.fields.Date(required=True)
-    activated = ma.fields.Integer(required=True)
-    completed = ma.fields.Integer(required=True)
     active_now = ma.fields.Integer(required=True)
-    paid_deni = ma.fields.Integer(required=True)
-    owed_minutes = ma.fields.Integer(required=True)
-    verified_minutes = ma.fields.Integer(required=True)
     completion_rate = ma.fields.Integer(allow_none=True, metadata={"description": "percent"})
     average_days_to_complete = ma.fields.Integer(allow_none=True)
     by_creditor = ma.fields.List(ma.fields.Nested(CreditorTotal), required=True)
@@ -93,20 +91,12 @@ class ReportSchema(ma.Schema):
     targets = ma.fields.Nested(TargetsSchema, required=True)
 
 
-def visible_programme(programme_id: int) -> Programme:
-    """The programme, or a 404 when it does not exist or lies outside the caller's scope."""
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_programme(current_user, programme):
-        abort(404)
-    return programme
-
-
 @blp.route("/programmes")
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_schema(ProgrammeSchema))
 def list_programmes(args: dict[str, Any]) -> dict[str, Any]:
     """The programmes of the caller's municipalities."""
-    return paginate(visible_programmes(current_user), args["page"], args["per_page"])
+    return paginate(queries.visible_programmes(current_user), args["page"], args["per_page"])
 
 
 @blp.route(f"/programmes/<{ID_IN_PATH}:programme_id>")
@@ -114,7 +104,7 @@ def list_programmes(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorEnvelope)
 def get_programme(programme_id: int) -> Programme:
     """A programme's settings."""
-    return visible_programme(programme_id)
+    return visible(queries.get_visible_programme(current_user, programme_id))
 
 
 @blp.route(f"/programmes/<{ID_IN_PATH}:programme_id>/report")
@@ -124,10 +114,8 @@ def get_programme(programme_id: int) -> Programme:
 @blp.alt_response(422, schema=ErrorEnvelope)
 def get_report(args: dict[str, Any], programme_id: int) -> dict[str, Any]:
     """Results over a period (the programme's start until today by default), beside targets."""
-    programme = visible_programme(programme_id)
-    if not policies.can_view_budget(current_user, programme):
-        abort(404)
-    today = date.today()
+    programme = visible(queries.get_budget_programme(current_user, programme_id))
+    today = clock.today()
     period_from = args.get("period_from") or programme.starts_on
     period_to = args.get("period_to") or max(period_from, min(today, programme.ends_on or today))
     check_period(period_from, period_to)

@@ -19,7 +19,7 @@ from casework.programmes.models import (
     Programme,
 )
 from casework.security import policies
-from casework.security.models import Role, User
+from casework.security.models import User
 
 
 @dataclass
@@ -87,7 +87,7 @@ def create_programme(
     eligible_creditors: list[Organization] | None = None,
 ) -> Programme:
     """Admins of the municipality (or global admins) set programmes up."""
-    if not (policies.is_global_admin(actor) or actor.has_role(Role.ADMIN, municipality.id)):
+    if not policies.can_create_programme(actor, municipality.id):
         raise PermissionDenied()
     if ngo.kind != OrganizationKind.NGO:
         raise ValidationError(_("Choose the NGO that runs the programme."), "ngo_id")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from casework.balances.models import Alert
+from casework.enrollment.models import Enrollment
 from casework.households.models import DuplicateReview, Household, Member
 from casework.payments.models import PaymentRequest
 from casework.programmes.models import Programme
@@ -280,6 +282,30 @@ def can_reveal_national_id(user: User, household: Household) -> bool:
 def can_export_household_data(user: User, household: Household) -> bool:
     """A subject access request is answered by the coordinators of the family's municipality."""
     return can_manage_household(user, household)
+
+
+# --- programmes, enrollment and balance checks ---------------------------------------------
+
+
+def programme_municipalities(user: User) -> set[int] | None:
+    """Whose programmes the user sees: any role in a municipality; None for every one (the
+    global admins, configuration only)."""
+    return None if is_global_admin(user) else user.municipalities_as(*Role)
+
+
+def can_create_programme(user: User, municipality_id: int) -> bool:
+    """Programmes are set up by the municipality's admins, or the global admins."""
+    return is_global_admin(user) or user.has_role(Role.ADMIN, municipality_id)
+
+
+def can_manage_enrollment(user: User, enrollment: Enrollment) -> bool:
+    """Every step of an enrollment is its household's coordinators'."""
+    return can_manage_household(user, enrollment.household)
+
+
+def can_read_alert(user: User, alert: Alert) -> bool:
+    """An alert is its recipient's own: read per person, never seen by another."""
+    return alert.user_id == user.id
 
 
 # --- users, logging pages, payment steps, jobs ------------------------------------------------
