@@ -25,7 +25,7 @@ the write lock a worker may hold by then (a 503 after the work was done).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import abort, flash
@@ -119,3 +119,22 @@ def recorded(shown: T, trace: Callable[[], object]) -> T:
     trace()
     db.session.commit()
     return shown
+
+
+def each(
+    items: Iterable[T], act: Callable[[T], object], *, label: Callable[[T], str]
+) -> tuple[int, list[str]]:
+    """A batch whose items stand or fall on their own (the officer's queue of approvals):
+    each ``act`` committed by itself, or rolled back with its refusal kept, prefixed with the
+    item's ``label``. Returns how many were done and the refusals."""
+    done, refused = 0, []
+    for item in items:
+        try:
+            act(item)
+        except DomainError as error:
+            db.session.rollback()
+            refused.append(f"{label(item)}: {error.message}")
+        else:
+            db.session.commit()
+            done += 1
+    return done, refused

@@ -17,10 +17,8 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, visible
+from casework.actions import allow, recorded, visible
 from casework.api.views import API_PREFIX, ID_IN_PATH, ErrorEnvelope, fields_renamed, write
-from casework.audit.models import AccessAction
-from casework.audit.services import log_access
 from casework.balances import services
 from casework.balances.models import BalanceRun, BalanceSnapshot, CheckStatus
 from casework.enrollment import queries as enrollment_queries
@@ -28,6 +26,7 @@ from casework.enrollment.models import Enrollment
 from casework.extensions import db
 from casework.households.models import Household
 from casework.households.queries import get_visible_household
+from casework.payments.services import record_money_view
 from casework.programmes import queries as programme_queries
 from casework.security import policies
 from casework.work import queries as work_queries
@@ -111,14 +110,7 @@ def get_balance(household_id: int) -> Response:
     allow(policies.can_view_money(current_user, household))
     body = BalanceSchema().dump(household_balance(household, clock.today()))
     # As the money page: who looked at a family's hours owed is in the access log.
-    log_access(
-        current_user,
-        AccessAction.VIEW_MONEY,
-        household_id=household.id,
-        municipality_id=household.municipality_id,
-    )
-    db.session.commit()
-    return jsonify(body)
+    return recorded(jsonify(body), lambda: record_money_view(current_user, household))
 
 
 def _run_body(run: BalanceRun) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, visible
+from casework.actions import allow, recorded, visible
 from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
@@ -36,7 +36,6 @@ from casework.enrollment import queries as enrollment_queries
 from casework.enrollment.api import EnrollmentSchema, EnrollmentSummarySchema
 from casework.enrollment.models import Enrollment, Status
 from casework.errors import ValidationError
-from casework.extensions import db
 from casework.households import queries, services
 from casework.households.models import (
     Exemption,
@@ -46,7 +45,7 @@ from casework.households.models import (
     Relation,
     Sex,
 )
-from casework.programmes.models import Programme
+from casework.programmes import queries as programme_queries
 from casework.security import policies
 from casework.work import queries as work_queries
 
@@ -303,11 +302,14 @@ def list_households(args: dict[str, Any]) -> Response:
         }
         for h in households
     ]
-    body = HouseholdPageSchema().dump(page)
+    body = jsonify(HouseholdPageSchema().dump(page))
     cases = ", ".join(h.case_number for h in households)
-    log_access(current_user, AccessAction.VIEW_LIST, detail=f"api page {page['page']}: {cases}")
-    db.session.commit()
-    return jsonify(body)
+    return recorded(
+        body,
+        lambda: log_access(
+            current_user, AccessAction.VIEW_LIST, detail=f"api page {page['page']}: {cases}"
+        ),
+    )
 
 
 @blp.route("/households", methods=["POST"])
@@ -321,8 +323,8 @@ def create_household(args: dict[str, Any]) -> dict[str, Any]:
     """Register a household with its members in the programme's municipality, and its
     application to the programme. If anything is refused, nothing is stored."""
     allow(policies.can_create_households(current_user))
-    programme = db.session.get(Programme, args["programme_id"])
-    if programme is None or not policies.can_view_programme(current_user, programme):
+    programme = programme_queries.get_visible_programme(current_user, args["programme_id"])
+    if programme is None:
         raise ValidationError("There is no such programme.", "programme_id")
     today = clock.today()
     household = services.register_applicant(
@@ -349,11 +351,9 @@ def create_household(args: dict[str, Any]) -> dict[str, Any]:
 def get_household(household_id: int) -> Response:
     """A household: its members (national IDs masked), its enrollment and its balance."""
     household = visible(queries.get_visible_household(current_user, household_id))
-    body = HouseholdSchema().dump(_detail(household, clock.today()))
+    body = jsonify(HouseholdSchema().dump(_detail(household, clock.today())))
     # As the page: written once the answer is made, so a failed one leaves no entry.
-    services.record_view(current_user, household)
-    db.session.commit()
-    return jsonify(body)
+    return recorded(body, lambda: services.record_view(current_user, household))
 
 
 @blp.route(f"/households/<{ID_IN_PATH}:household_id>/members", methods=["POST"])

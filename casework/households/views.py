@@ -22,7 +22,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, perform, submit, visible
+from casework.actions import allow, perform, recorded, submit, visible
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.balances import queries as balance_queries
@@ -104,9 +104,12 @@ def index() -> str:
         can_create=policies.can_create_households(current_user),
     )
     cases = ", ".join(h.case_number for h in pagination.items)
-    log_access(current_user, AccessAction.VIEW_LIST, detail=f"page {pagination.page}: {cases}")
-    db.session.commit()
-    return rendered
+    return recorded(
+        rendered,
+        lambda: log_access(
+            current_user, AccessAction.VIEW_LIST, detail=f"page {pagination.page}: {cases}"
+        ),
+    )
 
 
 @bp.get("/<int:household_id>")
@@ -141,9 +144,7 @@ def detail(household_id: int) -> str:
         can_reveal=policies.can_reveal_national_id(current_user, household),
     )
     # Written after rendering: a page that failed to render was not seen.
-    services.record_view(current_user, household)
-    db.session.commit()
-    return rendered
+    return recorded(rendered, lambda: services.record_view(current_user, household))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -20,7 +20,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework import formatting
-from casework.audit.services import record
+from casework.audit.models import AccessAction
+from casework.audit.services import log_access, record
 from casework.enrollment.models import Enrollment, Status
 from casework.errors import ConflictError, PermissionDenied, ValidationError
 from casework.extensions import db
@@ -717,4 +718,15 @@ def accounts_of(household: Household) -> list[UtilityAccount]:
             .where(UtilityAccount.household_id == household.id)
             .order_by(UtilityAccount.id)
         )
+    )
+
+
+def record_money_view(user: User, household: Household) -> None:
+    """Who looked at a family's arrears, payments and hours owed goes to the access log, from
+    the money page and the API alike."""
+    log_access(
+        user,
+        AccessAction.VIEW_MONEY,
+        household_id=household.id,
+        municipality_id=household.municipality_id,
     )

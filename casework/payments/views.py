@@ -13,11 +13,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, submit, visible
-from casework.audit.models import AccessAction
-from casework.audit.services import log_access
-from casework.errors import DomainError
-from casework.extensions import db
+from casework.actions import allow, each, recorded, submit, visible
 from casework.households.models import Household
 from casework.payments import queries, services
 from casework.payments.forms import (
@@ -105,14 +101,7 @@ def _recorder_household(household_id: int) -> Household:
 def money(household_id: int) -> str:
     household = visible(queries.get_visible_money(current_user, household_id))
     page = _render_money(household)
-    log_access(
-        current_user,
-        AccessAction.VIEW_MONEY,
-        household_id=household.id,
-        municipality_id=household.municipality_id,
-    )
-    db.session.commit()
-    return page
+    return recorded(page, lambda: services.record_money_view(current_user, household))
 
 
 @bp.route("/households/<int:household_id>/accounts", methods=["POST"])
@@ -349,22 +338,14 @@ def reverse_payment(request_id: int) -> str | Response:
 
 
 def _approve_each(request_ids: Iterable[int]) -> tuple[int, list[str]]:
-    """The queue's approvals, each standing or falling on its own: committed, or rolled back
-    with its refusal kept for the officer. A request outside the scope is passed over."""
-    approved, refused = 0, []
-    for request_id in sorted(request_ids):
-        item = queries.get_visible_request(current_user, request_id)
-        if item is None:
-            continue
-        try:
-            services.approve(current_user, item, today=clock.today())
-        except DomainError as error:
-            db.session.rollback()
-            refused.append(f"#{request_id}: {error.message}")
-        else:
-            db.session.commit()
-            approved += 1
-    return approved, refused
+    """The queue's approvals, each standing or falling on its own. A request outside the
+    scope is passed over."""
+    found = (queries.get_visible_request(current_user, i) for i in sorted(request_ids))
+    return each(
+        (item for item in found if item is not None),
+        lambda item: services.approve(current_user, item, today=clock.today()),
+        label=lambda item: f"#{item.id}",
+    )
 
 
 @bp.route("/payments/queue", methods=["GET", "POST"])

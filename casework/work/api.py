@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from casework import clock
-from casework.actions import allow, visible
+from casework.actions import allow, recorded, visible
 from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
@@ -32,7 +32,6 @@ from casework.api.views import (
 )
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
-from casework.extensions import db
 from casework.households.models import Household
 from casework.households.queries import household_visibility
 from casework.security import policies
@@ -198,19 +197,21 @@ def list_work_logs(args: dict[str, Any]) -> Response:
         WorkLog.work_date.desc(), WorkLog.id.desc()
     )
     page = paginate(query, args["page"], args["per_page"])
-    body = WorkLogPage().dump(page)
-    if page["items"]:
-        # Members' names are personal data: who read them is logged, as for the pages' lists,
-        # once the answer is made (a failed one leaves no entry).
-        log_access(
+    body = jsonify(WorkLogPage().dump(page))
+    if not page["items"]:
+        return body
+    # Members' names are personal data: who read them is logged, as for the pages' lists,
+    # once the answer is made (a failed one leaves no entry).
+    return recorded(
+        body,
+        lambda: log_access(
             current_user,
             AccessAction.VIEW_LIST,
             household_id=args.get("household_id"),
             detail=f"api work logs page {page['page']}: "
             + ", ".join(str(log.id) for log in page["items"]),
-        )
-        db.session.commit()
-    return jsonify(body)
+        ),
+    )
 
 
 @blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/verify", methods=["POST"])
