@@ -63,6 +63,8 @@ def _statement(household_id: int) -> queries.Statement:
 
 
 def _log_statement(found: queries.Statement, detail: str) -> None:
+    """Record the view in the access log and commit, once the answer is made (a read after
+    the commit would begin a transaction that queues behind a worker's write lock)."""
     log_access(
         current_user,
         AccessAction.VIEW_STATEMENT,
@@ -76,23 +78,25 @@ def _log_statement(found: queries.Statement, detail: str) -> None:
 @bp.get("/households/<int:household_id>/statement")
 def statement(household_id: int) -> str:
     found = _statement(household_id)
-    _log_statement(found, "page")
     with force_locale(found.household.language):  # the family reads it in its own language
-        return render_template("reports/statement.html", statement=found)
+        page = render_template("reports/statement.html", statement=found)
+    _log_statement(found, "page")
+    return page
 
 
 @bp.get("/households/<int:household_id>/statement.pdf")
 def statement_pdf(household_id: int) -> Response:
     found = _statement(household_id)
-    _log_statement(found, "pdf")
     locale = found.household.language
     with force_locale(locale):
         body = rendering.statement_pdf(found, locale)
-    return Response(
+    response = Response(
         body,
         mimetype="application/pdf",
         headers=_attachment(f"statement-{found.household.case_number}.pdf"),
     )
+    _log_statement(found, "pdf")
+    return response
 
 
 # --- the programme report ----------------------------------------------------------------------
