@@ -17,13 +17,16 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Table, and_, false, or_, select
+from sqlalchemy import Column, ColumnElement, Table, and_, false, func, or_, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import Mapper, aliased
 
 import casework.models  # noqa: F401  (every table in the metadata, so that the walk sees all)
 from casework.db import Base, chunked
+from casework.enrollment.models import OPEN_STATUSES, Enrollment, EnrollmentEvent, Status
 from casework.extensions import db
+from casework.households.models import Household
+from casework.programmes.models import Programme
 
 # The audit trail is append-only and hash-chained: the export takes the household's events by
 # entity (their before/after values describe the family), the walk never enters it, and
@@ -146,3 +149,59 @@ def references(pointed: Mapping[tuple[str, str], set[Any]]) -> dict[str, dict[st
             for value, text in db.session.execute(select(key, label).where(key.in_(chunk))):
                 names[str(value)] = jsonable(text)
     return found
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+def has_open_enrollment(household_id: int) -> bool:
+    """Whether the household is still in a programme (applied, active, ...)."""
+    return (
+        db.session.scalar(
+            select(Enrollment.id)
+            .where(Enrollment.household_id == household_id, Enrollment.status.in_(OPEN_STATUSES))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def enrollment_ends(ended: Sequence[Status]) -> list[tuple[int, date | None, int]]:
+    """Each enrollment of a household not anonymised and no longer in any programme: its
+    household, the day it ended (``ended_on``, else its last step into one of ``ended``, else
+    None) and its programme's retention period in years."""
+    # Ended states are final, so an enrollment has at most one step into one of them.
+    ended_step = (
+        select(
+            EnrollmentEvent.enrollment_id,
+            func.max(EnrollmentEvent.effective_on).label("effective_on"),
+        )
+        .where(EnrollmentEvent.to_status.in_(ended))
+        .group_by(EnrollmentEvent.enrollment_id)
+        .subquery()
+    )
+    other = aliased(Enrollment)  # not correlated with the outer query's Enrollment
+    still_open = (
+        select(other.id)
+        .where(other.household_id == Household.id, other.status.in_(OPEN_STATUSES))
+        .exists()
+    )
+    rows = db.session.execute(
+        select(
+            Enrollment.household_id,
+            func.coalesce(Enrollment.ended_on, ended_step.c.effective_on),
+            Programme.retention_years,
+        )
+        .join(Household, Enrollment.household_id == Household.id)
+        .join(Programme, Enrollment.programme_id == Programme.id)
+        .outerjoin(ended_step, ended_step.c.enrollment_id == Enrollment.id)
+        .where(Household.anonymised_at.is_(None), ~still_open)
+    )
+    return [(household_id, end, years) for household_id, end, years in rows]
+
+
+def households_by_id(ids: Sequence[int]) -> list[Household]:
+    households: list[Household] = []
+    for chunk in chunked(list(ids)):
+        households.extend(db.session.scalars(select(Household).where(Household.id.in_(chunk))))
+    return households

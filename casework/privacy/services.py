@@ -20,27 +20,19 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.orm import aliased
 
 from casework.audit.services import record
-from casework.db import chunked, utcnow
-from casework.enrollment.models import OPEN_STATUSES, Enrollment, EnrollmentEvent, Status
+from casework.db import utcnow
+from casework.enrollment.models import Status
 from casework.errors import ConflictError
 from casework.extensions import db
 from casework.households.models import Household
 from casework.mail.models import OutboxMessage
+from casework.privacy import queries
 from casework.privacy.documents import TABLE_TITLES, household_data_json, household_data_pdf
-from casework.privacy.queries import (
-    as_dicts,
-    audit_condition,
-    fetch,
-    household_parts,
-    references,
-    table_mappers,
-)
-from casework.programmes.models import Programme
+from casework.privacy.queries import household_parts
 from casework.security.models import User
 
 # Names that other modules import from here (the walk and the documents have their own
@@ -77,7 +69,7 @@ def household_data(household: Household, *, now: datetime | None = None) -> dict
     programmes, creditors, sites) keep their id; ``references`` names them. Nothing is masked:
     this is the family's own data, national IDs included.
     """
-    parts = household_parts(household.id)
+    parts = queries.household_parts(household.id)
     walked = {part.table.name for part in parts}
     tables: dict[str, list[dict[str, Any]]] = {}
     pointed: dict[tuple[str, str], set[Any]] = {}
@@ -91,18 +83,18 @@ def household_data(household: Household, *, now: datetime | None = None) -> dict
             values.update(row[fk.parent] for row in rows if row[fk.parent] is not None)
 
     for part in parts:
-        rows = fetch(part.table, part.where)
-        tables[part.table.name] = as_dicts(part.table, rows)
+        rows = queries.fetch(part.table, part.where)
+        tables[part.table.name] = queries.as_dicts(part.table, rows)
         point_outward(part.table, rows)
     audit = db.metadata.tables["audit_events"]
-    events = fetch(audit, audit_condition(parts))
-    tables[audit.name] = as_dicts(audit, events)
+    events = queries.fetch(audit, queries.audit_condition(parts))
+    tables[audit.name] = queries.as_dicts(audit, events)
     point_outward(audit, events)
     return {
         "household": {"id": household.id, "case_number": household.case_number},
         "exported_at": (now or utcnow()).isoformat(),
         "tables": tables,
-        "references": references(pointed),
+        "references": queries.references(pointed),
     }
 
 
@@ -284,18 +276,13 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
     """
     if household.anonymised_at is not None:
         raise ConflictError(_("This household has been anonymised already."))
-    still_open = db.session.scalar(
-        select(Enrollment.id)
-        .where(Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES))
-        .limit(1)
-    )
-    if still_open is not None:
+    if queries.has_open_enrollment(household.id):
         raise ConflictError(_("The household is still in a programme: it cannot be anonymised."))
-    mappers = table_mappers()
+    mappers = queries.table_mappers()
     case_number = household.case_number
     names = sorted({m.full_name for m in household.members if m.full_name.strip()}, key=len)
     changed: dict[str, int] = {}
-    for part in household_parts(household.id):
+    for part in queries.household_parts(household.id):
         rules = _erasures(part.table)
         if not rules:
             continue
@@ -368,33 +355,7 @@ def households_due_for_retention(today: date) -> list[DueHousehold]:
     is never guessed at, and keeps its household. A household that never applied has no
     programme and so no retention period: it is not due.
     """
-    # Ended states are final, so an enrollment has at most one step into one of them.
-    ended_step = (
-        select(
-            EnrollmentEvent.enrollment_id,
-            func.max(EnrollmentEvent.effective_on).label("effective_on"),
-        )
-        .where(EnrollmentEvent.to_status.in_(ENDED_STATUSES))
-        .group_by(EnrollmentEvent.enrollment_id)
-        .subquery()
-    )
-    other = aliased(Enrollment)  # not correlated with the outer query's Enrollment
-    still_open = (
-        select(other.id)
-        .where(other.household_id == Household.id, other.status.in_(OPEN_STATUSES))
-        .exists()
-    )
-    rows = db.session.execute(
-        select(
-            Enrollment.household_id,
-            func.coalesce(Enrollment.ended_on, ended_step.c.effective_on),
-            Programme.retention_years,
-        )
-        .join(Household, Enrollment.household_id == Household.id)
-        .join(Programme, Enrollment.programme_id == Programme.id)
-        .outerjoin(ended_step, ended_step.c.enrollment_id == Enrollment.id)
-        .where(Household.anonymised_at.is_(None), ~still_open)
-    ).all()
+    rows = queries.enrollment_ends(ENDED_STATUSES)
     last: dict[int, date] = {}
     kept: set[int] = set()
     for household_id, end, years in rows:
@@ -403,10 +364,7 @@ def households_due_for_retention(today: date) -> list[DueHousehold]:
         else:
             last[household_id] = max(end, last.get(household_id, end))
     due_ids = sorted(set(last) - kept)
-    households: list[Household] = []
-    for chunk in chunked(due_ids):
-        households.extend(db.session.scalars(select(Household).where(Household.id.in_(chunk))))
-    households.sort(key=lambda h: h.case_number)
+    households = sorted(queries.households_by_id(due_ids), key=lambda h: h.case_number)
     return [DueHousehold(h, last[h.id]) for h in households]
 
 
