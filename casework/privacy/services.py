@@ -7,164 +7,58 @@ enrollment → agreement → signatories; household → utility account → arre
 → payment → reversal; member → work logs, ...). Walking the metadata instead of listing tables
 means that a table or column added later is exported without anyone remembering to, and that
 anonymisation refuses to run until someone has decided what happens to it (``ANONYMISATION``).
+
+The walk and the reading of rows are ``queries``', the files ``documents``'.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum, StrEnum
-from pathlib import Path
+from enum import StrEnum
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ColumnElement, Table, and_, false, func, or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.orm import Mapper, aliased
 
-import casework.models  # noqa: F401  (every table in the metadata, so that the walk sees all)
 from casework.audit.services import record
-from casework.db import Base, chunked, utcnow
-from casework.enrollment.models import OPEN_STATUSES, Enrollment, EnrollmentEvent, Status
+from casework.db import utcnow
+from casework.enrollment.models import Status
 from casework.errors import ConflictError
 from casework.extensions import db
 from casework.households.models import Household
 from casework.mail.models import OutboxMessage
-from casework.programmes.models import Programme
+from casework.privacy import queries
+from casework.privacy.documents import TABLE_TITLES, household_data_json, household_data_pdf
+from casework.privacy.queries import household_parts
 from casework.security.models import User
 
-FONTS = Path(__file__).resolve().parent.parent / "fonts"
-
-# The audit trail is append-only and hash-chained: the export takes the household's events by
-# entity (their before/after values describe the family), the walk never enters it, and
-# anonymisation never changes it.
-AUDIT_TABLES = frozenset({"audit_events", "audit_links", "audit_chain_head"})
-
-# Rows of the household point at staff, programmes, sites, creditors: the export keeps the id
-# and adds the first of these columns as a readable name, never the rest of those rows.
-LABEL_COLUMNS = ("full_name", "name", "as_of")
+# Names that other modules import from here (the walk and the documents have their own
+# modules now).
+__all__ = [
+    "ANONYMISATION",
+    "ENDED_STATUSES",
+    "REDACTED",
+    "TABLE_TITLES",
+    "DueHousehold",
+    "Erase",
+    "anonymise_household",
+    "apply_retention",
+    "household_data",
+    "household_data_json",
+    "household_data_pdf",
+    "household_parts",
+    "households_due_for_retention",
+    "years_before",
+]
 
 # What free text becomes once anonymised.
 REDACTED = "—"
 
 
-# --- the walk ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Part:
-    """One table of the household's data, and the condition that selects exactly its rows."""
-
-    table: Table
-    where: ColumnElement[bool]
-
-
-def household_parts(household_id: int) -> list[Part]:
-    """The tables that hold the household's rows, parents before children.
-
-    A table joins when it has a foreign key into a table already taken; its rows are those
-    whose key points at one of that table's rows, through any of its keys (so a duplicate
-    review naming this household as the *other* one is included too). The walk only follows
-    keys backwards: users, programmes, creditors and work sites, which the rows merely point
-    at, are not the family's data. Each condition is a subquery, so the rows are selected in
-    one statement per table however many there are.
-    """
-    root = db.metadata.tables["households"]
-    where: dict[str, ColumnElement[bool]] = {root.name: root.c.id == household_id}
-    parts = [Part(root, where[root.name])]
-    for table in db.metadata.sorted_tables:
-        if table.name in where or table.name in AUDIT_TABLES:
-            continue
-        links = [
-            fk.parent.in_(select(fk.column).where(where[fk.column.table.name]))
-            for fk in sorted(table.foreign_keys, key=lambda fk: fk.parent.name)
-            if fk.column.table.name in where
-        ]
-        if links:
-            where[table.name] = or_(*links)
-            parts.append(Part(table, where[table.name]))
-    return parts
-
-
-def _mappers() -> dict[str, Mapper[Any]]:
-    """Each table's mapper, by table name."""
-    found: dict[str, Mapper[Any]] = {}
-    for mapper in Base.registry.mappers:
-        name = getattr(mapper.class_, "__tablename__", None)
-        if isinstance(name, str):
-            found[name] = mapper
-    return found
-
-
-def _entity_type(class_name: str) -> str:
-    """The name the audit trail gives a model's rows: ``PaymentRequest`` → ``payment_request``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
-
-
 # --- the subject access export -------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return _jsonable(value.value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _fetch(table: Table, where: ColumnElement[bool]) -> Sequence[RowMapping]:
-    statement = select(table).where(where).order_by(*table.primary_key.columns)
-    return db.session.execute(statement).mappings().all()
-
-
-def _as_dicts(table: Table, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
-    """Every column of every row, by column name, as JSON-safe values."""
-    return [{column.name: _jsonable(row[column]) for column in table.columns} for row in rows]
-
-
-def _audit_condition(parts: Sequence[Part]) -> ColumnElement[bool]:
-    """The audit events whose entity is one of the household's rows."""
-    audit = db.metadata.tables["audit_events"]
-    mappers = _mappers()
-    clauses = [
-        and_(
-            audit.c.entity_type == _entity_type(mappers[part.table.name].class_.__name__),
-            audit.c.entity_id.in_(select(part.table.c.id).where(part.where)),
-        )
-        for part in parts
-        if part.table.name in mappers and "id" in part.table.c
-    ]
-    return or_(*clauses) if clauses else false()
-
-
-def _references(pointed: Mapping[tuple[str, str], set[Any]]) -> dict[str, dict[str, Any]]:
-    """A readable name for each staff member, programme, site, ... the rows point at."""
-    found: dict[str, dict[str, Any]] = {}
-    for (table_name, column_name), values in sorted(pointed.items()):
-        table = db.metadata.tables[table_name]
-        label = next((table.c[name] for name in LABEL_COLUMNS if name in table.c), None)
-        if label is None or not values:
-            continue
-        key: Column[Any] = table.c[column_name]
-        names = found.setdefault(table_name, {})
-        for chunk in chunked(sorted(values)):
-            for value, text in db.session.execute(select(key, label).where(key.in_(chunk))):
-                names[str(value)] = _jsonable(text)
-    return found
 
 
 def household_data(household: Household, *, now: datetime | None = None) -> dict[str, Any]:
@@ -175,7 +69,7 @@ def household_data(household: Household, *, now: datetime | None = None) -> dict
     programmes, creditors, sites) keep their id; ``references`` names them. Nothing is masked:
     this is the family's own data, national IDs included.
     """
-    parts = household_parts(household.id)
+    parts = queries.household_parts(household.id)
     walked = {part.table.name for part in parts}
     tables: dict[str, list[dict[str, Any]]] = {}
     pointed: dict[tuple[str, str], set[Any]] = {}
@@ -189,131 +83,19 @@ def household_data(household: Household, *, now: datetime | None = None) -> dict
             values.update(row[fk.parent] for row in rows if row[fk.parent] is not None)
 
     for part in parts:
-        rows = _fetch(part.table, part.where)
-        tables[part.table.name] = _as_dicts(part.table, rows)
+        rows = queries.fetch(part.table, part.where)
+        tables[part.table.name] = queries.as_dicts(part.table, rows)
         point_outward(part.table, rows)
     audit = db.metadata.tables["audit_events"]
-    events = _fetch(audit, _audit_condition(parts))
-    tables[audit.name] = _as_dicts(audit, events)
+    events = queries.fetch(audit, queries.audit_condition(parts))
+    tables[audit.name] = queries.as_dicts(audit, events)
     point_outward(audit, events)
     return {
         "household": {"id": household.id, "case_number": household.case_number},
         "exported_at": (now or utcnow()).isoformat(),
         "tables": tables,
-        "references": _references(pointed),
+        "references": queries.references(pointed),
     }
-
-
-def household_data_json(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)
-
-
-TABLE_TITLES = {
-    "households": _l("Household"),
-    "members": _l("Members"),
-    "exemptions": _l("Exemptions from work"),
-    "case_notes": _l("Case notes"),
-    "caseload_assignments": _l("Social workers assigned"),
-    "duplicate_reviews": _l("Duplicate checks"),
-    "enrollments": _l("Enrollments"),
-    "enrollment_events": _l("Steps of the enrollment"),
-    "commission_decisions": _l("Commission decisions"),
-    "decision_votes": _l("Commission votes"),
-    "agreements": _l("Agreements"),
-    "agreement_signatories": _l("Who signed the agreement"),
-    "utility_accounts": _l("Utility accounts"),
-    "arrears": _l("Debts"),
-    "payment_requests": _l("Payment requests"),
-    "payment_request_events": _l("Steps of the payment requests"),
-    "approvals": _l("Approvals"),
-    "payments": _l("Payments"),
-    "payment_reversals": _l("Reversed payments"),
-    "obligations": _l("Hours owed"),
-    "work_logs": _l("Community work"),
-    "balance_snapshots": _l("Balance checks"),
-    "alerts": _l("Alerts to staff"),
-    "access_log": _l("Who viewed or exported the data"),
-    "audit_events": _l("Changes recorded in the audit trail"),
-}
-
-
-def _pdf_text(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def household_data_pdf(data: Mapping[str, Any]) -> bytes:
-    """The export as a document for the family: a section per table, every field of every
-    row, with the names of the staff and programmes the rows point at."""
-    from fpdf import FPDF
-
-    case_number = data["household"]["case_number"]
-    references: Mapping[str, Mapping[str, Any]] = data.get("references", {})
-    title = _("Data held about household %(case)s", case=case_number)
-    pdf = FPDF(format="A4")
-    pdf.set_title(title)
-    pdf.set_creator("casework")
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    pdf.set_font("DejaVu", "B", 15)
-    pdf.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 9)
-    pdf.multi_cell(
-        0,
-        5,
-        _(
-            "Everything the programme stores about this household (exported %(when)s), table by "
-            "table, with every field. Amounts are in deni (1/100 denar), time worked in minutes, "
-            "dates as year-month-day. Staff, programmes and sites are shown by number and name.",
-            when=data.get("exported_at", ""),
-        ),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    for name, rows in data["tables"].items():
-        table = db.metadata.tables.get(name)
-        pointers = (
-            {fk.parent.name: fk.column.table.name for fk in table.foreign_keys}
-            if table is not None
-            else {}
-        )
-        pdf.ln(3)
-        pdf.set_font("DejaVu", "B", 12)
-        pdf.multi_cell(
-            0, 7, f"{TABLE_TITLES.get(name, name)} ({name})", new_x="LMARGIN", new_y="NEXT"
-        )
-        pdf.set_font("DejaVu", "", 8)
-        if not rows:
-            pdf.multi_cell(0, 5, _("No records."), new_x="LMARGIN", new_y="NEXT")
-            continue
-        for number, row in enumerate(rows, 1):
-            pdf.set_font("DejaVu", "B", 9)
-            pdf.multi_cell(
-                0,
-                5,
-                _("Record %(n)d of %(total)d", n=number, total=len(rows)),
-                new_x="LMARGIN",
-                new_y="NEXT",
-            )
-            for column, value in row.items():
-                text = _pdf_text(value)
-                target = pointers.get(column)
-                label = references.get(target, {}).get(str(value)) if target else None
-                if value is not None and label is not None:
-                    text = f"{text} ({label})"
-                pdf.set_font("DejaVu", "B", 8)
-                pdf.cell(48, 4.5, column)
-                pdf.set_font("DejaVu", "", 8)
-                pdf.multi_cell(0, 4.5, text, new_x="LMARGIN", new_y="NEXT")
-            pdf.ln(1.5)
-    return bytes(pdf.output())
 
 
 # --- retention and anonymisation -----------------------------------------------------------------
@@ -494,18 +276,13 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
     """
     if household.anonymised_at is not None:
         raise ConflictError(_("This household has been anonymised already."))
-    still_open = db.session.scalar(
-        select(Enrollment.id)
-        .where(Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES))
-        .limit(1)
-    )
-    if still_open is not None:
+    if queries.has_open_enrollment(household.id):
         raise ConflictError(_("The household is still in a programme: it cannot be anonymised."))
-    mappers = _mappers()
+    mappers = queries.table_mappers()
     case_number = household.case_number
     names = sorted({m.full_name for m in household.members if m.full_name.strip()}, key=len)
     changed: dict[str, int] = {}
-    for part in household_parts(household.id):
+    for part in queries.household_parts(household.id):
         rules = _erasures(part.table)
         if not rules:
             continue
@@ -578,33 +355,7 @@ def households_due_for_retention(today: date) -> list[DueHousehold]:
     is never guessed at, and keeps its household. A household that never applied has no
     programme and so no retention period: it is not due.
     """
-    # Ended states are final, so an enrollment has at most one step into one of them.
-    ended_step = (
-        select(
-            EnrollmentEvent.enrollment_id,
-            func.max(EnrollmentEvent.effective_on).label("effective_on"),
-        )
-        .where(EnrollmentEvent.to_status.in_([s.value for s in ENDED_STATUSES]))
-        .group_by(EnrollmentEvent.enrollment_id)
-        .subquery()
-    )
-    other = aliased(Enrollment)  # not correlated with the outer query's Enrollment
-    still_open = (
-        select(other.id)
-        .where(other.household_id == Household.id, other.status.in_(OPEN_STATUSES))
-        .exists()
-    )
-    rows = db.session.execute(
-        select(
-            Enrollment.household_id,
-            func.coalesce(Enrollment.ended_on, ended_step.c.effective_on),
-            Programme.retention_years,
-        )
-        .join(Household, Enrollment.household_id == Household.id)
-        .join(Programme, Enrollment.programme_id == Programme.id)
-        .outerjoin(ended_step, ended_step.c.enrollment_id == Enrollment.id)
-        .where(Household.anonymised_at.is_(None), ~still_open)
-    ).all()
+    rows = queries.enrollment_ends(ENDED_STATUSES)
     last: dict[int, date] = {}
     kept: set[int] = set()
     for household_id, end, years in rows:
@@ -613,10 +364,7 @@ def households_due_for_retention(today: date) -> list[DueHousehold]:
         else:
             last[household_id] = max(end, last.get(household_id, end))
     due_ids = sorted(set(last) - kept)
-    households: list[Household] = []
-    for chunk in chunked(due_ids):
-        households.extend(db.session.scalars(select(Household).where(Household.id.in_(chunk))))
-    households.sort(key=lambda h: h.case_number)
+    households = sorted(queries.households_by_id(due_ids), key=lambda h: h.case_number)
     return [DueHousehold(h, last[h.id]) for h in households]
 
 

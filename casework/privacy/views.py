@@ -8,30 +8,24 @@ commit, and send the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from flask import Blueprint, abort
+from flask import Blueprint
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.actions import allow, visible
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.extensions import db
 from casework.households.models import Household
 from casework.households.queries import get_visible_household
-from casework.privacy import services
+from casework.privacy import documents, services
 from casework.security import policies
 from casework.security.views import fresh_login_required
 
 bp = Blueprint("privacy", __name__)
-
-
-def _household(household_id: int) -> Household:
-    household = get_visible_household(current_user, household_id)
-    if household is None:
-        abort(404)
-    if not policies.can_export_household_data(current_user, household):
-        abort(403)
-    return household
 
 
 def _attachment(household: Household, extension: str) -> dict[str, str]:
@@ -41,7 +35,18 @@ def _attachment(household: Household, extension: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="household-{safe}-data.{extension}"'}
 
 
-def _record(household: Household, fmt: str) -> None:
+def _send(
+    household_id: int, fmt: str, render: Callable[[Mapping[str, Any]], str | bytes], mimetype: str
+) -> Response:
+    """The household's data as a file, recorded in the access log; the response is made
+    before the commit (see ``casework.actions``)."""
+    household = visible(get_visible_household(current_user, household_id))
+    allow(policies.can_export_household_data(current_user, household))
+    response = Response(
+        render(services.household_data(household)),
+        mimetype=mimetype,
+        headers=_attachment(household, fmt),
+    )
     log_access(
         current_user,
         AccessAction.SUBJECT_EXPORT,
@@ -50,21 +55,16 @@ def _record(household: Household, fmt: str) -> None:
         detail=fmt,
     )
     db.session.commit()
+    return response
 
 
 @bp.get("/households/<int:household_id>/data.json")
 @fresh_login_required
 def data_json(household_id: int) -> Response:
-    household = _household(household_id)
-    body = services.household_data_json(services.household_data(household))
-    _record(household, "json")
-    return Response(body, mimetype="application/json", headers=_attachment(household, "json"))
+    return _send(household_id, "json", documents.household_data_json, "application/json")
 
 
 @bp.get("/households/<int:household_id>/data.pdf")
 @fresh_login_required
 def data_pdf(household_id: int) -> Response:
-    household = _household(household_id)
-    body = services.household_data_pdf(services.household_data(household))
-    _record(household, "pdf")
-    return Response(body, mimetype="application/pdf", headers=_attachment(household, "pdf"))
+    return _send(household_id, "pdf", documents.household_data_pdf, "application/pdf")

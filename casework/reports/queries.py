@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, String, cast, func, literal_column, select
 from sqlalchemy.orm import selectinload
 
 from casework import formatting
@@ -34,10 +34,21 @@ from casework.payments.models import (
 )
 from casework.payments.queries import Money, household_money
 from casework.programmes.models import Programme
+from casework.security import policies
+from casework.security.models import User
 from casework.work.models import LogStatus, WorkLog
 from casework.work.queries import Balance, balances
 
 MAX_PERIOD_DAYS = 366 * 10
+
+
+def get_reportable_programme(user: User, programme_id: int) -> Programme | None:
+    """The programme whose report (figures without names) the user may read, else None: a
+    programme outside its budget's scope is answered as one that does not exist."""
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not policies.can_view_budget(user, programme):
+        return None
+    return programme
 
 
 def _month(column: Any) -> Any:
@@ -138,7 +149,7 @@ def indicators(programme: Programme, period_from: date, period_to: date) -> Indi
     completed = db.session.execute(
         select(Enrollment.active_since, Enrollment.ended_on).where(
             in_programme,
-            Enrollment.status == Status.COMPLETED.value,
+            Enrollment.status == Status.COMPLETED,
             Enrollment.ended_on.between(period_from, period_to),
         )
     ).all()
@@ -151,7 +162,7 @@ def indicators(programme: Programme, period_from: date, period_to: date) -> Indi
     result.completed = len(completed)
     result.active_now = (
         db.session.scalar(
-            select(func.count()).where(in_programme, Enrollment.status == Status.ACTIVE.value)
+            select(func.count()).where(in_programme, Enrollment.status == Status.ACTIVE)
         )
         or 0
     )
@@ -202,7 +213,7 @@ def indicators(programme: Programme, period_from: date, period_to: date) -> Indi
             .join(Enrollment, WorkLog.enrollment_id == Enrollment.id)
             .where(
                 in_programme,
-                WorkLog.status == LogStatus.VERIFIED.value,
+                WorkLog.status == LogStatus.VERIFIED,
                 WorkLog.work_date.between(period_from, period_to),
             )
             .group_by(_month(WorkLog.work_date))
@@ -225,7 +236,7 @@ def weekly_verified_minutes(
             .join(Enrollment, WorkLog.enrollment_id == Enrollment.id)
             .where(
                 Enrollment.programme_id.in_(programme_ids),
-                WorkLog.status == LogStatus.VERIFIED.value,
+                WorkLog.status == LogStatus.VERIFIED,
                 WorkLog.work_date.between(first_monday, today),
             )
             .group_by(WorkLog.work_date)
@@ -296,36 +307,27 @@ def status_counts(snapshots: list[tuple[BalanceSnapshot, BalanceRun]]) -> dict[s
     return dict(counts)
 
 
-def waiting_logs(programme_ids: list[int]) -> int:
+def _count_in(model: Any, programme_ids: list[int], condition: ColumnElement[bool]) -> int:
+    """How many rows of ``model`` (work logs, payment requests: rows of an enrollment) in the
+    programmes meet ``condition``."""
     if not programme_ids:
         return 0
     return (
         db.session.scalar(
-            select(func.count(WorkLog.id))
-            .join(Enrollment, WorkLog.enrollment_id == Enrollment.id)
-            .where(
-                Enrollment.programme_id.in_(programme_ids),
-                WorkLog.status == LogStatus.LOGGED.value,
-            )
+            select(func.count(model.id))
+            .join(Enrollment, model.enrollment_id == Enrollment.id)
+            .where(Enrollment.programme_id.in_(programme_ids), condition)
         )
         or 0
     )
+
+
+def waiting_logs(programme_ids: list[int]) -> int:
+    return _count_in(WorkLog, programme_ids, WorkLog.status == LogStatus.LOGGED)
 
 
 def requests_in(programme_ids: list[int], status: RequestStatus) -> int:
-    if not programme_ids:
-        return 0
-    return (
-        db.session.scalar(
-            select(func.count(PaymentRequest.id))
-            .join(Enrollment, PaymentRequest.enrollment_id == Enrollment.id)
-            .where(
-                Enrollment.programme_id.in_(programme_ids),
-                PaymentRequest.status == status.value,
-            )
-        )
-        or 0
-    )
+    return _count_in(PaymentRequest, programme_ids, PaymentRequest.status == status)
 
 
 @dataclass

@@ -7,7 +7,6 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
-    flash,
     redirect,
     render_template,
     request,
@@ -19,15 +18,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework import clock
+from casework.actions import allow, submit, visible
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.errors import DomainError
 from casework.extensions import db
 from casework.forms_common import show_domain_error
 from casework.households.queries import get_visible_household
+from casework.jobs.models import Job
 from casework.programmes.models import Programme
 from casework.programmes.services import Targets, set_targets
-from casework.reports import queries, services
+from casework.reports import queries, rendering, services
 from casework.reports.forms import PeriodForm, TargetsForm
 from casework.security import policies
 from casework.security.views import fresh_login_required
@@ -43,19 +45,26 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
+def _job_page(job: Job) -> Response:
+    """The page of the job just queued, where its file will be offered. Made before the
+    commit: a read after it would wait on SQLite for the write lock the worker takes."""
+    started = redirect(url_for("jobs.show", job_id=job.id))
+    db.session.commit()
+    return started
+
+
 # --- the family statement ----------------------------------------------------------------------
 
 
 def _statement(household_id: int) -> queries.Statement:
-    household = get_visible_household(current_user, household_id)
-    if household is None:
-        abort(404)
-    if not policies.can_view_statement(current_user, household):
-        abort(403)
-    return queries.statement(household, date.today())
+    household = visible(get_visible_household(current_user, household_id))
+    allow(policies.can_view_statement(current_user, household))
+    return queries.statement(household, clock.today())
 
 
 def _log_statement(found: queries.Statement, detail: str) -> None:
+    """Record the view in the access log and commit, once the answer is made (a read after
+    the commit would begin a transaction that queues behind a worker's write lock)."""
     log_access(
         current_user,
         AccessAction.VIEW_STATEMENT,
@@ -69,39 +78,38 @@ def _log_statement(found: queries.Statement, detail: str) -> None:
 @bp.get("/households/<int:household_id>/statement")
 def statement(household_id: int) -> str:
     found = _statement(household_id)
-    _log_statement(found, "page")
     with force_locale(found.household.language):  # the family reads it in its own language
-        return render_template("reports/statement.html", statement=found)
+        page = render_template("reports/statement.html", statement=found)
+    _log_statement(found, "page")
+    return page
 
 
 @bp.get("/households/<int:household_id>/statement.pdf")
 def statement_pdf(household_id: int) -> Response:
     found = _statement(household_id)
-    _log_statement(found, "pdf")
     locale = found.household.language
     with force_locale(locale):
-        body = services.statement_pdf(found, locale)
-    return Response(
+        body = rendering.statement_pdf(found, locale)
+    response = Response(
         body,
         mimetype="application/pdf",
         headers=_attachment(f"statement-{found.household.case_number}.pdf"),
     )
+    _log_statement(found, "pdf")
+    return response
 
 
 # --- the programme report ----------------------------------------------------------------------
 
 
 def _programme(programme_id: int) -> Programme:
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_budget(current_user, programme):
-        abort(404)
-    return programme
+    return visible(queries.get_reportable_programme(current_user, programme_id))
 
 
 def _figures(programme: Programme, form: PeriodForm) -> queries.Indicators | None:
     """The report for the period asked (the programme's start until today by default), or
     None with the refusal next to the field."""
-    today = date.today()
+    today = clock.today()
     period_from = form.period_from.data or programme.starts_on
     period_to = form.period_to.data or max(period_from, min(today, programme.ends_on or today))
     if form.errors:
@@ -112,6 +120,15 @@ def _figures(programme: Programme, form: PeriodForm) -> queries.Indicators | Non
         show_domain_error(error, form)
         return None
     return queries.indicators(programme, period_from, period_to)
+
+
+def _targets(form: TargetsForm) -> Targets:
+    hours = form.target_hours.data
+    return Targets(
+        families=form.target_families.data,
+        debt_deni=form.target_debt.data,
+        minutes=hours * 60 if hours else None,
+    )
 
 
 @bp.route("/programmes/<int:programme_id>/report", methods=["GET", "POST"])
@@ -128,28 +145,15 @@ def report(programme_id: int) -> str | Response:
         else None
     )
     if request.method == "POST":
-        if not may_set_targets:
-            abort(403)
-        if targets.validate_on_submit():
-            try:
-                set_targets(
-                    current_user,
-                    programme,
-                    Targets(
-                        families=targets.target_families.data,
-                        debt_deni=targets.target_debt.data,
-                        minutes=targets.target_hours.data * 60
-                        if targets.target_hours.data
-                        else None,
-                    ),
-                )
-            except DomainError as error:
-                db.session.rollback()
-                show_domain_error(error, targets)
-            else:
-                db.session.commit()
-                flash(_("Targets saved."), "success")
-                return redirect(url_for("reports.report", programme_id=programme.id))
+        allow(may_set_targets)
+        saved = submit(
+            targets,
+            lambda: set_targets(current_user, programme, _targets(targets)),
+            then=lambda _done: redirect(url_for("reports.report", programme_id=programme.id)),
+            success=_("Targets saved."),
+        )
+        if saved is not None:
+            return saved
     period = PeriodForm(request.args)
     period.validate()
     figures = _figures(programme, period)
@@ -163,7 +167,7 @@ def report(programme_id: int) -> str | Response:
         programme=programme,
         period=period,
         figures=figures,
-        facts=services.report_facts(figures, _page_locale()) if figures else [],
+        facts=rendering.report_facts(figures, _page_locale()) if figures else [],
         targets=targets,
         may_set_targets=may_set_targets,
         may_export_names=policies.can_list_households(current_user),
@@ -179,10 +183,9 @@ def _report_file(programme_id: int, fmt: str) -> Response:
         problems = [e for errors in period.errors.values() for e in errors] + period.form_errors
         return Response(" ".join(str(p) for p in problems), status=400, mimetype="text/plain")
     # The worker draws the file; the job's page offers it for download.
-    job = services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
-    started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit: a read after
-    db.session.commit()  # it would wait on SQLite for the write lock the worker takes
-    return started
+    return _job_page(
+        services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
+    )
 
 
 @bp.get("/programmes/<int:programme_id>/report.pdf")
@@ -228,23 +231,21 @@ def export(kind: str, fmt: str) -> Response:
     )
     try:
         if fmt == "xlsx":  # a workbook is built by the worker, then downloaded from its page
-            job = services.start_export(
-                current_user, wanted, locale=_page_locale(), today=date.today()
+            return _job_page(
+                services.start_export(
+                    current_user, wanted, locale=_page_locale(), today=clock.today()
+                )
             )
-        else:
-            built = services.build_export(current_user, wanted)
+        built = services.build_export(current_user, wanted)
     except DomainError as error:
+        # a download link, not a form: a refusal of the user is a 403, of the link a 400
         if error.field is None:
             abort(403)
         return Response(error.message, status=400, mimetype="text/plain")
-    if fmt == "xlsx":
-        started = redirect(url_for("jobs.show", job_id=job.id))  # before the commit (above)
-        db.session.commit()
-        return started
     services.record_export(current_user, wanted, built)
     db.session.commit()
     return Response(
-        stream_with_context(services.stream_csv(built)),
+        stream_with_context(rendering.stream_csv(built)),
         mimetype="text/csv",
-        headers=_attachment(services.export_filename(wanted, date.today())),
+        headers=_attachment(services.export_filename(wanted, clock.today())),
     )
