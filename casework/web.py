@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from casework import formatting, labels
-from casework.api.views import is_api_request
+from casework.api.errors import is_api_request
 from casework.config import LOCALES
 from casework.db import mark_read_only
 from casework.extensions import db, login_manager

@@ -23,6 +23,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from casework.api.errors import is_api_request
 from casework.db import read_only_active, utcnow
 from casework.errors import DomainError
 from casework.extensions import db
@@ -64,8 +65,9 @@ def current_session() -> UserSession | None:
 
 
 def load_session_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the cookie is good only while its server-side session lives."""
-    if not user_id.isdigit():
+    """Flask-Login's loader: the cookie is good only while its server-side session lives. The
+    API knows tokens only (casework.api.views.load_token_user), never a browser's cookie."""
+    if is_api_request() or not user_id.isdigit():
         return None
     now = utcnow()
     found = live_session(session.get(SESSION_TOKEN), now=now, limits=session_limits())
