@@ -273,6 +273,26 @@ def can_view_job(user: User, requested_by_id: int) -> bool:
     return requested_by_id == user.id
 
 
+# --- navigation: which links the layout shows, and the scope of each role's home page ------------
+
+
+def shows_payment_queue(user: User) -> bool:
+    """The officers' queue of requests to decide: an officer of any municipality."""
+    return bool(user.municipalities_as(Role.OFFICER))
+
+
+def shows_work_sites(user: User) -> bool:
+    """The work sites: a coordinator of any municipality, or a supervisor of an enterprise."""
+    return bool(user.municipalities_as(Role.COORDINATOR)) or any(
+        r.role == Role.SUPERVISOR for r in user.roles
+    )
+
+
+def home_municipalities(user: User, role: Role) -> set[int]:
+    """What a role's home page covers: the municipalities where the user holds that role."""
+    return user.municipalities_as(role)
+
+
 class Outcome(StrEnum):
     """What a route answers one user, asked about objects of the user's own municipality."""
 
