@@ -26,7 +26,7 @@ from casework.reports import queries as report_queries
 from casework.reports import services as report_services
 from casework.security import policies
 from casework.security.models import Role
-from casework.security.queries import all_users
+from casework.security.queries import manageable_users
 from casework.work import queries as work_queries
 
 bp = Blueprint("home", __name__)
@@ -135,8 +135,7 @@ def _auditor(own: list[Programme], today: date) -> Panels:
 
 
 def _admin(_own: list[Programme], _today: date) -> Panels:
-    users = db.session.scalars(all_users()).all()
-    return {"users": [u for u in users if policies.can_manage_user(current_user, u)]}
+    return {"users": manageable_users(current_user)}
 
 
 _ROLE_PANELS: dict[Role, Callable[[list[Programme], date], Panels]] = {

@@ -293,6 +293,19 @@ def home_municipalities(user: User, role: Role) -> set[int]:
     return user.municipalities_as(role)
 
 
+# --- accounts and API tokens ---------------------------------------------------------------------
+
+
+def can_manage_tokens_of(actor: User, user_id: int) -> bool:
+    """Make or revoke a user's API tokens: the user, or an admin."""
+    return actor.id == user_id or can_manage_users(actor)
+
+
+def is_own_token(user: User, token_user_id: int) -> bool:
+    """The profile page lists and revokes the user's own tokens only."""
+    return token_user_id == user.id
+
+
 class Outcome(StrEnum):
     """What a route answers one user, asked about objects of the user's own municipality."""
 
