@@ -306,6 +306,13 @@ def is_own_token(user: User, token_user_id: int) -> bool:
     return token_user_id == user.id
 
 
+def can_read_outbox_message(user: User, recipient: User | None) -> bool:
+    """Mail to the staff the admin manages; mail to no account, a global admin only."""
+    if recipient is None:
+        return is_global_admin(user)
+    return can_manage_user(user, recipient)
+
+
 class Outcome(StrEnum):
     """What a route answers one user, asked about objects of the user's own municipality."""
 
