@@ -125,7 +125,7 @@ def create_user(
     )
     user.roles = [
         RoleAssignment(
-            role=g.role.value,
+            role=g.role,
             municipality_id=g.municipality.id if g.municipality else None,
             organization_id=g.organization.id if g.organization else None,
         )
