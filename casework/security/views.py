@@ -89,7 +89,9 @@ def _client_ip() -> str:
 
 
 def reauth_redirect() -> Response | None:
-    """None when the password was typed recently enough; else the way to the password page.
+    """None when the password was typed recently enough; else the redirect to the page that
+    asks for it again (``security.reauthenticate``). Views with more than one method call it
+    for their writes only; ``recent_password_required`` calls it for every request.
 
     A GET returns to the page it asked for; a POST cannot be replayed after the password
     page, so it returns to the page the form was on, where the user sends it again.
@@ -105,8 +107,13 @@ def reauth_redirect() -> Response | None:
     return redirect(url_for("security.reauthenticate", next=back))
 
 
-def fresh_login_required(view: F) -> F:
-    """Ask for the password again before approving money or exporting personal data."""
+def recent_password_required(view: F) -> F:
+    """The view runs only if the user typed the password within the last
+    ``CASEWORK_REAUTH_MINUTES`` of this server-side session (approving money, exporting
+    personal data); otherwise ``reauth_redirect`` sends the user to type it again.
+
+    Not Flask-Login's ``fresh_login_required``, which asks whether the session began with a
+    password rather than a remember-me cookie: this asks how long ago the password was typed."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
