@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the app. ``settings`` default to the ``CASEWORK_*`` environment variables."""
     from casework import logs, models, web  # noqa: F401  (models: every table known to migrations)
     from casework.db import configure_sqlite
-    from casework.errors import register_error_handlers
+    from casework.error_handlers import register_error_handlers
     from casework.extensions import babel, csrf, db, login_manager, migrate
     from casework.i18n import translations_directory
 

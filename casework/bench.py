@@ -36,6 +36,7 @@ from stdnum.si import emso
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
+from casework import clock
 from casework.enrollment.models import Enrollment
 from casework.extensions import db
 from casework.households.models import Household, Member, match_key
@@ -547,8 +548,8 @@ def measure(
     from casework.imports.services import run_import
     from casework.reports import services as reports
 
-    today = date.today()
     with app.app_context():
+        today = clock.today()  # the programme's day, in the app's zone
         say(f"generating {households} households")
         started = time.perf_counter()
         places, logs = generate(households, today)

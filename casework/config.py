@@ -115,7 +115,15 @@ class Settings:
         return f"sqlite:///{self.instance_path / 'casework.sqlite'}"
 
     def validate(self) -> Settings:
-        """Refuse values the app cannot run with; return self so calls chain."""
+        """Refuse values the app cannot run with; return self so calls chain. The checks run
+        in this order, and the first that fails names its variable."""
+        self._check_env_and_secret()
+        self._check_urls_and_locale()
+        self._check_password_hash()
+        self._check_output()
+        return self
+
+    def _check_env_and_secret(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(
                 f"CASEWORK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
@@ -128,6 +136,8 @@ class Settings:
                 "in production (for example: "
                 "python -c 'import secrets; print(secrets.token_hex(32))')"
             )
+
+    def _check_urls_and_locale(self) -> None:
         if self.database_url and not self.database_url.startswith(
             ("sqlite:", "postgresql:", "postgresql+psycopg:")
         ):
@@ -142,26 +152,26 @@ class Settings:
             )
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise ConfigError("CASEWORK_SMTP_URL must start with smtp:// or smtps://")
+
+    def _check_password_hash(self) -> None:
         scrypt = _SCRYPT_RE.fullmatch(self.password_hash)
-        if (
-            scrypt is None
-            or int(scrypt.group(1)) < 2
-            or int(scrypt.group(1)) & (int(scrypt.group(1)) - 1)
-        ):
+        cost = int(scrypt.group(1)) if scrypt is not None else 0
+        if cost < 2 or cost & (cost - 1):
             raise ConfigError(
                 "CASEWORK_PASSWORD_HASH must be scrypt:N:r:p with N a power of two from 256, "
                 f"for example {DEFAULT_PASSWORD_HASH}"
             )
-        if self.is_production and int(scrypt.group(1)) < 32768:
+        if self.is_production and cost < 32768:
             raise ConfigError(
                 f"CASEWORK_PASSWORD_HASH is too cheap for production: use N of at least 32768 "
                 f"({DEFAULT_PASSWORD_HASH})"
             )
+
+    def _check_output(self) -> None:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"CASEWORK_LOG_FORMAT must be text or json, not {self.log_format!r}")
         if not 1 <= self.page_size <= 500:
             raise ConfigError("CASEWORK_PAGE_SIZE must be between 1 and 500")
-        return self
 
 
 def _to_int(name: str, raw: str) -> int:

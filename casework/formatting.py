@@ -50,18 +50,8 @@ def parse_money(text: str) -> int:
         raw = raw.removesuffix(suffix)
     if not raw:
         raise ValueError("empty")
-    if raw.count(",") and raw.count("."):
-        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
-        raw = raw.replace("." if decimal_sep == "," else ",", "").replace(decimal_sep, ".")
-    elif raw.count(",") == 1 or raw.count(".") == 1:
-        sep = "," if "," in raw else "."
-        whole, frac = raw.split(sep)
-        raw = f"{whole}{frac}" if len(frac) == 3 else f"{whole}.{frac}"
-    elif raw.count(",") > 1 or raw.count(".") > 1:
-        sep = "," if "," in raw else "."
-        raw = raw.replace(sep, "")
     try:
-        value = Decimal(raw)
+        value = Decimal(_with_decimal_point(raw))
     except InvalidOperation:
         raise ValueError("not a number") from None
     if not value.is_finite():
@@ -69,6 +59,21 @@ def parse_money(text: str) -> int:
     if value != value.quantize(Decimal("0.01")):
         raise ValueError("more than two decimals")
     return int(value * 100)
+
+
+def _with_decimal_point(raw: str) -> str:
+    """An amount's separators read as written here: both kinds, the last one is the decimal
+    one; a single one before exactly three digits groups thousands; repeated ones group."""
+    if raw.count(",") and raw.count("."):
+        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
+        return raw.replace("." if decimal_sep == "," else ",", "").replace(decimal_sep, ".")
+    if raw.count(",") == 1 or raw.count(".") == 1:
+        sep = "," if "," in raw else "."
+        whole, frac = raw.split(sep)
+        return f"{whole}{frac}" if len(frac) == 3 else f"{whole}.{frac}"
+    if raw.count(",") > 1 or raw.count(".") > 1:
+        return raw.replace("," if "," in raw else ".", "")
+    return raw
 
 
 _DAY_FORMATS = (

@@ -10,14 +10,13 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from casework import formatting, labels
-from casework.api.views import is_api_request
+from casework.api.errors import is_api_request
 from casework.config import LOCALES
 from casework.db import mark_read_only
 from casework.extensions import db, login_manager
 from casework.forms_common import LANGUAGE_NAMES
 from casework.households.services import mask_national_id
 from casework.security import policies
-from casework.security.models import Role
 from casework.urls import safe_next
 
 # Deny by default: only these endpoints answer a visitor who is not logged in.
@@ -180,14 +179,10 @@ def init_app(app: Flask) -> None:
             "nav_households": current_user.is_authenticated
             and policies.can_list_households(current_user),
             "nav_queue": current_user.is_authenticated
-            and bool(current_user.municipalities_as(Role.OFFICER)),
+            and policies.shows_payment_queue(current_user),
             "nav_log_hours": current_user.is_authenticated
-            and bool(current_user.municipalities_as(Role.SOCIAL_WORKER, Role.COORDINATOR)),
-            "nav_sites": current_user.is_authenticated
-            and bool(
-                current_user.municipalities_as(Role.COORDINATOR)
-                or any(r.role == Role.SUPERVISOR for r in current_user.roles)
-            ),
+            and policies.can_log_work_anywhere(current_user),
+            "nav_sites": current_user.is_authenticated and policies.shows_work_sites(current_user),
             "nav_creditors": current_user.is_authenticated
             and policies.can_manage_creditors(current_user),
             "nav_users": current_user.is_authenticated and policies.can_manage_users(current_user),

@@ -18,7 +18,8 @@ from casework.api.models import ApiRateWindow, ApiToken, IdempotentRequest
 from casework.audit.services import record
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
-from casework.security.models import Role, User
+from casework.security import policies
+from casework.security.models import User
 
 TOKEN_PREFIX = "cw_"  # noqa: S105 - a marker, so that a leaked token is easy to spot
 
@@ -29,7 +30,7 @@ def _digest(text: str) -> str:
 
 def create_token(actor: User, user: User, name: str) -> tuple[ApiToken, str]:
     """A new personal token for ``user``; returns it with the secret, which is never stored."""
-    if actor.id != user.id and not actor.has_role(Role.ADMIN):
+    if not policies.can_manage_tokens_of(actor, user.id):
         raise PermissionDenied()
     name = " ".join(name.split())
     if not name:
@@ -50,7 +51,7 @@ def create_token(actor: User, user: User, name: str) -> tuple[ApiToken, str]:
 
 def revoke_token(actor: User, token: ApiToken, *, now: datetime) -> None:
     """A revoked token is refused at once, on every worker."""
-    if actor.id != token.user_id and not actor.has_role(Role.ADMIN):
+    if not policies.can_manage_tokens_of(actor, token.user_id):
         raise PermissionDenied()
     if token.revoked_at is not None:
         return

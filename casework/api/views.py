@@ -13,20 +13,35 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 import marshmallow as ma
-from flask import Flask, Response, current_app, g, jsonify, make_response, request
+from flask import Flask, Response, current_app, jsonify, make_response, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
 
 from casework.api import services
+from casework.api.errors import API_PREFIX, ErrorEnvelope, error_response, is_api_request
 from casework.api.schemas import MeSchema
 from casework.db import utcnow
-from casework.errors import ConflictError, DomainError, PermissionDenied
-from casework.extensions import csrf, db
+from casework.errors import DomainError
+from casework.extensions import csrf, db, login_manager
+from casework.security.models import User
 
-API_PREFIX = "/api/v1"
+# Each area's api module imports these from here, beside the rest of the API's frame.
+__all__ = [
+    "API_PREFIX",
+    "ID",
+    "ID_IN_PATH",
+    "PUBLIC_API_ENDPOINTS",
+    "ErrorEnvelope",
+    "PageArgs",
+    "fields_renamed",
+    "is_api_request",
+    "page_schema",
+    "paginate",
+    "write",
+]
+
 PUBLIC_API_ENDPOINTS = frozenset({"api-docs.openapi_json"})
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,7 +56,7 @@ class CaseworkApi(Api):
     ERROR_SCHEMA: type[ma.Schema] | None = None  # set below: ErrorEnvelope
 
     def _register_error_handlers(self) -> None:
-        """casework.errors answers every error, in the API's shape under /api/."""
+        """casework.error_handlers answers every error, in the API's shape under /api/."""
 
 
 API_DESCRIPTION = (
@@ -56,57 +71,7 @@ API_DESCRIPTION = (
 me_blp = Blueprint("api_me", __name__, url_prefix=API_PREFIX, description="The caller")
 
 
-# --- errors --------------------------------------------------------------------------------------
-
-ERROR_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "invalid",
-    429: "rate_limited",
-    500: "server_error",
-}
-
-
-def is_api_request() -> bool:
-    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
-
-
-def error_response(
-    status: int,
-    message: str,
-    fields: dict[str, str] | None = None,
-    *,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body: dict[str, Any] = {"code": code or ERROR_CODES.get(status, "error"), "message": message}
-    if fields:
-        body["fields"] = fields
-    response = jsonify({"error": body})
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
-    """webargs' nested messages ({"json": {"members": {"0": {"first_name": [...]}}}}) as
-    ``{"members.0.first_name": "..."}``."""
-    if isinstance(messages, list):
-        return {prefix or "_": " ".join(str(m) for m in messages)}
-    flat: dict[str, str] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = str(key)
-            if not prefix and name in ("json", "query", "headers", "form", "view_args"):
-                name = ""
-            flat.update(flatten_messages(value, f"{prefix}.{name}" if prefix and name else name))
-    return flat
+# --- errors ------------------------------------------------------------------------------------
 
 
 @contextmanager
@@ -119,50 +84,6 @@ def fields_renamed(names: Mapping[str, str]) -> Iterator[None]:
         if error.field is not None and error.field in names:
             error.field = names[error.field]
         raise
-
-
-class ErrorBody(ma.Schema):
-    code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
-    # "fields" is taken on a Schema: the attribute is named otherwise, the key is "fields".
-    fields_ = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), data_key="fields")
-
-
-class ErrorEnvelope(ma.Schema):
-    """``{"error": {"code": "...", "message": "...", "fields": {"name": "reason"}}}``"""
-
-    error = ma.fields.Nested(ErrorBody, required=True)
-
-
-def http_error_response(exc: HTTPException) -> Response:
-    """An HTTP error under /api/ in the API's shape; webargs' validation messages become
-    ``fields``. Malformed JSON is a 400, well-formed but invalid input a 422."""
-    status = exc.code or 500
-    data = getattr(exc, "data", None) or {}
-    fields = flatten_messages(data.get("messages")) if data.get("messages") else None
-    message = {
-        400: "The request is malformed (is the body valid JSON?).",
-        404: "Not found.",
-        403: "You may not do this.",
-        405: "This method is not allowed here.",
-        413: "The request is too large.",
-        422: "Some fields are not valid.",
-    }.get(status, exc.description or "Error.")
-    response = error_response(status, message, fields)
-    for name, value in exc.get_headers():
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    return response
-
-
-def domain_error_response(exc: DomainError) -> Response:
-    """A service's refusal: a conflict with the record's state is a 409, a forbidden action a
-    403, anything else a 422 naming the field at fault."""
-    if isinstance(exc, PermissionDenied):
-        return error_response(403, exc.message)
-    if isinstance(exc, ConflictError):
-        return error_response(409, exc.message, {exc.field: exc.message} if exc.field else None)
-    return error_response(422, exc.message, {exc.field or "_": exc.message})
 
 
 CaseworkApi.ERROR_SCHEMA = ErrorEnvelope
@@ -259,22 +180,36 @@ def _replay(seen: Any, fingerprint: str) -> Response:
 # --- authentication ----------------------------------------------------------------------------
 
 
-def _authenticate() -> Response | None:
-    """Every API request but the document carries a personal token; each counts against the
-    user's limit per minute (kept in the database, so every worker counts the same)."""
-    if not is_api_request() or request.endpoint in PUBLIC_API_ENDPOINTS:
+def _is_token_request() -> bool:
+    """Every API request but the document carries a personal token."""
+    return is_api_request() and request.endpoint not in PUBLIC_API_ENDPOINTS
+
+
+def load_token_user(_request: Any) -> User | None:
+    """Flask-Login's request loader: under /api/ the user is the one of the bearer token (the
+    session's loader answers no API request, so a browser's cookie opens no API operation)."""
+    if not _is_token_request():
         return None
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    now = utcnow()
-    user = services.user_for_token(secret.strip(), now=now) if scheme.lower() == "bearer" else None
-    if user is None:
+    if scheme.lower() != "bearer":
+        return None
+    return services.user_for_token(secret.strip(), now=utcnow())
+
+
+def _authenticate() -> Response | None:
+    """A request without a valid token is a 401. Each one counts against the user's limit per
+    minute (kept in the database, so every worker counts the same)."""
+    if not _is_token_request():
+        return None
+    if not current_user.is_authenticated:  # loading it asks load_token_user
         db.session.rollback()
         return error_response(
             401,
             "Send a valid token: Authorization: Bearer <token>.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    count = services.count_request(user, now=now)
+    now = utcnow()
+    count = services.count_request(current_user, now=now)
     db.session.commit()
     limit = current_app.config["CASEWORK"].api_requests_per_minute
     if count > limit:
@@ -283,7 +218,6 @@ def _authenticate() -> Response | None:
             f"More than {limit} requests in a minute: wait a little.",
             headers={"Retry-After": str(60 - now.second)},
         )
-    g._login_user = user  # Flask-Login's current_user for this request: the token's user
     return None
 
 
@@ -311,4 +245,5 @@ def init_app(app: Flask, blueprints: list[Blueprint]) -> None:
     for blueprint in [me_blp, *blueprints]:
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)  # a token in a header is not sent by a browser on its own
+    login_manager.request_loader(load_token_user)
     app.before_request(_authenticate)

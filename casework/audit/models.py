@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.security.models import User
 
 
@@ -87,7 +87,7 @@ class AccessRecord(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     user_roles: Mapped[str] = mapped_column(String(120), default="")
-    action: Mapped[str] = mapped_column(String(30))
+    action: Mapped[AccessAction] = mapped_column(EnumText(AccessAction, 30))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"))

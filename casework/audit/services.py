@@ -241,7 +241,7 @@ def log_access(
     entry = AccessRecord(
         user_id=user.id,
         user_roles=roles_of(user) or "",
-        action=action.value,
+        action=action,
         household_id=household_id,
         member_id=member_id,
         municipality_id=municipality_id,

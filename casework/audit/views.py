@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
+from casework.actions import allow
 from casework.audit import queries
 from casework.audit.forms import ACCESS_ACTIONS, LogSearchForm
 from casework.security import policies
@@ -14,8 +15,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 @bp.get("/")
 def search() -> str:
-    if not policies.can_search_audit(current_user):
-        abort(403)
+    allow(policies.can_search_audit(current_user))
     scope = policies.audit_municipalities(current_user)
     form = LogSearchForm(request.args)
     flt = queries.LogFilter()

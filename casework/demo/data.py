@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from stdnum.si import emso
 
+from casework import clock
 from casework.api.services import create_token
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
@@ -22,8 +23,8 @@ from casework.balances.services import run_check
 from casework.config import EXAMPLES_DIR
 from casework.db import utcnow
 from casework.enrollment import services as enrollment_services
-from casework.enrollment.models import CommissionMember, Seat
-from casework.households.models import ExemptionReason, Household, Relation
+from casework.enrollment.models import CommissionMember, Enrollment, Seat
+from casework.households.models import ExemptionReason, Household, Member, Relation
 from casework.households.services import (
     HouseholdData,
     MemberData,
@@ -191,6 +192,28 @@ def _users(password: str, kicevo: Municipality, enterprise: Organization) -> Dem
     )
 
 
+@dataclass(frozen=True)
+class _Family:
+    """What a demo household's members share: the surname, the head, the names already used."""
+
+    surname: str
+    head_female: bool
+    head_birth: date
+    taken: set[str]
+
+    def member(
+        self, rng: random.Random, female: bool, born: date, relation: Relation
+    ) -> MemberData:
+        """A member with a first name not yet used in the household, and a valid ЕМБГ."""
+        return MemberData(
+            first_name=pick_name(rng, FEMALE_NAMES if female else MALE_NAMES, self.taken),
+            last_name=female_form(self.surname) if female else self.surname,
+            birth_date=born,
+            national_id=national_id(born, female, rng),
+            relation=relation.value,
+        )
+
+
 def _household(
     rng: random.Random,
     index: int,
@@ -203,14 +226,8 @@ def _household(
     head_female = rng.random() < 0.3
     head_birth = birth(rng, today, 28, 58)
     street = rng.choice(STREETS)
-    taken: set[str] = set()
-    head = MemberData(
-        first_name=pick_name(rng, FEMALE_NAMES if head_female else MALE_NAMES, taken),
-        last_name=female_form(surname) if head_female else surname,
-        birth_date=head_birth,
-        national_id=national_id(head_birth, head_female, rng),
-        relation=Relation.HEAD.value,
-    )
+    family = _Family(surname, head_female, head_birth, set())
+    head = family.member(rng, head_female, head_birth, Relation.HEAD)
     household = create_household(
         users.coordinator,
         kicevo,
@@ -225,63 +242,74 @@ def _household(
         today=today,
     )
     coordinator = users.coordinator
+    members = _spouse_and_children(rng, coordinator, household, family, today)
+    if index % 6 == 0:
+        _grandmother(rng, coordinator, household, surname, opened, today)
+    _exemptions(rng, coordinator, household, members, index, opened)
+    if index % 13 != 12:  # a few new households wait for a caseload
+        assign_worker(coordinator, household, users.worker if index % 2 == 0 else users.worker2)
+    return household
+
+
+def _spouse_and_children(
+    rng: random.Random, coordinator: User, household: Household, family: _Family, today: date
+) -> list[Member]:
+    """Most heads have a spouse of the other sex; every household one to four children."""
     members = []
     if rng.random() < 0.85:
-        spouse_female = not head_female
-        spouse_birth = head_birth + timedelta(days=rng.randrange(-2500, 2500))
-        members.append(
-            add_member(
-                coordinator,
-                household,
-                MemberData(
-                    first_name=pick_name(rng, FEMALE_NAMES if spouse_female else MALE_NAMES, taken),
-                    last_name=female_form(surname) if spouse_female else surname,
-                    birth_date=spouse_birth,
-                    national_id=national_id(spouse_birth, spouse_female, rng),
-                    relation=Relation.SPOUSE.value,
-                ),
-                today=today,
-            )
-        )
+        spouse_female = not family.head_female
+        spouse_birth = family.head_birth + timedelta(days=rng.randrange(-2500, 2500))
+        spouse = family.member(rng, spouse_female, spouse_birth, Relation.SPOUSE)
+        members.append(add_member(coordinator, household, spouse, today=today))
     for _child in range(rng.randrange(1, 5)):
         female = rng.random() < 0.5
-        head_age = (today - head_birth).days // 365
+        head_age = (today - family.head_birth).days // 365
         child_birth = birth(rng, today, 1, min(24, head_age - 17))
-        members.append(
-            add_member(
-                coordinator,
-                household,
-                MemberData(
-                    first_name=pick_name(rng, FEMALE_NAMES if female else MALE_NAMES, taken),
-                    last_name=female_form(surname) if female else surname,
-                    birth_date=child_birth,
-                    national_id=national_id(child_birth, female, rng),
-                    relation=Relation.CHILD.value,
-                ),
-                today=today,
-            )
-        )
-    if index % 6 == 0:
-        grandparent_birth = birth(rng, today, 66, 80)
-        grandmother = add_member(
-            coordinator,
-            household,
-            MemberData(
-                first_name=rng.choice(FEMALE_NAMES),
-                last_name=female_form(surname),
-                birth_date=grandparent_birth,
-                national_id=national_id(grandparent_birth, True, rng),
-                relation=Relation.GRANDPARENT.value,
-            ),
-            today=today,
-        )
-        add_exemption(
-            coordinator,
-            grandmother,
-            ExemptionReason.PENSIONER.value,
-            f"ПИОМ решение бр. 08-{rng.randrange(1000, 9999)}",
-            opened,
-        )
+        child = family.member(rng, female, child_birth, Relation.CHILD)
+        members.append(add_member(coordinator, household, child, today=today))
+    return members
+
+
+def _grandmother(
+    rng: random.Random,
+    coordinator: User,
+    household: Household,
+    surname: str,
+    opened: date,
+    today: date,
+) -> None:
+    """A pensioner grandmother, exempt from work."""
+    grandparent_birth = birth(rng, today, 66, 80)
+    grandmother = add_member(
+        coordinator,
+        household,
+        MemberData(
+            first_name=rng.choice(FEMALE_NAMES),
+            last_name=female_form(surname),
+            birth_date=grandparent_birth,
+            national_id=national_id(grandparent_birth, True, rng),
+            relation=Relation.GRANDPARENT.value,
+        ),
+        today=today,
+    )
+    add_exemption(
+        coordinator,
+        grandmother,
+        ExemptionReason.PENSIONER.value,
+        f"ПИОМ решение бр. 08-{rng.randrange(1000, 9999)}",
+        opened,
+    )
+
+
+def _exemptions(
+    rng: random.Random,
+    coordinator: User,
+    household: Household,
+    members: list[Member],
+    index: int,
+    opened: date,
+) -> None:
+    """A pregnant or new mother among the spouses, and a head unable to work now and then."""
     spouse = next((m for m in members if m.relation == Relation.SPOUSE), None)
     if spouse is not None and spouse.sex == "F":
         if index % 7 == 3:
@@ -310,9 +338,6 @@ def _household(
             f"Наод на комисија за оценка на работна способност бр. {rng.randrange(10, 99)}",
             opened - timedelta(days=150),
         )
-    if index % 13 != 12:  # a few new households wait for a caseload
-        assign_worker(coordinator, household, users.worker if index % 2 == 0 else users.worker2)
-    return household
 
 
 COMMISSION = [
@@ -642,6 +667,27 @@ SITES = [
 TASKS = ["Косење трева", "Собирање отпад", "Чистење на тротоари", "Уредување на патеки"]
 
 
+@dataclass
+class _Crew:
+    """One household's demo work: who logs it, where, at which pace, and how far it got."""
+
+    logger: User
+    site: WorkSite
+    pace: str
+    owed: int
+    this_monday: date
+    done: int = 0
+    serial: int = 0
+
+    def works_on(self, day: date) -> bool:
+        """Weekdays; a family behind only on Wednesdays, one on track not on Tuesdays."""
+        return (
+            day.weekday() < 5
+            and (self.pace != "behind" or day.weekday() == 2)
+            and (self.pace == "finished" or day.weekday() in (0, 2, 3, 4))
+        )
+
+
 def _work(
     active_index: int,
     household: Household,
@@ -663,47 +709,54 @@ def _work(
     )
     if pace == "none":
         return
-    logger = household.assigned_worker or users.coordinator
-    site = sites[active_index % len(sites)]
-    this_monday = today - timedelta(days=today.weekday())
-    owed, done = balance.owed, 0
+    crew = _Crew(
+        logger=household.assigned_worker or users.coordinator,
+        site=sites[active_index % len(sites)],
+        pace=pace,
+        owed=balance.owed,
+        this_monday=today - timedelta(days=today.weekday()),
+    )
     day = first_paid + timedelta(days=1)
-    serial = 0
-    while day <= today and done < owed:
-        if (
-            day.weekday() < 5
-            and (pace != "behind" or day.weekday() == 2)
-            and (pace == "finished" or day.weekday() in (0, 2, 3, 4))
-        ):
-            for member in household.members:
-                if enrollment_services.work_refusal(member, enrollment, day) is not None:
-                    continue
-                minutes = min(4 * 60 if pace == "finished" else 3 * 60, owed - done)
-                if minutes <= 0:
-                    break
-                start = 8 * 60
-                entry = work_services.log_work(
-                    logger,
-                    member,
-                    site,
-                    work_services.Shift(day, start, start + minutes),
-                    TASKS[serial % len(TASKS)],
-                    today=today,
-                )
-                serial += 1
-                if day >= this_monday:
-                    continue  # this week's hours wait for the supervisor
-                if serial % 11 == 5:
-                    work_services.reject(
-                        users.supervisor,
-                        entry,
-                        "Членот не дојде на локацијата тој ден.",
-                        today=today,
-                    )
-                    continue
-                work_services.verify(users.supervisor, entry, today=today)
-                done += minutes
+    while day <= today and crew.done < crew.owed:
+        if crew.works_on(day):
+            _work_day(crew, household, enrollment, day, users.supervisor, today)
         day += timedelta(days=1)
+
+
+def _work_day(
+    crew: _Crew,
+    household: Household,
+    enrollment: Enrollment,
+    day: date,
+    supervisor: User,
+    today: date,
+) -> None:
+    """Each member who may work logs a shift; before this week the supervisor decides it."""
+    for member in household.members:
+        if enrollment_services.work_refusal(member, enrollment, day) is not None:
+            continue
+        minutes = min(4 * 60 if crew.pace == "finished" else 3 * 60, crew.owed - crew.done)
+        if minutes <= 0:
+            break
+        start = 8 * 60
+        entry = work_services.log_work(
+            crew.logger,
+            member,
+            crew.site,
+            work_services.Shift(day, start, start + minutes),
+            TASKS[crew.serial % len(TASKS)],
+            today=today,
+        )
+        crew.serial += 1
+        if day >= crew.this_monday:
+            continue  # this week's hours wait for the supervisor
+        if crew.serial % 11 == 5:
+            work_services.reject(
+                supervisor, entry, "Членот не дојде на локацијата тој ден.", today=today
+            )
+            continue
+        work_services.verify(supervisor, entry, today=today)
+        crew.done += minutes
 
 
 def _one_correction(household: Household, users: DemoUsers, today: date) -> None:
@@ -854,7 +907,7 @@ def _retained_family(
 
 def fill_demo(password: str, households: int = 30, today: date | None = None) -> str:
     """Create the Kičevo programme, its users and ``households`` families; return a summary."""
-    today = today or date.today()
+    today = today or clock.today()
     opened = programme_opening(today)
     rng = random.Random(2021)
     _issued.clear()

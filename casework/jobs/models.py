@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.security.models import User
 
 
@@ -43,8 +43,8 @@ class Job(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(10), default=JobState.QUEUED.value)
+    kind: Mapped[JobKind] = mapped_column(EnumText(JobKind, 20))
+    state: Mapped[JobState] = mapped_column(EnumText(JobState, 10), default=JobState.QUEUED)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     # What the job works on, by id (an upload, a programme and a date): never personal data.
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -120,21 +120,21 @@ def progress_of(job: Job) -> tuple[int, int]:
 
 
 Handler = Callable[[Job, Progress], Outcome]
-_HANDLERS: dict[str, Handler] = {}
+_HANDLERS: dict[JobKind, Handler] = {}
 
 
 def handler(kind: JobKind) -> Callable[[Handler], Handler]:
     """Registers the function that runs jobs of ``kind`` (each area's services define theirs)."""
 
     def register(func: Handler) -> Handler:
-        _HANDLERS[kind.value] = func
+        _HANDLERS[kind] = func
         return func
 
     return register
 
 
 def enqueue(actor: User, kind: JobKind, params: dict[str, Any]) -> Job:
-    job = Job(kind=kind.value, requested_by_id=actor.id, params=params)
+    job = Job(kind=kind, requested_by_id=actor.id, params=params)
     db.session.add(job)
     db.session.flush()
     return job
@@ -148,9 +148,9 @@ def claim(job_id: int, worker: str, now: datetime) -> bool:
     """True for exactly one of the workers that try; the claim commits at once."""
     result = db.session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == JobState.QUEUED.value)
+        .where(Job.id == job_id, Job.state == JobState.QUEUED)
         .values(
-            state=JobState.RUNNING.value,
+            state=JobState.RUNNING,
             claimed_by=worker,
             claimed_at=now,
             attempts=Job.attempts + 1,
@@ -174,14 +174,14 @@ def fail_lost_jobs(now: datetime) -> int:
     lost = db.session.execute(
         select(Job.id, User.locale)
         .join(User, User.id == Job.requested_by_id)
-        .where(Job.state == JobState.RUNNING.value, Job.claimed_at < now - limit)
+        .where(Job.state == JobState.RUNNING, Job.claimed_at < now - limit)
     ).all()
     for job_id, locale in lost:
         db.session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state == JobState.RUNNING.value)
+            .where(Job.id == job_id, Job.state == JobState.RUNNING)
             .values(
-                state=JobState.FAILED.value,
+                state=JobState.FAILED,
                 finished_at=now,
                 error=translate(LOST, locale or settings.default_locale),
             )
@@ -207,7 +207,7 @@ def run_next(worker: str | None = None) -> Job | None:
     """Claim the oldest queued job and run it; None when nothing is queued."""
     worker = worker or worker_name()
     candidates = db.session.scalars(
-        select(Job.id).where(Job.state == JobState.QUEUED.value).order_by(Job.id).limit(10)
+        select(Job.id).where(Job.state == JobState.QUEUED).order_by(Job.id).limit(10)
     ).all()
     db.session.rollback()
     for job_id in candidates:
@@ -245,7 +245,7 @@ def run(job_id: int) -> Job:
             )
             _finish_failed(job_id, _("Something went wrong. Reference: %(id)s", id=reference))
         else:
-            job.state = JobState.DONE.value
+            job.state = JobState.DONE
             job.finished_at = utcnow()
             job.progress_total = job.progress_done = max(progress.total, progress.done, 1)
             job.result = {
@@ -276,7 +276,7 @@ def _finish_failed(job_id: int, message: str) -> None:
     db.session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(state=JobState.FAILED.value, finished_at=utcnow(), error=message[:2000])
+        .values(state=JobState.FAILED, finished_at=utcnow(), error=message[:2000])
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, jsonify, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.actions import visible
 from casework.db import read_only_view, utcnow
 from casework.extensions import db
 from casework.imports.models import ImportUpload
@@ -20,10 +21,8 @@ bp = Blueprint("jobs", __name__)
 
 
 def _own(job_id: int) -> Job:
-    job = queries.get_own_job(current_user, job_id)
-    if job is None:
-        abort(404)
-    return job
+    """The requester's own job; another's is a 404."""
+    return visible(queries.get_own_job(current_user, job_id))
 
 
 def _status(job: Job) -> dict[str, Any]:
@@ -78,7 +77,7 @@ def file(job_id: int) -> Response:
 
 def _back_url(job: Job) -> str:
     """The page the job was started from, to try again after a failure."""
-    kind = JobKind(job.kind)
+    kind = job.kind
     if kind in (JobKind.IMPORT_CHECK, JobKind.IMPORT_APPLY):
         upload = db.session.get_one(ImportUpload, job.params["upload_id"])
         return url_for("imports.upload", programme_id=upload.programme_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from casework.actions import allow
 from casework.extensions import db
 from casework.mail import queries
 from casework.mail.models import OutboxMessage
@@ -20,8 +21,7 @@ bp = Blueprint("mail", __name__)
 
 @bp.get("/admin/outbox")
 def outbox() -> str:
-    if not policies.can_manage_users(current_user):
-        abort(403)
+    allow(policies.can_manage_users(current_user))
     messages = queries.recent_outbox()
     ids = sorted({m.user_id for m in messages if m.user_id is not None})
     recipients = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
@@ -29,9 +29,7 @@ def outbox() -> str:
     def mine(message: OutboxMessage) -> bool:
         """Mail to the staff the admin manages (an admin of all: every message)."""
         to = recipients.get(message.user_id) if message.user_id is not None else None
-        if to is None:
-            return policies.is_global_admin(current_user)
-        return policies.can_manage_user(current_user, to)
+        return policies.can_read_outbox_message(current_user, to)
 
     return render_template(
         "mail/outbox.html",

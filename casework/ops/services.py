@@ -295,59 +295,100 @@ class Finding:
 
 
 def configuration_findings(settings: Settings, *, now: datetime) -> list[Finding]:
-    """What a production environment lacks (``casework check-config``)."""
+    """What a production environment lacks (``casework check-config``): the settings first,
+    then what the running system answers."""
+    return [*_settings_findings(settings), *_system_findings(settings, now)]
+
+
+def _settings_findings(settings: Settings) -> list[Finding]:
+    """What the values themselves say, without asking anything."""
+    checks = [
+        (
+            not settings.is_production,
+            Finding(
+                "error", "CASEWORK_ENV", "is not 'production': cookies are not Secure, no HSTS"
+            ),
+        ),
+        (
+            not settings.database_url,
+            Finding(
+                "warning",
+                "CASEWORK_DATABASE_URL",
+                "not set: the embedded SQLite file is used (one machine, one writer at a time); "
+                "PostgreSQL is the production database",
+            ),
+        ),
+        (
+            not settings.smtp_url,
+            Finding(
+                "warning", "CASEWORK_SMTP_URL", "not set: alerts and digests stay in the outbox"
+            ),
+        ),
+        (
+            settings.mail_from.endswith("@localhost"),
+            Finding(
+                "warning",
+                "CASEWORK_MAIL_FROM",
+                "still the default: receiving servers may refuse it",
+            ),
+        ),
+        (
+            not settings.expect_scheduler,
+            Finding(
+                "warning",
+                "CASEWORK_EXPECT_SCHEDULER",
+                "not set: /readyz does not check that `casework scheduler` runs",
+            ),
+        ),
+        (
+            not settings.expect_worker,
+            Finding(
+                "warning",
+                "CASEWORK_EXPECT_WORKER",
+                "not set: /readyz does not check that `casework worker` runs",
+            ),
+        ),
+        (
+            settings.log_format != "json",
+            Finding("warning", "CASEWORK_LOG_FORMAT", "text: set json for a log collector"),
+        ),
+        (
+            settings.trusted_proxies == 0,
+            Finding(
+                "warning",
+                "CASEWORK_TRUSTED_PROXIES",
+                "0: behind a reverse proxy set it to the number of proxies, or the log-in "
+                "throttle counts the proxy's address",
+            ),
+        ),
+    ]
+    return [finding for failed, finding in checks if failed]
+
+
+def _system_findings(settings: Settings, now: datetime) -> list[Finding]:
+    """What the instance folder, the backup tools, the database and the processes answer."""
     found: list[Finding] = []
-
-    def add(level: str, variable: str, message: str) -> None:
-        found.append(Finding(level, variable, message))
-
-    if not settings.is_production:
-        add("error", "CASEWORK_ENV", "is not 'production': cookies are not Secure, no HSTS")
-    if not settings.database_url:
-        add(
-            "warning",
-            "CASEWORK_DATABASE_URL",
-            "not set: the embedded SQLite file is used (one machine, one writer at a time); "
-            "PostgreSQL is the production database",
-        )
-    if not settings.smtp_url:
-        add("warning", "CASEWORK_SMTP_URL", "not set: alerts and digests stay in the outbox")
-    if settings.mail_from.endswith("@localhost"):
-        add("warning", "CASEWORK_MAIL_FROM", "still the default: receiving servers may refuse it")
-    if not settings.expect_scheduler:
-        add(
-            "warning",
-            "CASEWORK_EXPECT_SCHEDULER",
-            "not set: /readyz does not check that `casework scheduler` runs",
-        )
-    if not settings.expect_worker:
-        add(
-            "warning",
-            "CASEWORK_EXPECT_WORKER",
-            "not set: /readyz does not check that `casework worker` runs",
-        )
-    if settings.log_format != "json":
-        add("warning", "CASEWORK_LOG_FORMAT", "text: set json for a log collector")
-    if settings.trusted_proxies == 0:
-        add(
-            "warning",
-            "CASEWORK_TRUSTED_PROXIES",
-            "0: behind a reverse proxy set it to the number of proxies, or the log-in "
-            "throttle counts the proxy's address",
-        )
     if not os.access(settings.instance_path, os.W_OK):
-        add("error", "CASEWORK_INSTANCE_PATH", f"{settings.instance_path} is not writable")
+        found.append(
+            Finding("error", "CASEWORK_INSTANCE_PATH", f"{settings.instance_path} is not writable")
+        )
     if settings.is_postgresql:
         try:
             pg_tool("pg_dump")
         except BackupError as error:
-            add("warning", "backups", str(error))
+            found.append(Finding("warning", "backups", str(error)))
     ready = readiness(settings, now)
     if ready.checks["database"] != "ok":
-        add("error", "CASEWORK_DATABASE_URL", "the database does not answer")
+        found.append(Finding("error", "CASEWORK_DATABASE_URL", "the database does not answer"))
     elif ready.checks["migrations"] != "ok":
-        add("error", "migrations", "the schema is behind the code: run `casework db upgrade`")
-    for kind in KINDS:
-        if ready.checks[kind] == "stale":
-            add("error", f"casework {kind}", "expected, but has not beaten in 3 minutes")
+        found.append(
+            Finding(
+                "error", "migrations", "the schema is behind the code: run `casework db upgrade`"
+            )
+        )
+    found.extend(
+        Finding("error", f"casework {kind}", "expected, but has not beaten in 3 minutes")
+        for kind in KINDS
+        if ready.checks[kind] == "stale"
+    )
     return found

@@ -30,7 +30,7 @@ from casework.payments.forms import (
 from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
 from casework.security import policies
 from casework.security.models import User
-from casework.security.views import fresh_login_required, reauth_redirect
+from casework.security.views import reauth_redirect, recent_password_required
 
 bp = Blueprint("payments", __name__)
 
@@ -255,7 +255,7 @@ def submit_request(request_id: int) -> str | Response:
 
 
 @bp.route("/payments/requests/<int:request_id>/approve", methods=["POST"])
-@fresh_login_required
+@recent_password_required
 def approve_request(request_id: int) -> str | Response:
     return _step(
         request_id,

@@ -23,7 +23,7 @@ from casework.households.models import Household
 from casework.households.queries import get_visible_household
 from casework.privacy import documents, services
 from casework.security import policies
-from casework.security.views import fresh_login_required
+from casework.security.views import recent_password_required
 
 bp = Blueprint("privacy", __name__)
 
@@ -59,12 +59,12 @@ def _send(
 
 
 @bp.get("/households/<int:household_id>/data.json")
-@fresh_login_required
+@recent_password_required
 def data_json(household_id: int) -> Response:
     return _send(household_id, "json", documents.household_data_json, "application/json")
 
 
 @bp.get("/households/<int:household_id>/data.pdf")
-@fresh_login_required
+@recent_password_required
 def data_pdf(household_id: int) -> Response:
     return _send(household_id, "pdf", documents.household_data_pdf, "application/pdf")

@@ -32,7 +32,7 @@ from casework.programmes.services import Targets, set_targets
 from casework.reports import queries, rendering, services
 from casework.reports.forms import PeriodForm, TargetsForm
 from casework.security import policies
-from casework.security.views import fresh_login_required
+from casework.security.views import recent_password_required
 
 bp = Blueprint("reports", __name__)
 
@@ -212,7 +212,7 @@ def _date_arg(name: str) -> date | None:
 
 
 @bp.get("/exports/<kind>.<fmt>")
-@fresh_login_required
+@recent_password_required
 def export(kind: str, fmt: str) -> Response:
     """Rows as on screen (the same scope and filters), recorded in the audit trail: CSV
     streamed at once, a workbook built by the worker."""

@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.db import Base, UTCDateTime, enum_check, utcnow
+from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
 from casework.organizations.models import Municipality, Organization
 
 
@@ -55,7 +55,7 @@ class User(UserMixin, Base):
         return self.active
 
     def role_names(self) -> set[Role]:
-        return {Role(r.role) for r in self.roles}
+        return {r.role for r in self.roles}
 
     def has_role(self, role: Role, municipality_id: int | None = None) -> bool:
         return any(
@@ -87,7 +87,7 @@ class RoleAssignment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(EnumText(Role, 20))
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"), index=True)
     # For a supervisor: the public enterprise it works for.
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))

@@ -350,3 +350,43 @@ def can_cancel_payment(user: User, household: Household) -> bool:
 def can_view_job(user: User, requested_by_id: int) -> bool:
     """A job (its progress, result or error) is its requester's own."""
     return requested_by_id == user.id
+
+
+# --- navigation: which links the layout shows, and the scope of each role's home page ------------
+
+
+def shows_payment_queue(user: User) -> bool:
+    """The officers' queue of requests to decide: an officer of any municipality."""
+    return bool(user.municipalities_as(Role.OFFICER))
+
+
+def shows_work_sites(user: User) -> bool:
+    """The work sites: a coordinator of any municipality, or a supervisor of an enterprise."""
+    return bool(user.municipalities_as(Role.COORDINATOR)) or any(
+        r.role == Role.SUPERVISOR for r in user.roles
+    )
+
+
+def home_municipalities(user: User, role: Role) -> set[int]:
+    """What a role's home page covers: the municipalities where the user holds that role."""
+    return user.municipalities_as(role)
+
+
+# --- accounts and API tokens ---------------------------------------------------------------------
+
+
+def can_manage_tokens_of(actor: User, user_id: int) -> bool:
+    """Make or revoke a user's API tokens: the user, or an admin."""
+    return actor.id == user_id or can_manage_users(actor)
+
+
+def is_own_token(user: User, token_user_id: int) -> bool:
+    """The profile page lists and revokes the user's own tokens only."""
+    return token_user_id == user.id
+
+
+def can_read_outbox_message(user: User, recipient: User | None) -> bool:
+    """Mail to the staff the admin manages; mail to no account, a global admin only."""
+    if recipient is None:
+        return is_global_admin(user)
+    return can_manage_user(user, recipient)

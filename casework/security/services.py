@@ -76,6 +76,31 @@ def check_password_rules(password: str, username: str) -> None:
         raise ValidationError(_("The password is too easy to guess."), "password")
 
 
+def _check_new_account(username: str, full_name: str) -> None:
+    """A new account's name: well formed, not taken, and a person's full name beside it."""
+    if not USERNAME_RE.match(username):
+        raise ValidationError(
+            _("A username has 2–60 characters: small letters, digits, dot, dash or underscore."),
+            "username",
+        )
+    if not full_name.strip():
+        raise ValidationError(_("Enter the person's full name."), "full_name")
+    if db.session.scalar(select(func.count()).where(User.username == username)):
+        raise ValidationError(_("This username is taken."), "username")
+
+
+def _check_grants(grants: list[RoleGrant]) -> None:
+    """At least one role; each where it can be held (only an admin holds one everywhere, a
+    supervisor belongs to a public enterprise)."""
+    if not grants:
+        raise ValidationError(_("Give the user at least one role."), "role")
+    for grant in grants:
+        if grant.municipality is None and grant.role != Role.ADMIN:
+            raise ValidationError(_("This role needs a municipality."), "municipality")
+        if grant.role == Role.SUPERVISOR and grant.organization is None:
+            raise ValidationError(_("A supervisor belongs to a public enterprise."), "organization")
+
+
 def create_user(
     actor: User | None,
     username: str,
@@ -88,23 +113,9 @@ def create_user(
 ) -> User:
     """Create an account; ``actor`` is None only for the first admin made by ``casework init``."""
     username = username.strip().lower()
-    if not USERNAME_RE.match(username):
-        raise ValidationError(
-            _("A username has 2–60 characters: small letters, digits, dot, dash or underscore."),
-            "username",
-        )
-    if not full_name.strip():
-        raise ValidationError(_("Enter the person's full name."), "full_name")
-    if db.session.scalar(select(func.count()).where(User.username == username)):
-        raise ValidationError(_("This username is taken."), "username")
+    _check_new_account(username, full_name)
     check_password_rules(password, username)
-    if not grants:
-        raise ValidationError(_("Give the user at least one role."), "role")
-    for grant in grants:
-        if grant.municipality is None and grant.role != Role.ADMIN:
-            raise ValidationError(_("This role needs a municipality."), "municipality")
-        if grant.role == Role.SUPERVISOR and grant.organization is None:
-            raise ValidationError(_("A supervisor belongs to a public enterprise."), "organization")
+    _check_grants(grants)
     user = User(
         username=username,
         full_name=full_name.strip(),
@@ -114,7 +125,7 @@ def create_user(
     )
     user.roles = [
         RoleAssignment(
-            role=g.role.value,
+            role=g.role,
             municipality_id=g.municipality.id if g.municipality else None,
             organization_id=g.organization.id if g.organization else None,
         )

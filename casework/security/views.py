@@ -8,10 +8,10 @@ from typing import Any, TypeVar, cast
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -20,14 +20,15 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from casework.actions import allow, perform, submit, visible
+from casework.api import queries as api_queries
+from casework.api import services as api_services
+from casework.api.errors import is_api_request
 from casework.db import read_only_active, utcnow
-from casework.errors import DomainError
 from casework.extensions import db
-from casework.forms_common import show_domain_error
-from casework.security import policies
+from casework.security import policies, queries
 from casework.security.forms import LoginForm, PasswordChangeForm, ReauthForm, TokenForm
 from casework.security.models import User, UserSession
 from casework.security.services import (
@@ -64,8 +65,9 @@ def current_session() -> UserSession | None:
 
 
 def load_session_user(user_id: str) -> User | None:
-    """Flask-Login's loader: the cookie is good only while its server-side session lives."""
-    if not user_id.isdigit():
+    """Flask-Login's loader: the cookie is good only while its server-side session lives. The
+    API knows tokens only (casework.api.views.load_token_user), never a browser's cookie."""
+    if is_api_request() or not user_id.isdigit():
         return None
     now = utcnow()
     found = live_session(session.get(SESSION_TOKEN), now=now, limits=session_limits())
@@ -87,7 +89,9 @@ def _client_ip() -> str:
 
 
 def reauth_redirect() -> Response | None:
-    """None when the password was typed recently enough; else the way to the password page.
+    """None when the password was typed recently enough; else the redirect to the page that
+    asks for it again (``security.reauthenticate``). Views with more than one method call it
+    for their writes only; ``recent_password_required`` calls it for every request.
 
     A GET returns to the page it asked for; a POST cannot be replayed after the password
     page, so it returns to the page the form was on, where the user sends it again.
@@ -103,8 +107,13 @@ def reauth_redirect() -> Response | None:
     return redirect(url_for("security.reauthenticate", next=back))
 
 
-def fresh_login_required(view: F) -> F:
-    """Ask for the password again before approving money or exporting personal data."""
+def recent_password_required(view: F) -> F:
+    """The view runs only if the user typed the password within the last
+    ``CASEWORK_REAUTH_MINUTES`` of this server-side session (approving money, exporting
+    personal data); otherwise ``reauth_redirect`` sends the user to type it again.
+
+    Not Flask-Login's ``fresh_login_required``, which asks whether the session began with a
+    password rather than a remember-me cookie: this asks how long ago the password was typed."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -160,9 +169,7 @@ def logout() -> Response:
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
 def reauthenticate() -> str | Response:
-    found = current_session()
-    if found is None:
-        abort(404)
+    found = visible(current_session())
     form = ReauthForm()
     if form.validate_on_submit():
         if confirm_password(current_user, found, form.password.data or "", now=utcnow()):
@@ -177,91 +184,77 @@ def reauthenticate() -> str | Response:
 
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> str | Response:
-    found = current_session()
-    if found is None:
-        abort(404)
+    found = visible(current_session())
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        try:
-            change_own_password(
-                current_user,
-                found,
-                form.current_password.data or "",
-                form.new_password.data or "",
-                now=utcnow(),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(error, form)
-        else:
-            db.session.commit()
-            flash(_("Password changed. You were logged out everywhere else."), "success")
-            return redirect(url_for("security.profile"))
-    from casework.api.services import tokens_of
-
-    return render_template(
+    changed = submit(
+        form,
+        lambda: change_own_password(
+            current_user,
+            found,
+            form.current_password.data or "",
+            form.new_password.data or "",
+            now=utcnow(),
+        ),
+        then=lambda _changed: redirect(url_for("security.profile")),
+        success=_("Password changed. You were logged out everywhere else."),
+    )
+    return changed or render_template(
         "security/profile.html",
         form=form,
         token_form=TokenForm(formdata=None),
-        tokens=tokens_of(current_user),
+        tokens=api_services.tokens_of(current_user),
     )
 
 
 @bp.post("/profile/tokens")
 def create_api_token() -> str | Response:
     """A personal API token, shown once on the page that answers this form."""
-    from casework.api import services as api_services
-
     form = TokenForm()
     if not form.validate_on_submit():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
-        return redirect(url_for("security.profile") + "#tokens")
-    try:
-        token, secret = api_services.create_token(current_user, current_user, form.name.data or "")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("security.profile") + "#tokens")
-    db.session.commit()
-    return render_template("security/token_created.html", token=token, secret=secret)
+        return _tokens()
+    return perform(
+        lambda: api_services.create_token(current_user, current_user, form.name.data or ""),
+        then=lambda made: make_response(
+            render_template("security/token_created.html", token=made[0], secret=made[1])
+        ),
+        back=_tokens,
+    )
 
 
 @bp.post("/profile/tokens/<int:token_id>/revoke")
 def revoke_api_token(token_id: int) -> Response:
-    from casework.api import services as api_services
-    from casework.api.models import ApiToken
+    token = visible(api_queries.get_own_token(current_user, token_id))
+    return perform(
+        lambda: api_services.revoke_token(current_user, token, now=utcnow()),
+        then=lambda _revoked: _tokens(),
+        back=_tokens,
+        success=_("Token revoked: programs using it are refused from now on."),
+    )
 
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user.id:
-        abort(404)
-    api_services.revoke_token(current_user, token, now=utcnow())
-    db.session.commit()
-    flash(_("Token revoked: programs using it are refused from now on."), "success")
+
+def _tokens() -> Response:
+    """Back to the profile page's list of tokens."""
     return redirect(url_for("security.profile") + "#tokens")
 
 
 @bp.get("/admin/users")
 def users() -> str:
-    if not policies.can_manage_users(current_user):
-        abort(403)
-    everyone = db.session.scalars(select(User).order_by(User.username)).all()
-    mine = [u for u in everyone if policies.can_manage_user(current_user, u)]
-    return render_template("security/users.html", users=mine)
+    allow(policies.can_manage_users(current_user))
+    return render_template("security/users.html", users=queries.manageable_users(current_user))
 
 
 @bp.post("/admin/users/<int:user_id>/active")
 def set_user_active(user_id: int) -> Response:
-    if not policies.can_manage_users(current_user):
-        abort(403)
-    user = db.session.get(User, user_id)
-    if user is None or not policies.can_manage_user(current_user, user):
-        abort(404)  # another municipality's staff: as if the account did not exist
-    try:
-        set_active(current_user, user, request.form.get("active") == "1", now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("Saved."), "success")
-    return redirect(url_for("security.users"))
+    allow(policies.can_manage_users(current_user))
+    user = visible(queries.get_manageable_user(current_user, user_id))
+
+    def back() -> Response:
+        return redirect(url_for("security.users"))
+
+    return perform(
+        lambda: set_active(current_user, user, request.form.get("active") == "1", now=utcnow()),
+        then=lambda _done: back(),
+        back=back,
+        success=_("Saved."),
+    )

@@ -1,0 +1,109 @@
+"""The API's error shape: ``{"error": {"code", "message", "fields"}}`` for every refusal under
+/api/. The app's error handlers (casework.error_handlers) call these; nothing here handles an
+error itself, so the domain errors (casework.errors) never need the API to be imported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from casework.errors import ConflictError, DomainError, PermissionDenied
+
+API_PREFIX = "/api/v1"
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
+def error_response(
+    status: int,
+    message: str,
+    fields: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"code": code or ERROR_CODES.get(status, "error"), "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
+    """webargs' nested messages ({"json": {"members": {"0": {"first_name": [...]}}}}) as
+    ``{"members.0.first_name": "..."}``."""
+    if isinstance(messages, list):
+        return {prefix or "_": " ".join(str(m) for m in messages)}
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = str(key)
+            if not prefix and name in ("json", "query", "headers", "form", "view_args"):
+                name = ""
+            flat.update(flatten_messages(value, f"{prefix}.{name}" if prefix and name else name))
+    return flat
+
+
+class ErrorBody(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    # "fields" is taken on a Schema: the attribute is named otherwise, the key is "fields".
+    fields_ = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), data_key="fields")
+
+
+class ErrorEnvelope(ma.Schema):
+    """``{"error": {"code": "...", "message": "...", "fields": {"name": "reason"}}}``"""
+
+    error = ma.fields.Nested(ErrorBody, required=True)
+
+
+def http_error_response(exc: HTTPException) -> Response:
+    """An HTTP error under /api/ in the API's shape; webargs' validation messages become
+    ``fields``. Malformed JSON is a 400, well-formed but invalid input a 422."""
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    fields = flatten_messages(data.get("messages")) if data.get("messages") else None
+    message = {
+        400: "The request is malformed (is the body valid JSON?).",
+        404: "Not found.",
+        403: "You may not do this.",
+        405: "This method is not allowed here.",
+        413: "The request is too large.",
+        422: "Some fields are not valid.",
+    }.get(status, exc.description or "Error.")
+    response = error_response(status, message, fields)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    """A service's refusal: a conflict with the record's state is a 409, a forbidden action a
+    403, anything else a 422 naming the field at fault."""
+    if isinstance(exc, PermissionDenied):
+        return error_response(403, exc.message)
+    if isinstance(exc, ConflictError):
+        return error_response(409, exc.message, {exc.field: exc.message} if exc.field else None)
+    return error_response(422, exc.message, {exc.field or "_": exc.message})
