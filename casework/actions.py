@@ -89,6 +89,27 @@ def perform(
     return done if done is not None else back()
 
 
+def respond(
+    act: Callable[[], T], *, then: Then[T], refused: Callable[[DomainError], Response]
+) -> Response:
+    """The general form, for an answer that is not a page with a form (a download link): a
+    refusal becomes the response ``refused`` makes of it."""
+    answers: list[Response] = []
+    made = unit_of_work(act, then=then, refused=lambda error: answers.append(refused(error)))
+    return made if made is not None else answers[0]
+
+
+def checked(form: Any, check: Callable[[], object]) -> bool:
+    """Input a service checks for a read (a report's period): False, with the refusal beside
+    the field it names, when it is refused. Nothing was written, so nothing is rolled back."""
+    try:
+        check()
+    except DomainError as error:
+        show_domain_error(error, form)
+        return False
+    return True
+
+
 def unit_of_work(
     act: Callable[[], T],
     *,
@@ -117,8 +138,14 @@ def recorded(shown: T, trace: Callable[[], object]) -> T:
     answer is made first, so a page that fails leaves no entry; then the entry is written
     and committed, once."""
     trace()
+    return done(shown)
+
+
+def done(answer: T) -> T:
+    """Work that no rule can refuse (a log-in attempt counted, a session ended) and its
+    answer already made: committed once, here."""
     db.session.commit()
-    return shown
+    return answer
 
 
 def each(

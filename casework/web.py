@@ -75,8 +75,8 @@ def init_app(app: Flask) -> None:
     from casework.privacy.views import bp as privacy_bp
     from casework.programmes import api as programmes_api
     from casework.reports.views import bp as reports_bp
+    from casework.security.sessions import load_session_user
     from casework.security.views import bp as security_bp
-    from casework.security.views import load_session_user
     from casework.work import api as work_api
     from casework.work.views import bp as work_bp
 

@@ -30,7 +30,7 @@ from casework.payments.forms import (
 from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
 from casework.security import policies
 from casework.security.models import User
-from casework.security.views import reauth_redirect, recent_password_required
+from casework.security.sessions import reauth_redirect, recent_password_required
 
 bp = Blueprint("payments", __name__)
 

@@ -15,15 +15,14 @@ from flask import Blueprint
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from casework.actions import allow, visible
+from casework.actions import allow, recorded, visible
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
-from casework.extensions import db
 from casework.households.models import Household
 from casework.households.queries import get_visible_household
 from casework.privacy import documents, services
 from casework.security import policies
-from casework.security.views import recent_password_required
+from casework.security.sessions import recent_password_required
 
 bp = Blueprint("privacy", __name__)
 
@@ -47,15 +46,16 @@ def _send(
         mimetype=mimetype,
         headers=_attachment(household, fmt),
     )
-    log_access(
-        current_user,
-        AccessAction.SUBJECT_EXPORT,
-        household_id=household.id,
-        municipality_id=household.municipality_id,
-        detail=fmt,
+    return recorded(
+        response,
+        lambda: log_access(
+            current_user,
+            AccessAction.SUBJECT_EXPORT,
+            household_id=household.id,
+            municipality_id=household.municipality_id,
+            detail=fmt,
+        ),
     )
-    db.session.commit()
-    return response
 
 
 @bp.get("/households/<int:household_id>/data.json")

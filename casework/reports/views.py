@@ -19,20 +19,19 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, submit, visible
+from casework.actions import allow, checked, done, recorded, respond, submit, visible
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
 from casework.errors import DomainError
-from casework.extensions import db
-from casework.forms_common import show_domain_error
 from casework.households.queries import get_visible_household
 from casework.jobs.models import Job
 from casework.programmes.models import Programme
 from casework.programmes.services import Targets, set_targets
 from casework.reports import queries, rendering, services
+from casework.reports.exports import Export
 from casework.reports.forms import PeriodForm, TargetsForm
 from casework.security import policies
-from casework.security.views import recent_password_required
+from casework.security.sessions import recent_password_required
 
 bp = Blueprint("reports", __name__)
 
@@ -46,11 +45,8 @@ def _attachment(name: str) -> dict[str, str]:
 
 
 def _job_page(job: Job) -> Response:
-    """The page of the job just queued, where its file will be offered. Made before the
-    commit: a read after it would wait on SQLite for the write lock the worker takes."""
-    started = redirect(url_for("jobs.show", job_id=job.id))
-    db.session.commit()
-    return started
+    """The page of the job just queued, where its file will be offered."""
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 # --- the family statement ----------------------------------------------------------------------
@@ -63,8 +59,7 @@ def _statement(household_id: int) -> queries.Statement:
 
 
 def _log_statement(found: queries.Statement, detail: str) -> None:
-    """Record the view in the access log and commit, once the answer is made (a read after
-    the commit would begin a transaction that queues behind a worker's write lock)."""
+    """Who read the statement goes to the access log, once the answer is made."""
     log_access(
         current_user,
         AccessAction.VIEW_STATEMENT,
@@ -72,7 +67,6 @@ def _log_statement(found: queries.Statement, detail: str) -> None:
         municipality_id=found.household.municipality_id,
         detail=detail,
     )
-    db.session.commit()
 
 
 @bp.get("/households/<int:household_id>/statement")
@@ -80,8 +74,7 @@ def statement(household_id: int) -> str:
     found = _statement(household_id)
     with force_locale(found.household.language):  # the family reads it in its own language
         page = render_template("reports/statement.html", statement=found)
-    _log_statement(found, "page")
-    return page
+    return recorded(page, lambda: _log_statement(found, "page"))
 
 
 @bp.get("/households/<int:household_id>/statement.pdf")
@@ -95,8 +88,7 @@ def statement_pdf(household_id: int) -> Response:
         mimetype="application/pdf",
         headers=_attachment(f"statement-{found.household.case_number}.pdf"),
     )
-    _log_statement(found, "pdf")
-    return response
+    return recorded(response, lambda: _log_statement(found, "pdf"))
 
 
 # --- the programme report ----------------------------------------------------------------------
@@ -114,10 +106,7 @@ def _figures(programme: Programme, form: PeriodForm) -> queries.Indicators | Non
     period_to = form.period_to.data or max(period_from, min(today, programme.ends_on or today))
     if form.errors:
         return None
-    try:
-        services.check_period(period_from, period_to)
-    except DomainError as error:
-        show_domain_error(error, form)
+    if not checked(form, lambda: services.check_period(period_from, period_to)):
         return None
     return queries.indicators(programme, period_from, period_to)
 
@@ -183,8 +172,10 @@ def _report_file(programme_id: int, fmt: str) -> Response:
         problems = [e for errors in period.errors.values() for e in errors] + period.form_errors
         return Response(" ".join(str(p) for p in problems), status=400, mimetype="text/plain")
     # The worker draws the file; the job's page offers it for download.
-    return _job_page(
-        services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
+    return done(
+        _job_page(
+            services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
+        )
     )
 
 
@@ -229,23 +220,33 @@ def export(kind: str, fmt: str) -> Response:
         pseudonymised=request.args.get("pseudonymised") == "1"
         or not policies.can_export(current_user, pseudonymised=False),
     )
-    try:
-        if fmt == "xlsx":  # a workbook is built by the worker, then downloaded from its page
-            return _job_page(
-                services.start_export(
-                    current_user, wanted, locale=_page_locale(), today=clock.today()
-                )
-            )
+    if fmt == "xlsx":  # a workbook is built by the worker, then downloaded from its page
+        return respond(
+            lambda: services.start_export(
+                current_user, wanted, locale=_page_locale(), today=clock.today()
+            ),
+            then=_job_page,
+            refused=_refused_link,
+        )
+
+    def _built() -> Export:
         built = services.build_export(current_user, wanted)
-    except DomainError as error:
-        # a download link, not a form: a refusal of the user is a 403, of the link a 400
-        if error.field is None:
-            abort(403)
-        return Response(error.message, status=400, mimetype="text/plain")
-    services.record_export(current_user, wanted, built)
-    db.session.commit()
-    return Response(
-        stream_with_context(rendering.stream_csv(built)),
-        mimetype="text/csv",
-        headers=_attachment(services.export_filename(wanted, clock.today())),
+        services.record_export(current_user, wanted, built)
+        return built
+
+    return respond(
+        _built,
+        then=lambda built: Response(
+            stream_with_context(rendering.stream_csv(built)),
+            mimetype="text/csv",
+            headers=_attachment(services.export_filename(wanted, clock.today())),
+        ),
+        refused=_refused_link,
     )
+
+
+def _refused_link(error: DomainError) -> Response:
+    """A download link, not a form: a refusal of the user is a 403, of the link a 400."""
+    if error.field is None:
+        abort(403)
+    return Response(error.message, status=400, mimetype="text/plain")

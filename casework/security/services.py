@@ -363,3 +363,29 @@ def record_login_attempt(username: str, ip: str, *, succeeded: bool, now: dateti
             at=now, username=username.strip().lower()[:60], ip=ip[:45], succeeded=succeeded
         )
     )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A log-in attempt, counted whatever its outcome: the user and the new server-side
+    session's token, or why not (``blocked``: too many failures, the password not tried)."""
+
+    user: User | None
+    session_token: str | None = None
+    blocked: bool = False
+
+
+def log_in(
+    username: str, password: str, *, ip: str, user_agent: str, now: datetime, limits: LoginLimits
+) -> LoginResult:
+    """The throttle, the password and a new session. Every attempt is recorded, so a failed
+    one counts on every worker once the caller commits."""
+    if login_blocked(username, ip, now=now, limits=limits):
+        # The same answer whether or not the account exists, and the password is not tried.
+        record_login_attempt(username, ip, succeeded=False, now=now)
+        return LoginResult(None, blocked=True)
+    user = authenticate(username, password, now=now)
+    record_login_attempt(username, ip, succeeded=user is not None, now=now)
+    if user is None:
+        return LoginResult(None)
+    return LoginResult(user, start_session(user, now=now, ip=ip, user_agent=user_agent))
