@@ -1,18 +1,18 @@
 """The one shape of every page and API operation: load within scope, check, act, commit once.
 
-A page view reads like this (see the README's "Code layout")::
+A page view reads like this (``casework/work/views.py``; see the README's "Code layout")::
 
-    @bp.route("/logs/<int:log_id>/reject", methods=["POST"])
+    @bp.post("/logs/<int:log_id>/reject")
     def reject(log_id: int) -> Response:
-        log = visible(queries.visible_log(current_user, log_id))  # 404 outside the scope
+        log = visible(queries.get_visible_log(current_user, log_id))  # 404 outside the scope
         allow(policies.can_decide_log(current_user, log))  # 403
-        form = ReasonForm()
-        return submit(
-            form,
-            lambda: services.reject(current_user, log, form.reason.data, today=clock.today()),
-            then=lambda _: redirect(url_for("work.week", site_id=log.site_id)),
+        back = redirect(url_for("households.detail", household_id=log.household_id))
+        return perform(
+            lambda: services.reject(current_user, log, reason, today=clock.today()),
+            then=lambda _log: back,
+            back=lambda: back,
             success=_("Recorded."),
-        ) or render_template("work/reject.html", form=form)
+        )
 
 and an API operation the same, without the form: ``visible``, ``allow``, one service call,
 and ``casework.api.views.write`` commits (``@write``). Neither holds a try/except, a commit or
