@@ -41,6 +41,14 @@ Then = Callable[[T], Response]
 Message = str | Callable[[T], str] | None
 
 
+def chosen(found: T | None) -> T:
+    """A choice the form itself offered, gone since it was drawn (another user removed it):
+    a 400, as for any answer the form could not have sent."""
+    if found is None:
+        abort(400)
+    return found
+
+
 def visible(found: T | None) -> T:
     """The object a scoped query found, or a 404: a row outside the user's scope is answered
     exactly as one that does not exist, so ids reveal nothing."""
@@ -83,10 +91,10 @@ def perform(
 ) -> Response:
     """A button without fields (confirm, approve, cancel): a refusal is flashed and the user
     sent ``back`` where the button was."""
-    done = unit_of_work(
+    made = unit_of_work(
         act, then=then, success=success, refused=lambda e: flash(e.message, "error")
     )
-    return done if done is not None else back()
+    return made if made is not None else back()
 
 
 def respond(
@@ -154,14 +162,15 @@ def each(
     """A batch whose items stand or fall on their own (the officer's queue of approvals):
     each ``act`` committed by itself, or rolled back with its refusal kept, prefixed with the
     item's ``label``. Returns how many were done and the refusals."""
-    done, refused = 0, []
+    count, refused = 0, []
     for item in items:
+        name = label(item)  # before: a rollback expires the row, and reading it would query
         try:
             act(item)
         except DomainError as error:
             db.session.rollback()
-            refused.append(f"{label(item)}: {error.message}")
+            refused.append(f"{name}: {error.message}")
         else:
             db.session.commit()
-            done += 1
-    return done, refused
+            count += 1
+    return count, refused

@@ -60,8 +60,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class EnumText(TypeDecorator[E]):
-    """A status or kind: stored as its text (a VARCHAR with a CHECK, see ``enum_check``, so the
-    migrations and other readers see plain words), read back as the enum member. Code then
+    """A status or kind: stored as its text (a VARCHAR, most with a CHECK from ``enum_check``,
+    so the migrations and other readers see plain words), read back as the enum member. Code then
     compares and passes members, never strings; an unknown value is refused before it is
     sent to the database."""
 

@@ -179,7 +179,7 @@ def init_app(app: Flask) -> None:
             "nav_households": current_user.is_authenticated
             and policies.can_list_households(current_user),
             "nav_queue": current_user.is_authenticated
-            and policies.shows_payment_queue(current_user),
+            and policies.can_open_payment_queue(current_user),
             "nav_log_hours": current_user.is_authenticated
             and policies.can_log_work_anywhere(current_user),
             "nav_sites": current_user.is_authenticated and policies.shows_work_sites(current_user),

@@ -21,7 +21,7 @@ class RecordSchema(ma.Schema):
 
     @ma.pre_dump
     def _as_stored(self, record: Any, **_kwargs: Any) -> Any:
-        if has_request_context() and request.method != "GET":
+        if has_request_context() and request.method not in ("GET", "HEAD"):
             state = inspect(record, raiseerr=False)
             if state is not None and (state.persistent or state.pending):
                 db.session.flush()

@@ -51,7 +51,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 def _refuse_transition(enrollment: Enrollment, target: Status) -> ConflictError:
     current = enrollment.status
-    if target is Status.ACTIVE and current is Status.APPLIED:
+    if target == Status.ACTIVE and current == Status.APPLIED:
         return ConflictError(
             _("This application has not been approved by the commission: it cannot become active.")
         )
@@ -265,7 +265,7 @@ def _check_outcome(enrollment: Enrollment, target: Status, data: DecisionData) -
     household's possible duplicates to be decided."""
     commission = [m.id for m in commission_of(enrollment.programme)]
     votes_for, votes_against = _count_votes(data.votes, commission)
-    if (target is Status.APPROVED) != (votes_for > votes_against):
+    if (target == Status.APPROVED) != (votes_for > votes_against):
         raise ValidationError(
             _(
                 "The outcome does not follow the votes (%(for)d for, %(against)d against).",
@@ -273,9 +273,9 @@ def _check_outcome(enrollment: Enrollment, target: Status, data: DecisionData) -
             ),
             "outcome",
         )
-    if target is Status.REJECTED and not data.reason.strip():
+    if target == Status.REJECTED and not data.reason.strip():
         raise ValidationError(_("Give the reason for the rejection."), "reason")
-    if target is Status.APPROVED and pending_duplicates(enrollment.household):
+    if target == Status.APPROVED and pending_duplicates(enrollment.household):
         raise ConflictError(
             _("A possible duplicate of this household is still to be checked: decide it first.")
         )

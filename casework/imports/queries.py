@@ -12,14 +12,6 @@ from casework.security import policies
 from casework.security.models import User
 
 
-def get_visible_programme(user: User, programme_id: int) -> Programme | None:
-    """The programme, when the user may see it (whether they may import is ``can_import``)."""
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_programme(user, programme):
-        return None
-    return programme
-
-
 def get_own_upload(user: User, upload_id: int) -> ImportUpload | None:
     upload = db.session.get(ImportUpload, upload_id)
     if upload is None or upload.uploaded_by_id != user.id:

@@ -15,6 +15,7 @@ from casework.imports.files import read_table
 from casework.imports.forms import ConfirmForm, UploadForm
 from casework.imports.models import ImportUpload
 from casework.jobs.models import Job, JobKind
+from casework.programmes import queries as programme_queries
 from casework.programmes.models import Programme
 from casework.security import policies
 
@@ -27,7 +28,7 @@ def _limits() -> dict[str, Any]:
 
 
 def _programme(programme_id: int) -> Programme:
-    programme = visible(queries.get_visible_programme(current_user, programme_id))
+    programme = visible(programme_queries.get_visible_programme(current_user, programme_id))
     allow(policies.can_import(current_user, programme))
     return programme
 

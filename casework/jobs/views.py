@@ -81,8 +81,8 @@ def _back_url(job: Job) -> str:
     if kind in (JobKind.IMPORT_CHECK, JobKind.IMPORT_APPLY):
         upload = db.session.get_one(ImportUpload, job.params["upload_id"])
         return url_for("imports.upload", programme_id=upload.programme_id)
-    if kind is JobKind.BALANCE_CHECK:
+    if kind == JobKind.BALANCE_CHECK:
         return url_for("balances.checks", programme_id=job.params["programme_id"])
-    if kind is JobKind.REPORT_FILE:
+    if kind == JobKind.REPORT_FILE:
         return url_for("reports.report", programme_id=job.params["programme_id"])
     return url_for("home.index")

@@ -76,14 +76,6 @@ def get_visible_arrear(user: User, arrear_id: int) -> Arrear | None:
     return arrear
 
 
-def get_visible_budget(user: User, programme_id: int) -> Programme | None:
-    """A programme whose budget figures the user may see."""
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_budget(user, programme):
-        return None
-    return programme
-
-
 def _live_payments() -> Select[int, int]:
     """(request id, amount) of every payment that has not been reversed."""
     return (

@@ -28,6 +28,7 @@ from casework.payments.forms import (
     ReversalForm,
 )
 from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
+from casework.programmes import queries as programme_queries
 from casework.security import policies
 from casework.security.models import User
 from casework.security.sessions import reauth_redirect, recent_password_required
@@ -372,7 +373,7 @@ def queue() -> str | Response:
 
 @bp.route("/programmes/<int:programme_id>/budget")
 def budget(programme_id: int) -> str:
-    programme = visible(queries.get_visible_budget(current_user, programme_id))
+    programme = visible(programme_queries.get_budget_programme(current_user, programme_id))
     return render_template("payments/budget.html", budget=queries.programme_budget(programme))
 
 

@@ -34,21 +34,10 @@ from casework.payments.models import (
 )
 from casework.payments.queries import Money, household_money
 from casework.programmes.models import Programme
-from casework.security import policies
-from casework.security.models import User
 from casework.work.models import LogStatus, WorkLog
 from casework.work.queries import Balance, balances
 
 MAX_PERIOD_DAYS = 366 * 10
-
-
-def get_reportable_programme(user: User, programme_id: int) -> Programme | None:
-    """The programme whose report (figures without names) the user may read, else None: a
-    programme outside its budget's scope is answered as one that does not exist."""
-    programme = db.session.get(Programme, programme_id)
-    if programme is None or not policies.can_view_budget(user, programme):
-        return None
-    return programme
 
 
 def _month(column: Any) -> Any:

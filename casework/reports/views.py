@@ -25,6 +25,7 @@ from casework.audit.services import log_access
 from casework.errors import DomainError
 from casework.households.queries import get_visible_household
 from casework.jobs.models import Job
+from casework.programmes import queries as programme_queries
 from casework.programmes.models import Programme
 from casework.programmes.services import Targets, set_targets
 from casework.reports import queries, rendering, services
@@ -95,7 +96,7 @@ def statement_pdf(household_id: int) -> Response:
 
 
 def _programme(programme_id: int) -> Programme:
-    return visible(queries.get_reportable_programme(current_user, programme_id))
+    return visible(programme_queries.get_budget_programme(current_user, programme_id))
 
 
 def _figures(programme: Programme, form: PeriodForm) -> queries.Indicators | None:

@@ -225,9 +225,7 @@ def site_municipalities(user: User) -> set[int]:
 
 
 def can_manage_sites(user: User, municipality_id: int) -> bool:
-    return municipality_id in user.municipalities_as(Role.COORDINATOR, Role.ADMIN) or (
-        is_global_admin(user)
-    )
+    return municipality_id in site_municipalities(user) or is_global_admin(user)
 
 
 # --- imports -----------------------------------------------------------------------------------
@@ -353,11 +351,6 @@ def can_view_job(user: User, requested_by_id: int) -> bool:
 
 
 # --- navigation: which links the layout shows, and the scope of each role's home page ------------
-
-
-def shows_payment_queue(user: User) -> bool:
-    """The officers' queue of requests to decide: an officer of any municipality."""
-    return bool(user.municipalities_as(Role.OFFICER))
 
 
 def shows_work_sites(user: User) -> bool:

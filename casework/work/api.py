@@ -32,6 +32,7 @@ from casework.api.views import (
 )
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
+from casework.households import queries as household_queries
 from casework.households.models import Household
 from casework.households.queries import household_visibility
 from casework.security import policies
@@ -169,7 +170,7 @@ def log_work(args: dict[str, Any]) -> WorkLog:
     """Hours a member worked at a site on a day (social workers for their caseload,
     coordinators). They count once the site confirms them."""
     allow(policies.can_log_work_anywhere(current_user))
-    member = visible(queries.get_visible_member(current_user, args["member_id"]))
+    member = visible(household_queries.get_visible_member(current_user, args["member_id"]))
     site = visible(queries.get_site(args["site_id"]))
     shift = services.Shift(work_date=args["work_date"], duration_minutes=args["minutes"])
     with api_fields():

@@ -224,17 +224,6 @@ def get_visible_log(user: User, log_id: int) -> WorkLog | None:
     return found if found is not None and policies.can_see_log(user, found) else None
 
 
-def get_visible_member(user: User, member_id: int) -> Member | None:
-    """A member whose household the user sees (the logging form may name any, for an
-    earlier date than today's list)."""
-    member = db.session.get(Member, member_id)
-    return (
-        member
-        if member is not None and policies.can_view_household(user, member.household)
-        else None
-    )
-
-
 def get_site(site_id: int) -> WorkSite | None:
     return db.session.get(WorkSite, site_id)
 

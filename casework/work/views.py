@@ -10,7 +10,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, perform, submit, visible
+from casework.actions import allow, chosen, perform, submit, visible
+from casework.households import queries as household_queries
 from casework.security import policies
 from casework.urls import safe_next
 from casework.work import queries, services
@@ -47,7 +48,7 @@ def log() -> str | Response:
 
     def _log() -> WorkLog:
         # The member may not be on today's list (an earlier date): loaded within the scope.
-        member = visible(queries.get_visible_member(current_user, form.member_id.data))
+        member = visible(household_queries.get_visible_member(current_user, form.member_id.data))
         site = visible(queries.get_site(form.site_id.data))
         return services.log_work(
             current_user, member, site, _shift(form), form.task.data or "", today=today
@@ -143,7 +144,7 @@ def sites() -> str | Response:
         form,
         lambda: services.add_site(
             current_user,
-            visible(queries.get_enterprise(form.enterprise_id.data)),
+            chosen(queries.get_enterprise(form.enterprise_id.data)),
             form.name.data or "",
             form.place.data or "",
             form.kind_of_work.data or "",
