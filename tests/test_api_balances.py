@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from casework.audit.models import AccessAction, AccessRecord
+from casework.audit.models import AccessAction, AccessRecord, AuditEvent
 from casework.balances.models import BalanceRun, BalanceSnapshot
 from casework.enrollment.models import Enrollment
 from casework.extensions import db
@@ -154,7 +154,7 @@ def test_a_coordinator_runs_a_check_and_asking_again_returns_the_same_run(
     make: Factory,  # type: ignore[no-untyped-def]
 ) -> None:
     make.active_enrollment(programme)  # a second family, owing nothing yet
-    api, _ = api_as(Role.COORDINATOR)
+    api, caller = api_as(Role.COORDINATOR)
     url = f"/programmes/{programme.id}/balance-checks"
     first = api.post(url, {"as_of": "2022-01-17"})
     assert first.status_code == 201, first.get_json()
@@ -175,6 +175,13 @@ def test_a_coordinator_runs_a_check_and_asking_again_returns_the_same_run(
     stored = db.session.get(BalanceRun, run["id"])
     assert stored is not None and stored.as_of == date(2022, 1, 17)
     assert count(BalanceSnapshot) == 2
+    started = db.session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "balance_check.run", AuditEvent.entity_id == run["id"]
+        )
+    )
+    assert started is not None and started.actor_id == caller.id  # the API's caller started it
+    assert started.changes["started_by"] == "user"
     again = api.post(url, {"as_of": "2022-01-17"})
     assert again.status_code == 200
     assert again.get_json() == run

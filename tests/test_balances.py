@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import func, select
 
+from casework.audit.models import AuditEvent
 from casework.balances import services
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus
 from casework.balances.scheduler import check_programme, sync_jobs
@@ -195,6 +196,30 @@ def test_the_scheduler_job_checks_a_programme_once_a_day(
     check_programme(app, programme_id)
     check_programme(app, programme_id)
     assert db.session.scalars(select(BalanceRun.trigger)).all() == ["scheduled"]
+
+
+def _check_events() -> list[tuple[int | None, str, str]]:
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "balance_check.run").order_by(AuditEvent.id)
+    ).all()
+    return [(e.actor_id, e.changes["trigger"], e.changes["started_by"]) for e in events]
+
+
+def test_the_audit_trail_says_who_started_each_balance_check(  # type: ignore[no-untyped-def]
+    app: Flask, login_as, today_is, programme: Programme, family: Enrollment
+) -> None:
+    """A check from the checks page is the coordinator's; a scheduled one the scheduler's."""
+    programme_id = programme.id
+    db.session.commit()
+    today_is(TODAY - timedelta(days=1))
+    check_programme(app, programme_id)  # the scheduler, yesterday
+    assert _check_events() == [(None, "scheduled", "scheduler")]
+    today_is(TODAY)
+    browser, coordinator = login_as(Role.COORDINATOR)
+    started = browser.post(f"/programmes/{programme_id}/checks")
+    assert started.status_code == 302
+    assert run_jobs() == 1
+    assert _check_events()[-1] == (coordinator.id, "manual", "user")
 
 
 def test_a_bad_schedule_skips_its_programme_and_keeps_the_others(app: Flask, make: Factory) -> None:

@@ -148,5 +148,7 @@ def run_check(args: dict[str, Any], programme_id: int) -> tuple[dict[str, Any], 
     allow(policies.can_manage_programme(current_user, programme))
     today = clock.today()
     with fields_renamed({"date": "as_of"}):
-        result = services.run_check(programme, args.get("as_of") or today, today=today)
+        result = services.run_check(
+            programme, args.get("as_of") or today, today=today, actor=current_user
+        )
     return _run_body(result.run), 201 if result.created else 200

@@ -193,13 +193,19 @@ def _store(snapshots: list[dict[str, object]], alerts: list[tuple[int, dict[str,
 
 
 def run_check(
-    programme: Programme, as_of: date, *, today: date, trigger: Trigger = Trigger.MANUAL
+    programme: Programme,
+    as_of: date,
+    *,
+    today: date,
+    trigger: Trigger = Trigger.MANUAL,
+    actor: User | None = None,
 ) -> RunResult:
     """Check every active household of the programme as of ``as_of``, once.
 
     The run row is inserted first: if another process holds the same (programme, date), the
     insert fails on the unique key and this call reports the existing run instead.
-    ``trigger`` is a ``Trigger`` (its text is still taken from the CLI's and the demo's calls)."""
+    The audit trail says who started it: ``actor`` (a coordinator on the checks page or the
+    API), else the scheduler or the command line, as ``trigger`` says."""
     if as_of > today:
         raise ValidationError(_("A balance check cannot be dated in the future."), "date")
     existing = _stored_run(programme, as_of)
@@ -246,14 +252,28 @@ def run_check(
     _mail_alerts(run, households)
     _mail_digests(programme, run)
     record(
-        None,
+        actor,
         "balance_check.run",
         "balance_run",
         run.id,
         municipality_id=programme.municipality_id,
-        changes={"as_of": as_of, "households": len(households), "errors": len(errors)},
+        changes={
+            "as_of": as_of,
+            "households": len(households),
+            "errors": len(errors),
+            "trigger": trigger,
+            "started_by": _started_by(actor, trigger),
+        },
     )
     return RunResult(run, True)
+
+
+def _started_by(actor: User | None, trigger: Trigger) -> str:
+    """Who started a check, in the audit trail's words: a user (the event's actor), or the
+    process that ran it by itself."""
+    if actor is not None:
+        return "user"
+    return "scheduler" if trigger == Trigger.SCHEDULED else "command line"
 
 
 def _mail_alerts(run: BalanceRun, households: Sequence[Household]) -> None:
@@ -414,6 +434,7 @@ def check_job(job: Job, progress: Progress) -> Outcome:
         date.fromisoformat(job.params["as_of"]),
         today=date.fromisoformat(job.params["today"]),
         trigger=Trigger.MANUAL,
+        actor=job.requested_by,
     )
     progress.advance()
     message = (
