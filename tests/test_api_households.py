@@ -548,6 +548,30 @@ def test_an_exemption_the_rules_refuse_is_a_422_naming_the_field(
     assert count(Exemption) == 0
 
 
+def test_a_maternity_exemption_for_a_man_is_a_422_on_reason_through_the_api_and_the_page(  # type: ignore[no-untyped-def]
+    api_as, login_as, make: Factory
+) -> None:
+    father = make.member(make.household(), "Мухамед", female=False)
+    api, _ = api_as(Role.COORDINATOR)
+    body = {
+        "reason": "maternity",
+        "document_ref": "Решение 12/2022",
+        "starts_on": "2022-01-03",
+        "ends_on": "2022-09-30",
+    }
+    response = api.post(f"/members/{father.id}/exemptions", body)
+    assert response.status_code == 422
+    assert list(response.get_json()["error"]["fields"]) == ["reason"]
+    browser, _c = login_as(Role.COORDINATOR)
+    page = browser.post(
+        f"/households/members/{father.id}/exemptions/new",
+        data={**body, "starts_on": "2022-01-03", "ends_on": "2022-09-30"},
+    )
+    assert page.status_code == 200
+    assert "Pregnancy and maternity exemptions are for women." in page.get_data(as_text=True)
+    assert count(Exemption) == 0
+
+
 def test_only_the_households_coordinators_record_exemptions(
     api_as,
     make: Factory,

@@ -566,6 +566,21 @@ def test_a_maternity_exemption_lasts_at_most_nine_months(make: Factory, coordina
     assert len(mother.exemptions) == 1
 
 
+def test_pregnancy_and_maternity_exemptions_are_refused_for_a_man(
+    make: Factory, coordinator: User
+) -> None:
+    """The sex comes from the national ID: a man is never exempted as pregnant or a mother."""
+    father = make.member(make.household(), "Мухамед", relation="spouse", female=False)
+    for reason in ("pregnancy", "maternity"):
+        with pytest.raises(ValidationError, match="for women") as refused:
+            household_services.add_exemption(
+                coordinator, father, reason, "Потврда 12", date(2022, 1, 1), date(2022, 6, 1)
+            )
+        assert refused.value.field == "reason"
+    household_services.add_exemption(coordinator, father, "unable_to_work", "Решение 7", TODAY)
+    assert [e.reason for e in father.exemptions] == ["unable_to_work"]
+
+
 # --- caseloads and notes ------------------------------------------------------------------------
 
 

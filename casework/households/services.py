@@ -485,6 +485,11 @@ def add_exemption(
             raise ValidationError(_("Enter a date between 1900 and 2100."), name)
     if ends_on is not None and ends_on < starts_on:
         raise ValidationError(_("The end date is before the start date."), "ends_on")
+    if reason in (ExemptionReason.PREGNANCY, ExemptionReason.MATERNITY) and (
+        member.sex == Sex.MALE
+    ):
+        # The sex is the national ID's (its ninth digit), not a form's choice.
+        raise ValidationError(_("Pregnancy and maternity exemptions are for women."), "reason")
     if reason == ExemptionReason.MATERNITY:
         # The pilot's call: mothers are exempt up to nine months into maternity leave.
         limit = _add_months(starts_on, MATERNITY_MONTHS)
