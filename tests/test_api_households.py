@@ -14,12 +14,36 @@ from sqlalchemy import select
 from casework.audit.models import AccessAction, AccessRecord, AuditEvent
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import Enrollment
+from casework.errors import ValidationError
 from casework.extensions import db
+from casework.households import services as household_services
 from casework.households.models import Exemption, Household, Member
 from casework.organizations.models import Municipality
 from casework.programmes.models import Programme
 from casework.security.models import Role
 from tests.conftest import TODAY, ApiClient, Factory, count, valid_national_id
+
+
+def test_a_consent_signed_in_the_future_is_a_422_on_consent_on_and_an_edit_is_refused_too(  # type: ignore[no-untyped-def]
+    api_as, make: Factory, programme: Programme
+) -> None:
+    api, _ = api_as(Role.COORDINATOR)
+    response = api.post("/households", new_household(programme, consent_on="2030-01-01"))
+    assert response.status_code == 422
+    assert list(response.get_json()["error"]["fields"]) == ["consent_on"]
+    assert count(Household) == 0
+    household = make.household()
+    stored = (household.address, household.consent_on)
+    with pytest.raises(ValidationError, match="future") as refused:
+        household_services.update_household(
+            make.coordinator(household.municipality),
+            household,
+            household_services.HouseholdData(address="ул. Нова 1", consent_on=date(2030, 1, 1)),
+            today=TODAY,
+        )
+    assert refused.value.field == "consent_on"
+    db.session.expire_all()
+    assert (household.address, household.consent_on) == stored
 
 
 def post_raw(api: ApiClient, url: str, body: str) -> Any:

@@ -156,6 +156,7 @@ def test_a_coordinator_registers_a_household_with_its_head(login_as, make: Facto
         ("head-birth_date", "1985-03-16", "does not match"),
         ("head-sex", "F", "sex does not match"),
         ("address", "", "This field is required."),
+        ("consent_on", "2030-01-01", "The consent date cannot be in the future."),
     ],
 )
 def test_bad_input_is_named_on_the_form_and_nothing_is_stored(  # type: ignore[no-untyped-def]

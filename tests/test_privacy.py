@@ -85,6 +85,7 @@ def family(make: Factory) -> Family:
         household_services.HouseholdData(
             address=household.address, settlement="Кичево", phone="070 123 456"
         ),
+        today=TODAY,
     )
     household_services.assign_worker(coordinator, household, make.user(Role.SOCIAL_WORKER))
     head = household.members[0]

@@ -412,7 +412,10 @@ def build_world(app: Flask) -> World:
     refused = {
         "households.phone": _refusal(
             lambda: households.update_household(
-                coordinator, main, households.HouseholdData(address="x", phone=SCRIPT)
+                coordinator,
+                main,
+                households.HouseholdData(address="x", phone=SCRIPT),
+                today=TODAY,
             )
         ),
         "members.national_id": _refusal(

@@ -110,7 +110,10 @@ def mask_national_id(number: str | None) -> str:
     return "•" * (len(number) - 4) + number[-4:]
 
 
-def _clean_household(data: HouseholdData) -> HouseholdData:
+def _clean_household(data: HouseholdData, today: date) -> HouseholdData:
+    if data.consent_on is not None and data.consent_on > today:
+        # The day the family signed its consent has happened: a later one is a typing error.
+        raise ValidationError(_("The consent date cannot be in the future."), "consent_on")
     address = data.address.strip()
     if not address:
         raise ValidationError(_("Enter the household's address."), "address")
@@ -251,7 +254,7 @@ def create_household(
     """Register a household with its head; the case number is the municipality code and id."""
     if not policies.can_create_household(actor, municipality.id):
         raise PermissionDenied()
-    clean = _clean_household(data)
+    clean = _clean_household(data, today)
     head = _clean_member(replace(head, relation=Relation.HEAD), today)
     _check_unique_national_id(head.national_id)
     household = Household(
@@ -278,10 +281,12 @@ def create_household(
     return household
 
 
-def update_household(actor: User, household: Household, data: HouseholdData) -> Household:
+def update_household(
+    actor: User, household: Household, data: HouseholdData, *, today: date
+) -> Household:
     if not policies.can_manage_household(actor, household):
         raise PermissionDenied()
-    clean = _clean_household(data)
+    clean = _clean_household(data, today)
     before = snapshot(household, HOUSEHOLD_FIELDS)
     for name, value in clean.__dict__.items():
         setattr(household, name, value)
@@ -404,11 +409,11 @@ def register_household(
 
 
 def edit_household(
-    actor: User, household: Household, data: HouseholdData, worker_id: int | None
+    actor: User, household: Household, data: HouseholdData, worker_id: int | None, *, today: date
 ) -> Household:
     """The edit page's: the household's record and its caseload (no worker: out of it)."""
     worker = db.session.get(User, worker_id) if worker_id else None
-    update_household(actor, household, data)
+    update_household(actor, household, data, today=today)
     return assign_worker(actor, household, worker)
 
 

@@ -185,7 +185,11 @@ def edit(household_id: int) -> str | Response:
     return submit(
         form,
         lambda: services.edit_household(
-            current_user, household, _household_data(form), form.assigned_worker_id.data or None
+            current_user,
+            household,
+            _household_data(form),
+            form.assigned_worker_id.data or None,
+            today=clock.today(),
         ),
         then=lambda _household: _to_detail(household.id),
         success=_("Changes saved."),

@@ -207,7 +207,7 @@ def _update_household(run: ImportRun, household: Household, head_row: Row) -> No
     )
     changed = _changed(wanted, household, ("address", "settlement", "phone", "language"))
     if changed:
-        household_services.update_household(run.actor, household, wanted)
+        household_services.update_household(run.actor, household, wanted, today=run.today)
         _updated(head_row.result, changed)
 
 
