@@ -543,6 +543,15 @@ def test_a_coordinator_records_an_exemption_with_its_document(
     )
 
 
+# A maternity exemption the rules accept for a mother: nine months at the most.
+MATERNITY = {
+    "reason": "maternity",
+    "document_ref": "Решение 12/2022",
+    "starts_on": "2022-01-03",
+    "ends_on": "2022-09-30",
+}
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -559,13 +568,7 @@ def test_an_exemption_the_rules_refuse_is_a_422_naming_the_field(
 ) -> None:
     mother = make.member(make.household())
     api, _ = api_as(Role.COORDINATOR)
-    body = {
-        "reason": "maternity",
-        "document_ref": "Решение 12/2022",
-        "starts_on": "2022-01-03",
-        "ends_on": "2022-09-30",
-        **change,
-    }
+    body = {**MATERNITY, **change}
     response = api.post(f"/members/{mother.id}/exemptions", body)
     assert response.status_code == 422
     assert list(response.get_json()["error"]["fields"]) == [field]
@@ -577,20 +580,11 @@ def test_a_maternity_exemption_for_a_man_is_a_422_on_reason_through_the_api_and_
 ) -> None:
     father = make.member(make.household(), "Мухамед", female=False)
     api, _ = api_as(Role.COORDINATOR)
-    body = {
-        "reason": "maternity",
-        "document_ref": "Решение 12/2022",
-        "starts_on": "2022-01-03",
-        "ends_on": "2022-09-30",
-    }
-    response = api.post(f"/members/{father.id}/exemptions", body)
+    response = api.post(f"/members/{father.id}/exemptions", MATERNITY)
     assert response.status_code == 422
     assert list(response.get_json()["error"]["fields"]) == ["reason"]
     browser, _c = login_as(Role.COORDINATOR)
-    page = browser.post(
-        f"/households/members/{father.id}/exemptions/new",
-        data={**body, "starts_on": "2022-01-03", "ends_on": "2022-09-30"},
-    )
+    page = browser.post(f"/households/members/{father.id}/exemptions/new", data=MATERNITY)
     assert page.status_code == 200
     assert "Pregnancy and maternity exemptions are for women." in page.get_data(as_text=True)
     assert count(Exemption) == 0
