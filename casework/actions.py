@@ -18,6 +18,16 @@ and an API operation the same, without the form: ``visible``, ``allow``, one ser
 and ``casework.api.views.write`` commits (``@write``). Neither holds a try/except, a commit or
 a rule of its own: rules are the services', access rules ``security/policies.py``'s.
 
+Every form a page draws carries a one-time key (``KeyedForm.hidden_tag``, or
+``{{ form_key() }}`` in a form written by hand). ``submit``, ``perform``, ``respond`` and
+``each`` claim it in the same transaction as the work and remember where the answer sent
+the browser: a second copy of the same form (a double click, a browser's re-POST, a copy sent
+at the same moment) records nothing and is sent to the same place, with a notice. A refused
+submit rolls its claim back with its work, so the corrected form can be sent again. A POST
+without a key (a page opened before keys existed, a script) is done as before: the key is a
+guard against copies, not a permission (the CSRF token is that); the API has its own
+``Idempotency-Key``.
+
 Why the response is made *before* the commit: committing expires every loaded row, and
 reading an id or a name afterwards begins a new transaction, which on SQLite queues behind
 the write lock a worker may hold by then (a 503 after the work was done).
@@ -28,12 +38,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import abort, flash
+from flask import abort, flash, has_request_context, redirect, request
+from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from casework.db import utcnow
 from casework.errors import DomainError
 from casework.extensions import db
-from casework.forms_common import show_domain_error
+from casework.formkeys import services as form_keys
+from casework.formkeys.models import FormKey
+from casework.forms_common import FORM_KEY, show_domain_error
 
 T = TypeVar("T")
 
@@ -74,7 +89,11 @@ def submit(
     """A page's form: when it validates, ``act`` runs as one unit of work. Done, the page's
     ``then`` response is made and the work committed; refused, the work is rolled back and
     the refusal shown beside the field it names (in ``form`` or one of ``forms``). ``None``
-    while the page should render (not submitted, invalid, or refused)."""
+    while the page should render (not submitted, invalid, or refused). A copy of a form
+    already sent is answered before it is read (its choices may have changed since)."""
+    first = _already_sent(_posted_key())
+    if first is not None:
+        return first
     if not form.validate_on_submit():
         return None
     return unit_of_work(
@@ -126,7 +145,18 @@ def unit_of_work(
     success: Message[T] = None,
 ) -> Response | None:
     """Run ``act``; commit once, or roll back and hand the service's refusal to ``refused``.
-    ``success`` is the message flashed when it is done (or a function of what ``act`` made)."""
+    ``success`` is the message flashed when it is done (or a function of what ``act`` made).
+    A form's key is claimed first, in the same transaction: a copy of a form already sent
+    gets the first answer's place and does nothing."""
+    key = _posted_key()
+    first = _already_sent(key)
+    if first is not None:
+        return first
+    claim = None
+    if key is not None:
+        claim = form_keys.claim(current_user, key, now=utcnow())
+        if claim is None:  # a copy sent at the same moment claimed it first
+            return _already_sent(key)
     try:
         result = act()
         response = then(result)
@@ -135,10 +165,44 @@ def unit_of_work(
         db.session.rollback()
         refused(error)
         return None
+    _remember(claim, response)
     if message:
         flash(message, "success")
     db.session.commit()
     return response
+
+
+def _posted_key() -> str | None:
+    """The one-time key the sent form carried, if it carried one."""
+    if not has_request_context() or request.method != "POST":
+        return None
+    if not current_user.is_authenticated:
+        return None
+    key = request.form.get(FORM_KEY, "")
+    return key if 0 < len(key) <= form_keys.MAX_LENGTH else None
+
+
+def _already_sent(key: str | None) -> Response | None:
+    """The first answer's place again, when this form's key was claimed already: nothing
+    is done (what this request began is rolled back) and the user is told why."""
+    seen = form_keys.sent(current_user, key) if key is not None else None
+    if seen is None:
+        return None
+    place = seen.location or request.path  # read before the rollback expires the row
+    db.session.rollback()
+    flash(_("This form was already sent; it was recorded once."), "info")
+    return redirect(place)
+
+
+def _remember(claim: FormKey | None, response: Response) -> None:
+    """Keep where the answer sent the browser. An answer that is itself a page (a token shown
+    once, a revealed number) cannot be given again: its claim is dropped, unguarded."""
+    if claim is None:
+        return
+    if 300 <= response.status_code < 400 and response.location:
+        claim.location = response.location
+    else:
+        db.session.delete(claim)
 
 
 def recorded(shown: T, trace: Callable[[], object]) -> T:
@@ -161,10 +225,17 @@ def each(
 ) -> tuple[int, list[str]]:
     """A batch whose items stand or fall on their own (the officer's queue of approvals):
     each ``act`` committed by itself, or rolled back with its refusal kept, prefixed with the
-    item's ``label``. Returns how many were done and the refusals."""
+    item's ``label``. Returns how many were done and the refusals. The form's key is claimed
+    with the first item done; a copy of a batch already sent does nothing (the page then
+    sends the user where it always does)."""
+    unclaimed = _posted_key()
+    if _already_sent(unclaimed) is not None:
+        return 0, []
     count, refused = 0, []
     for item in items:
         name = label(item)  # before: a rollback expires the row, and reading it would query
+        if unclaimed is not None and not _claim_batch(unclaimed):
+            break
         try:
             act(item)
         except DomainError as error:
@@ -173,4 +244,14 @@ def each(
         else:
             db.session.commit()
             count += 1
+            unclaimed = None  # claimed with this item, for good
     return count, refused
+
+
+def _claim_batch(key: str) -> bool:
+    """Claim a batch's key with its next item; False (and the notice) when a copy of the
+    batch sent at the same moment has it."""
+    if form_keys.claim(current_user, key, now=utcnow(), location=request.path) is not None:
+        return True
+    _already_sent(key)
+    return False

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import Form, StringField
 
 from casework.config import LOCALES
 from casework.errors import DomainError
 from casework.formatting import parse_money
+from casework.formkeys.services import new_key
 from casework.i18n import language_name
+
+# The name of the hidden field that carries a rendered form's one-time key.
+FORM_KEY = "form_key"
 
 # Languages are named in their own language, so everyone finds theirs.
 LANGUAGE_NAMES = {code: language_name(code) for code in LOCALES}
@@ -27,6 +33,23 @@ def show_domain_error(error: DomainError, *forms: Any) -> None:
                 return
     first: Form = forms[0]
     first.form_errors.append(error.message)
+
+
+def form_key_input() -> Markup:
+    """The hidden one-time key of one rendered form (``{{ form_key() }}`` in a template that
+    writes its form by hand). A fresh key at every call, so that a page drawing the same form
+    once per row (confirm this log, that log) gives every copy its own key."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_KEY, new_key())
+
+
+class KeyedForm(FlaskForm):
+    """A state-changing form: ``hidden_tag()`` also draws its one-time key, which
+    ``casework.actions`` claims when the form is sent, so that it records once. Forms that
+    change nothing (a search, a period) and logging in derive from ``FlaskForm`` itself."""
+
+    def hidden_tag(self, *fields: Any) -> Markup:
+        drawn: Markup = super().hidden_tag(*fields)  # the CSRF token, already escaped
+        return drawn + form_key_input()
 
 
 class MoneyField(StringField):

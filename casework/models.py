@@ -20,6 +20,7 @@ from casework.households.models import (
     Household,
     Member,
 )
+from casework.formkeys.models import FormKey
 from casework.imports.models import ImportUpload
 from casework.jobs.models import Job
 from casework.mail.models import OutboxMessage
@@ -60,6 +61,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentEvent",
     "Exemption",
+    "FormKey",
     "Heartbeat",
     "Household",
     "IdempotentRequest",

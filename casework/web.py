@@ -14,7 +14,7 @@ from casework.api.errors import is_api_request
 from casework.config import LOCALES
 from casework.db import mark_read_only
 from casework.extensions import db, login_manager
-from casework.forms_common import LANGUAGE_NAMES
+from casework.forms_common import LANGUAGE_NAMES, form_key_input
 from casework.households.services import mask_national_id
 from casework.security import policies
 from casework.urls import safe_next
@@ -189,6 +189,8 @@ def init_app(app: Flask) -> None:
             "nav_audit": current_user.is_authenticated and policies.can_search_audit(current_user),
         }
 
+    # A form written by hand (a button per row) draws its one-time key: {{ form_key() }}.
+    app.add_template_global(form_key_input, "form_key")
     app.add_template_filter(lambda v: formatting.money(v, _locale()), "money")
     app.add_template_filter(lambda v: formatting.hours(v, _locale()), "hours")
     app.add_template_filter(lambda v: formatting.day(v, _locale()), "day")

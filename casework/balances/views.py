@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from casework import clock
 from casework.actions import allow, perform, visible
 from casework.balances import queries, services
 from casework.db import utcnow
+from casework.forms_common import KeyedForm
 from casework.programmes import queries as programme_queries
 from casework.security import policies
 from casework.urls import safe_next
@@ -18,7 +18,7 @@ from casework.urls import safe_next
 bp = Blueprint("balances", __name__)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(KeyedForm):
     """A button that only needs the CSRF token."""
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from casework.forms_common import KeyedForm
 from casework.labels import SEAT_LABELS, VOTE_LABELS
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(KeyedForm):
     programme_id = SelectField(_l("Programme"), coerce=int)
     applied_on = DateField(_l("Application received on"), validators=[DataRequired()])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(KeyedForm):
     """Votes are read from ``vote-<member id>`` fields, one per commission member."""
 
     decided_on = DateField(_l("Decided on"), validators=[DataRequired()])
@@ -34,7 +34,7 @@ def vote_choices() -> list[tuple[str, str]]:
     return [("", str(_l("Absent"))), *((k, str(v)) for k, v in VOTE_LABELS.items())]
 
 
-class AgreementForm(FlaskForm):
+class AgreementForm(KeyedForm):
     signed_on = DateField(_l("Signed on"), validators=[DataRequired()])
     reference = StringField(_l("Agreement number"), validators=[DataRequired(), Length(max=120)])
     signatories = SelectMultipleField(
@@ -46,11 +46,11 @@ class AgreementForm(FlaskForm):
     )
 
 
-class CloseForm(FlaskForm):
+class CloseForm(KeyedForm):
     effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 
-class CommissionMemberForm(FlaskForm):
+class CommissionMemberForm(KeyedForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     seat = SelectField(_l("Seat"), choices=[(k, v) for k, v in SEAT_LABELS.items()])

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from casework.config import LOCALES
-from casework.forms_common import LANGUAGE_NAMES
+from casework.forms_common import LANGUAGE_NAMES, KeyedForm
 from casework.households.models import Relation
 from casework.labels import EXEMPTION_LABELS, NOTE_VISIBILITY_LABELS, RELATION_LABELS, SEX_LABELS
 
@@ -39,7 +38,7 @@ class MemberFields(Form):
         self.sex.choices = sex_choices()
 
 
-class MemberForm(FlaskForm, MemberFields):
+class MemberForm(KeyedForm, MemberFields):
     relation = SelectField(_l("Relation to the head"), validators=[DataRequired()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -47,7 +46,7 @@ class MemberForm(FlaskForm, MemberFields):
         self.relation.choices = relation_choices()
 
 
-class HouseholdForm(FlaskForm):
+class HouseholdForm(KeyedForm):
     address = StringField(_l("Address"), validators=[DataRequired(), Length(max=200)])
     settlement = StringField(
         _l("Settlement or neighbourhood"), validators=[Optional(), Length(max=120)]
@@ -68,7 +67,7 @@ class NewHouseholdForm(HouseholdForm):
     head = FormField(MemberFields, label=_l("Head of household"))
 
 
-class ExemptionForm(FlaskForm):
+class ExemptionForm(KeyedForm):
     reason = SelectField(_l("Reason"))
     document_ref = StringField(
         _l("Supporting document (number and issuer)"),
@@ -82,7 +81,7 @@ class ExemptionForm(FlaskForm):
         self.reason.choices = [(k, str(v)) for k, v in EXEMPTION_LABELS.items()]
 
 
-class NoteForm(FlaskForm):
+class NoteForm(KeyedForm):
     written_on = DateField(_l("Date"), validators=[DataRequired()])
     text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=5000)])
     visibility = SelectField(_l("Who may read it"))
@@ -92,7 +91,7 @@ class NoteForm(FlaskForm):
         self.visibility.choices = [(k, str(v)) for k, v in NOTE_VISIBILITY_LABELS.items()]
 
 
-class DuplicateForm(FlaskForm):
+class DuplicateForm(KeyedForm):
     decision = SelectField(
         _l("Is it the same family?"),
         choices=[
@@ -102,7 +101,7 @@ class DuplicateForm(FlaskForm):
     )
 
 
-class RevealForm(FlaskForm):
+class RevealForm(KeyedForm):
     reason = StringField(
         _l("Why do you need the whole number?"),
         validators=[DataRequired(), Length(max=500)],

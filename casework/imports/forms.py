@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import RadioField
 
+from casework.forms_common import KeyedForm
 from casework.imports.models import Kind
 
 
-class UploadForm(FlaskForm):
+class UploadForm(KeyedForm):
     kind = RadioField(
         _l("The file holds"),
         choices=[
@@ -28,5 +28,5 @@ class UploadForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(KeyedForm):
     """The button that imports what the dry run showed (CSRF only)."""

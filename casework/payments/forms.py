@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from casework.forms_common import MoneyField
+from casework.forms_common import KeyedForm, MoneyField
 
 
-class CreditorForm(FlaskForm):
+class CreditorForm(KeyedForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     short_name = StringField(_l("Short name"), validators=[Optional(), Length(max=60)])
 
 
-class AccountForm(FlaskForm):
+class AccountForm(KeyedForm):
     creditor_id = SelectField(_l("Creditor"), coerce=int)
     customer_number = StringField(
         _l("Customer number"), validators=[DataRequired(), Length(max=40)]
     )
 
 
-class ArrearForm(FlaskForm):
+class ArrearForm(KeyedForm):
     account_id = SelectField(_l("Utility account"), coerce=int)
     period_from = DateField(_l("Debt period from"), validators=[DataRequired()])
     period_to = DateField(_l("Debt period to"), validators=[DataRequired()])
@@ -34,23 +33,23 @@ class ArrearForm(FlaskForm):
     received_on = DateField(_l("Received on"), validators=[DataRequired()])
 
 
-class RequestForm(FlaskForm):
+class RequestForm(KeyedForm):
     arrear_id = SelectField(_l("Debt"), coerce=int)
     amount = MoneyField(_l("Amount to pay (ден.)"), validators=[InputRequired()])
     justification = TextAreaField(_l("Justification"), validators=[Optional(), Length(max=2000)])
     submit_now = BooleanField(_l("Submit to the municipality now"), default=True)
 
 
-class EditRequestForm(FlaskForm):
+class EditRequestForm(KeyedForm):
     amount = MoneyField(_l("Amount to pay (ден.)"), validators=[InputRequired()])
     justification = TextAreaField(_l("Justification"), validators=[Optional(), Length(max=2000)])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(KeyedForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(KeyedForm):
     paid_on = DateField(_l("Paid on"), validators=[DataRequired()])
     reference = StringField(
         _l("Bank or receipt reference"), validators=[DataRequired(), Length(max=120)]
@@ -58,10 +57,10 @@ class PaymentForm(FlaskForm):
     amount = MoneyField(_l("Amount settled (ден.)"), validators=[InputRequired()])
 
 
-class ReversalForm(FlaskForm):
+class ReversalForm(KeyedForm):
     reversed_on = DateField(_l("Reversed on"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(KeyedForm):
     """A button that only needs the CSRF token (submit, approve)."""

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
-from casework.forms_common import MoneyField
+from casework.forms_common import KeyedForm, MoneyField
 
 
 class PeriodForm(FlaskForm):
@@ -18,7 +18,7 @@ class PeriodForm(FlaskForm):
     period_to = DateField(_l("Until"), validators=[Optional()])
 
 
-class TargetsForm(FlaskForm):
+class TargetsForm(KeyedForm):
     target_families = IntegerField(
         _l("Families to enroll"), validators=[Optional(), NumberRange(min=1)]
     )

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from casework.forms_common import KeyedForm
+
 
 class LoginForm(FlaskForm):
     username = StringField(
@@ -31,7 +33,7 @@ class ReauthForm(FlaskForm):
     next = HiddenField()
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(KeyedForm):
     current_password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(), Length(max=200)],
@@ -52,7 +54,7 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class TokenForm(FlaskForm):
+class TokenForm(KeyedForm):
     name = StringField(
         _l("What will use the token?"),
         validators=[DataRequired(), Length(max=80)],

@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
+
+from casework.forms_common import KeyedForm
 
 DURATION_RE = re.compile(r"^\s*(\d{1,2})(?:[:.,h]\s*(\d{1,2}))?\s*$")
 
@@ -35,7 +36,7 @@ class DurationField(StringField):
         return "" if self.data is None else f"{self.data // 60}:{self.data % 60:02d}"
 
 
-class LogForm(FlaskForm):
+class LogForm(KeyedForm):
     # The service says why a member may not work; a plain "not a valid choice" would not.
     member_id = SelectField(_l("Who worked"), coerce=int, validate_choice=False)
     site_id = SelectField(_l("Work site"), coerce=int, validate_choice=False)
@@ -46,15 +47,15 @@ class LogForm(FlaskForm):
     task = StringField(_l("Task"), validators=[Optional(), Length(max=200)])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(KeyedForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(KeyedForm):
     """A button that only needs the CSRF token."""
 
 
-class SiteForm(FlaskForm):
+class SiteForm(KeyedForm):
     enterprise_id = SelectField(_l("Public enterprise"), coerce=int)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     place = StringField(_l("Place"), validators=[Optional(), Length(max=200)])
