@@ -12,6 +12,7 @@ from casework.enrollment.models import (
     Enrollment,
     EnrollmentEvent,
 )
+from casework.formkeys.models import FormKey
 from casework.households.models import (
     CaseloadAssignment,
     CaseNote,
@@ -20,7 +21,6 @@ from casework.households.models import (
     Household,
     Member,
 )
-from casework.formkeys.models import FormKey
 from casework.imports.models import ImportUpload
 from casework.jobs.models import Job
 from casework.mail.models import OutboxMessage
