@@ -824,6 +824,8 @@ EXEMPT: dict[str, str] = {
     "api_idempotency.fingerprint": "hash",
     "api_tokens.prefix": "the token's first characters, made by the app",
     "api_idempotency.key": "a key the API client picks to retry safely: compared, never shown",
+    "form_keys.key": "a random key the app draws into a form: compared, never shown",
+    "form_keys.location": "where the app's own answer redirected: a redirect, never shown",
 }
 
 
