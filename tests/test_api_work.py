@@ -213,6 +213,21 @@ def test_an_overlapping_shift_is_refused_through_the_api_with_the_pages_message(
     assert count(WorkLog) == 2
 
 
+def test_the_overlap_is_refused_in_the_language_the_request_asks_for(
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite
+) -> None:
+    api, _user = worker
+    first = body(head, site, start_time="08:00", end_time="10:00", minutes=None)
+    assert api.post("/work-logs", first).status_code == 201
+    again = body(head, site, start_time="09:00", end_time="09:30", minutes=None)
+    response = api.call("POST", "/work-logs", json=again, **{"Accept-Language": "sq"})
+    assert response.status_code == 422
+    assert error_of(response)["message"] == (
+        f"{head.full_name} ka tashmë një turn në atë orë atë ditë."
+    )
+    assert count(WorkLog) == 1
+
+
 def test_minutes_beside_the_times_must_agree_with_them(
     worker: tuple[ApiClient, User], head: Member, site: WorkSite
 ) -> None:
