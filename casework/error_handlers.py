@@ -96,7 +96,11 @@ def register_error_handlers(app: Flask) -> None:
         g._login_user = login_manager.anonymous_user()
         if is_api_request():
             response = error_response(
-                503, "The database is unavailable for a moment. Please try again shortly."
+                503,
+                _(
+                    "The database does not answer just now. Nothing you sent was lost or "
+                    "stored twice: wait a minute and try again."
+                ),
             )
             response.headers["X-Request-Id"] = request_id
         else:
@@ -113,7 +117,9 @@ def register_error_handlers(app: Flask) -> None:
         try:
             db.session.rollback()  # a failed flush leaves the session unusable for the page
             if is_api_request():
-                response = error_response(500, "Something went wrong.")
+                response = error_response(
+                    500, _("Something went wrong. Reference: %(id)s", id=request_id)
+                )
                 response.headers["X-Request-Id"] = request_id
                 return response
             return _render(500)

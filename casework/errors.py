@@ -9,6 +9,7 @@ import traceback
 import uuid
 
 from flask import g, request
+from flask_babel import gettext
 
 
 class DomainError(Exception):
@@ -31,8 +32,8 @@ class ConflictError(DomainError):
 class PermissionDenied(DomainError):
     """The acting user may not do this."""
 
-    def __init__(self, message: str = "You may not do this.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or gettext("You may not do this."))
 
 
 def new_request_id() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from babel.numbers import format_decimal
 
@@ -27,9 +28,15 @@ def hours(minutes: int | None, locale: str) -> str:
     """``750`` minutes → ``12:30 ч``: hours and minutes, never a fraction of an hour."""
     if minutes is None:
         return "—"
+    return f"{clock_hours(minutes)} {translate(HOUR, locale)}"
+
+
+def clock_hours(minutes: int) -> str:
+    """``750`` minutes → ``12:30``: the figure of ``hours`` without its unit (a spreadsheet's
+    column says the unit once, in its header)."""
     sign = "−" if minutes < 0 else ""
     h, m = divmod(abs(minutes), 60)
-    return f"{sign}{h}:{m:02d} {translate(HOUR, locale)}"
+    return f"{sign}{h}:{m:02d}"
 
 
 def day(value: date | None, locale: str) -> str:
@@ -96,3 +103,32 @@ def parse_day(text: str) -> date:
             parts = dict(zip(order, (int(g) for g in found.groups()), strict=True))
             return date(parts["y"], parts["m"], parts["d"])  # ValueError for 31.02.
     raise ValueError("not a date")
+
+
+# --- spreadsheet cells -------------------------------------------------------------------------
+
+# Text starting so is run as a formula by a spreadsheet (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class FormulaText(str):
+    """Text that starts like a formula and must stay text (a phone ``+389…``, ``=HYPERLINK``):
+    each file format keeps it so its own way."""
+
+    __slots__ = ()
+
+
+def defuse_formula(value: Any) -> Any:
+    """The one rule for every file the app writes (exports, the import's error file, the
+    report's workbook): text that starts like a formula becomes ``FormulaText``; numbers,
+    dates and other text stay as they are."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return FormulaText(value)
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV has no cell types: defused text gets a leading apostrophe, as spreadsheets
+    expect."""
+    defused = defuse_formula(value)
+    return "'" + defused if isinstance(defused, FormulaText) else defused

@@ -33,9 +33,16 @@ CONTENT_SECURITY_POLICY = (
 
 def select_locale() -> str | None:
     """The user's own choice (profile, or the switcher before logging in), then the browser's,
-    then the default of the user's municipality, then the configured default."""
+    then the default of the user's municipality, then the configured default. Under /api/ the
+    request's Accept-Language comes first."""
     if not has_request_context():
         return None  # the CLI and the scheduler speak the configured default
+    if is_api_request():
+        # A program sets Accept-Language on purpose (a browser sends its own on every page,
+        # hence the profile's precedence there): the API answers in the language asked for.
+        asked = request.accept_languages.best_match(LOCALES)
+        if asked:
+            return asked
     user = current_user if current_user and current_user.is_authenticated else None
     if user is not None and user.locale in LOCALES:
         return str(user.locale)

@@ -8,13 +8,16 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from casework.api import messages
 from casework.api.models import ApiRateWindow, ApiToken
 from casework.extensions import db
+from casework.i18n import translate
 from casework.security.models import Role, User
-from tests.conftest import ApiClient, Factory
+from tests.conftest import ApiClient, Factory, error_of
 
 
 def test_the_openapi_document_is_public_and_describes_every_api_route(app: Flask, client) -> None:  # type: ignore[no-untyped-def]
@@ -190,3 +193,64 @@ def test_the_command_prints_a_working_token(tmp_path: Path) -> None:
     again = other.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert again.status_code == 401
     assert db.session.scalar(select(User).where(User.username == "admin")) is None  # other db
+
+
+# --- the language of the answers -------------------------------------------------------------
+
+
+def in_language(msgid: str, locale: str, **values: object) -> str:
+    """``msgid`` as the catalogue of ``locale`` words it (English until it is translated)."""
+    return translate(msgid, locale) % values if values else translate(msgid, locale)
+
+
+@pytest.mark.parametrize("locale", ["mk", "sq"])
+def test_the_apis_refusals_speak_the_language_the_request_asks_for(  # type: ignore[no-untyped-def]
+    app: Flask, api_as, locale: str
+) -> None:
+    asked = {"Accept-Language": locale}
+    api, user = api_as(Role.OFFICER)  # its profile says English: the request's header wins
+    assert user.locale == "en"
+    missing = error_of(api.call("GET", "/no/such/thing", **asked))
+    nothing_here = "There is nothing here, or it is not yours to see."
+    assert missing["message"] == in_language(nothing_here, locale) != nothing_here
+    forbidden = error_of(api.call("POST", "/work-logs", json={}, **asked))
+    assert forbidden["code"] == "invalid"  # the body is read before the role is checked
+    assert forbidden["fields"]["member_id"] == in_language("This field is required.", locale)
+    assert "Missing data for required field." not in str(forbidden)
+    paging = error_of(api.call("GET", "/programmes?per_page=x", **asked))
+    assert paging["fields"]["per_page"] == in_language("Enter a whole number.", locale)
+    settings = app.config["CASEWORK"]
+    app.config["CASEWORK"] = replace(settings, api_requests_per_minute=1)
+    try:
+        api.call("GET", "/me", **asked)
+        limited = error_of(api.call("GET", "/me", **asked))
+    finally:
+        app.config["CASEWORK"] = settings
+    assert limited["message"] == in_language(
+        "More than %(limit)s requests in a minute: wait a little.", locale, limit=1
+    )
+
+
+def test_without_a_header_the_api_speaks_the_users_language(api_as) -> None:  # type: ignore[no-untyped-def]
+    api, _user = api_as(Role.OFFICER, locale="sq")
+    missing = error_of(api.get("/no/such/thing"))
+    assert missing["message"] == "Këtu nuk ka asgjë, ose nuk keni të drejtë ta shihni."
+    anonymous = error_of(
+        ApiClient(api.http, "wrong").call("GET", "/me", **{"Accept-Language": "mk"})
+    )
+    assert anonymous["message"] == in_language(
+        "Send a valid token: Authorization: Bearer <token>.", "mk"
+    )
+
+
+@pytest.mark.parametrize("template", [t for t, _ in messages._templates()])
+def test_every_validation_message_of_marshmallow_is_answered_in_the_apps_words(
+    app: Flask, template: str
+) -> None:
+    """marshmallow's English templates never reach a caller: each has the app's message."""
+    said = re.sub(r"\{\w+\}", "7", template)
+    with app.test_request_context("/api/v1/me"):
+        answer = messages.translated(said)
+    assert answer != said and "%(" not in answer
+    with app.test_request_context("/api/v1/me"):
+        assert messages.translated("Дата на исплата: внесете ја.") == "Дата на исплата: внесете ја."

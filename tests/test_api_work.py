@@ -173,6 +173,103 @@ def test_logging_refusals_name_the_field_at_fault(
     assert count(WorkLog) == 0
 
 
+def test_a_shift_from_to_is_logged_through_the_api_as_through_the_form(
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite
+) -> None:
+    api, _user = worker
+    shift = body(head, site, start_time="08:00", end_time="10:30")
+    del shift["minutes"]
+    response = api.post("/work-logs", shift)
+    assert response.status_code == 201, response.get_json()
+    log = db.session.scalars(select(WorkLog)).one()
+    assert (log.start_minute, log.end_minute, log.minutes) == (8 * 60, 10 * 60 + 30, 150)
+    out = response.get_json()
+    assert (out["start_time"], out["end_time"], out["minutes"]) == ("08:00", "10:30", 150)
+
+
+def test_an_overlapping_shift_is_refused_through_the_api_with_the_pages_message(  # type: ignore[no-untyped-def]
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite, login_as
+) -> None:
+    api, _user = worker
+    first = body(head, site, start_time="08:00", end_time="10:00", minutes=None)
+    assert api.post("/work-logs", first).status_code == 201
+    overlapping = {"start_time": "09:30", "end_time": "10:30"}
+    response = api.post("/work-logs", body(head, site, minutes=None) | overlapping)
+    assert response.status_code == 422, response.get_json()
+    error = error_of(response)
+    message = f"{head.full_name} already has a shift at that time that day."
+    assert error["message"] == message and error["fields"] == {"start_time": message}
+    assert count(WorkLog) == 1
+    # The page refuses the same shift with the same words.
+    browser, _coordinator = login_as(Role.COORDINATOR)
+    page = browser.post(
+        "/work/log",
+        {"member_id": head.id, "site_id": site.id, "work_date": MONDAY.isoformat()} | overlapping,
+    )
+    assert page.status_code == 200 and message in page.get_data(as_text=True)
+    assert count(WorkLog) == 1
+    back_to_back = body(head, site, start_time="10:00", end_time="11:00", minutes=None)
+    assert api.post("/work-logs", back_to_back).status_code == 201
+    assert count(WorkLog) == 2
+
+
+def test_the_overlap_is_refused_in_the_language_the_request_asks_for(
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite
+) -> None:
+    api, _user = worker
+    first = body(head, site, start_time="08:00", end_time="10:00", minutes=None)
+    assert api.post("/work-logs", first).status_code == 201
+    again = body(head, site, start_time="09:00", end_time="09:30", minutes=None)
+    response = api.call("POST", "/work-logs", json=again, **{"Accept-Language": "sq"})
+    assert response.status_code == 422
+    assert error_of(response)["message"] == (
+        f"{head.full_name} ka tashmë një turn në atë orë atë ditë."
+    )
+    assert count(WorkLog) == 1
+
+
+def test_minutes_beside_the_times_must_agree_with_them(
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite
+) -> None:
+    api, _user = worker
+    response = api.post("/work-logs", body(head, site, start_time="08:00", end_time="09:00"))
+    assert response.status_code == 422  # 150 minutes is not 08:00–09:00
+    assert set(error_of(response)["fields"]) == {"minutes"}
+    assert count(WorkLog) == 0
+    agreeing = body(head, site, start_time="08:00", end_time="10:30")  # 150 minutes
+    assert api.post("/work-logs", agreeing).status_code == 201
+    assert db.session.scalars(select(WorkLog.start_minute)).all() == [8 * 60]
+
+
+def test_a_time_that_is_not_a_time_of_day_is_refused_naming_it(
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite
+) -> None:
+    api, _user = worker
+    for wrong in ("25:00", "eight", "8.30"):
+        response = api.post("/work-logs", body(head, site, start_time=wrong, end_time="10:00"))
+        assert response.status_code == 422, (wrong, response.get_json())
+        assert set(error_of(response)["fields"]) == {"start_time"}
+    only_start = body(head, site, start_time="08:00", minutes=None)
+    response = api.post("/work-logs", only_start)
+    assert response.status_code == 422 and set(error_of(response)["fields"]) == {"end_time"}
+    assert count(WorkLog) == 0
+
+
+def test_a_duration_alone_is_still_taken_and_documented_as_deprecated(  # type: ignore[no-untyped-def]
+    worker: tuple[ApiClient, User], head: Member, site: WorkSite, client
+) -> None:
+    api, _user = worker
+    assert api.post("/work-logs", body(head, site, minutes=90)).status_code == 201
+    log = db.session.scalars(select(WorkLog)).one()
+    assert (log.start_minute, log.end_minute, log.minutes) == (None, None, 90)
+    document = client.get("/api/v1/openapi.json").get_json()
+    fields = document["components"]["schemas"]["WorkLogIn"]["properties"]
+    assert fields["minutes"]["deprecated"] is True
+    assert "start_time" in fields["minutes"]["description"]
+    assert {"start_time", "end_time"} <= set(fields)
+    assert fields["start_time"]["example"] == "08:00"
+
+
 def test_malformed_json_is_a_400_and_logs_nothing(
     worker: tuple[ApiClient, User],
 ) -> None:

@@ -291,6 +291,12 @@ def test_exports_are_audited_and_hold_the_stored_figures(pilot: Pilot, login_as:
     assert sum(int(row[5]) for row in logs[1:]) == sum(log.minutes for log in stored)
 
 
+def workbook_rows(browser: Client, url: str) -> list[Any]:
+    """The rows of an exported workbook (built by the worker, downloaded from the job)."""
+    workbook = load_workbook(io.BytesIO(job_file(browser, browser.get(url)).data))
+    return list(workbook.active.iter_rows())
+
+
 def test_cells_that_would_run_as_formulas_are_defused(pilot: Pilot, login_as: Any) -> None:
     household = pilot.enrollments[0].household
     household.address = '=HYPERLINK("http://evil.example","клик")'
@@ -300,11 +306,123 @@ def test_cells_that_would_run_as_formulas_are_defused(pilot: Pilot, login_as: An
     rows = read_csv(browser.get("/exports/households.csv"))
     row = next(r for r in rows if r[0] == household.case_number)
     assert row[2].startswith("'=HYPERLINK") and row[1] == "'+38970111222"
-    workbook = load_workbook(
-        io.BytesIO(job_file(browser, browser.get("/exports/households.xlsx")).data)
+    rows_ = workbook_rows(browser, "/exports/households.xlsx")
+    cells = next(r for r in rows_ if r[0].value == household.case_number)
+    # A text cell, shown as written (no apostrophe), that editing never turns into a formula.
+    assert cells[2].data_type == "s" and cells[2].value == household.address
+    assert cells[2].quotePrefix and cells[1].value == "+38970111222"
+
+
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_each_start_of_a_formula_is_defused_by_one_rule_in_every_file(
+    start: str, pilot: Pilot, login_as: Any
+) -> None:
+    """The CSV and XLSX exports, the report's workbook and the import's error file follow
+    ``formatting.defuse_formula``: the CSV's cell gets an apostrophe, the workbook's is text."""
+    from casework.imports.files import Table
+    from casework.imports.parsing import ERROR, RowResult
+    from casework.imports.services import ImportReport, error_rows_csv
+    from casework.reports.rendering import xlsx_value
+
+    text = start + "SUM(A1:A9)"
+    assert formatting.defuse_formula(text) == text
+    assert isinstance(formatting.defuse_formula(text), formatting.FormulaText)
+    assert formatting.csv_cell(text) == "'" + text
+    household = pilot.enrollments[0].household
+    household.address = text
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    row = next(
+        r for r in read_csv(browser.get("/exports/households.csv")) if r[0] == household.case_number
     )
-    cells = next(r for r in workbook.active.iter_rows() if r[0].value == household.case_number)
-    assert cells[2].data_type == "s" and str(cells[2].value).startswith("'=")
+    assert row[2] == "'" + text
+    rows = workbook_rows(browser, "/exports/households.xlsx")
+    cells = next(r for r in rows if r[0].value == household.case_number)
+    as_read = text.replace("\r", "\n")  # XML reads a carriage return as a line feed
+    assert (cells[2].value, cells[2].data_type, cells[2].quotePrefix) == (as_read, "s", True)
+    report = ImportReport("households", "x.csv", "", [RowResult(2, ERROR, errors={"": "No."})])
+    error_file = error_rows_csv(Table(["address"], [(2, [text])]), report)
+    assert next(csv.reader(io.StringIO(error_file.lstrip("\ufeff")), delimiter=";"))[0] == (
+        "address"
+    )
+    assert list(csv.reader(io.StringIO(error_file.lstrip("\ufeff")), delimiter=";"))[1][0] == (
+        "'" + text
+    )
+    cell = xlsx_value(object(), text)
+    assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True)
+    assert xlsx_value(object(), "Кичево") == "Кичево" and xlsx_value(object(), 7) == 7
+
+
+def test_a_phone_number_is_a_text_cell_without_an_apostrophe(pilot: Pilot, login_as: Any) -> None:
+    household = pilot.enrollments[0].household
+    household.phone = "+38970123456"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    rows = workbook_rows(browser, "/exports/households.xlsx")
+    headers = [c.value for c in rows[0]]
+    phone = next(r for r in rows if r[0].value == household.case_number)[headers.index("Phone")]
+    assert phone.data_type == "s" and phone.value == "+38970123456"
+
+
+def test_every_familys_status_is_exported_open_or_closed(
+    pilot: Pilot, login_as: Any, make: Factory
+) -> None:
+    active, completed, withdrawn = pilot.enrollments  # the second completed its hours
+    enrollment_services.withdraw(
+        pilot.coordinator, withdrawn, on=date(2022, 1, 14), reason="Се одсели.", today=TODAY
+    )
+    applied = make.household(pilot.programme.municipality, head_name=("Ана", "Нова"))
+    enrollment_services.apply(
+        pilot.coordinator, applied, pilot.programme, applied_on=TODAY, today=TODAY
+    )
+    never = make.household(pilot.programme.municipality, head_name=("Веби", "Без"))
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    expected = {
+        active.household.case_number: "active",
+        completed.household.case_number: "completed",
+        withdrawn.household.case_number: "withdrawn",
+        applied.case_number: "applied",
+        never.case_number: "",
+    }
+    rows = read_csv(browser.get("/exports/households.csv"))
+    column = rows[0].index("Status")
+    assert {r[0]: r[column] for r in rows[1:]} == expected
+    in_programme = read_csv(
+        browser.get(f"/exports/households.csv?programme_id={pilot.programme.id}")
+    )
+    assert {r[0]: r[column] for r in in_programme[1:]} == {
+        case: status for case, status in expected.items() if status
+    }
+    sheet = workbook_rows(browser, "/exports/households.xlsx")
+    assert {r[0].value: r[column].value or "" for r in sheet[1:]} == expected
+
+
+def test_hours_are_exported_as_h_mm_beside_the_minutes_as_the_page_shows_them(
+    pilot: Pilot, login_as: Any
+) -> None:
+    household = pilot.enrollments[0].household
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    rows = read_csv(browser.get("/exports/households.csv"))
+    headers = rows[0]
+    row = next(r for r in rows if r[0] == household.case_number)
+    owed = headers.index("Minutes owed")
+    assert headers[owed + 1 : owed + 4] == ["Hours owed", "Minutes verified", "Hours verified"]
+    assert (row[owed], row[owed + 1]) == ("7200", "120:00")
+    verified = int(row[owed + 2])
+    assert row[owed + 3] == formatting.clock_hours(verified) == f"{verified // 60}:00"
+    page = browser.get(f"/households/{household.id}").get_data(as_text=True)
+    assert f"{row[owed + 1]} h" in page and f"{row[owed + 3]} h" in page
+    logs = read_csv(browser.get("/exports/work_logs.csv"))
+    minutes = logs[0].index("Minutes")
+    assert logs[0][minutes + 1] == "Hours (h:mm)"
+    assert {(r[minutes], r[minutes + 1]) for r in logs[1:]} == {("180", "3:00")}
+    sheet = workbook_rows(browser, "/exports/households.xlsx")
+    cells = next(r for r in sheet if r[0].value == household.case_number)
+    assert (cells[owed].value, cells[owed + 1].value) == (7200, "120:00")
 
 
 def test_auditors_get_case_numbers_only(pilot: Pilot, login_as: Any) -> None:
@@ -315,7 +433,7 @@ def test_auditors_get_case_numbers_only(pilot: Pilot, login_as: Any) -> None:
     )
     rows = read_csv(response)
     assert rows[0] == ["Case number", "Settlement", "Members", "Status", "Minutes owed",
-                       "Minutes verified"]  # fmt: skip
+                       "Hours owed", "Minutes verified", "Hours verified"]  # fmt: skip
     text = response.get_data(as_text=True)
     for enrollment in pilot.enrollments:
         head = enrollment.household.members[0]

@@ -114,6 +114,7 @@ def test_another_social_workers_caseload_is_refused(
         (shift(MONDAY, "10:00", "09:00"), "end_time", "end after it starts"),
         (shift(MONDAY, "10:00"), "end_time", "both the start and the end"),
         (shift(MONDAY), "duration", "how long"),
+        (shift(MONDAY, "08:00", "09:00", 90), "duration", "is 1:00, not 1:30"),
     ],
 )
 def test_impossible_shifts_are_refused(
@@ -412,6 +413,7 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
         ("head", {"work_date": (date.today() + timedelta(days=1)).isoformat()}, "future date"),
         ("head", {"start_time": "09:00", "end_time": "10:00"}, "already has a shift"),
         ("head", {"duration": "3:30"}, "allows 4:00 a day"),
+        ("head", {"start_time": "12:00", "end_time": "12:30"}, "is 0:30, not 1:00"),
     ],
 )
 def test_the_log_form_shows_each_refusal_and_stores_nothing(  # type: ignore[no-untyped-def]

@@ -8,9 +8,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, jsonify, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from casework.api.messages import translated
 from casework.errors import ConflictError, DomainError, PermissionDenied
+from casework.i18n import gettext_noop
 
 API_PREFIX = "/api/v1"
 
@@ -52,9 +55,9 @@ def error_response(
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
     """webargs' nested messages ({"json": {"members": {"0": {"first_name": [...]}}}}) as
-    ``{"members.0.first_name": "..."}``."""
+    ``{"members.0.first_name": "..."}``, each in the request's language."""
     if isinstance(messages, list):
-        return {prefix or "_": " ".join(str(m) for m in messages)}
+        return {prefix or "_": " ".join(translated(str(m)) for m in messages)}
     flat: dict[str, str] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -84,19 +87,27 @@ def http_error_response(exc: HTTPException) -> Response:
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
     fields = flatten_messages(data.get("messages")) if data.get("messages") else None
-    message = {
-        400: "The request is malformed (is the body valid JSON?).",
-        404: "Not found.",
-        403: "You may not do this.",
-        405: "This method is not allowed here.",
-        413: "The request is too large.",
-        422: "Some fields are not valid.",
-    }.get(status, exc.description or "Error.")
-    response = error_response(status, message, fields)
+    response = error_response(status, _http_message(status), fields)
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def _http_message(status: int) -> str:
+    """The API's words for an HTTP error, translated like the error pages' (whose sentences
+    it shares where they fit; werkzeug's own descriptions are English only)."""
+    messages = {
+        400: gettext_noop("The request is malformed (is the body valid JSON?)."),
+        403: gettext_noop("Your role does not allow this page or action."),
+        404: gettext_noop("There is nothing here, or it is not yours to see."),
+        405: gettext_noop("This method is not allowed here."),
+        413: gettext_noop("What you sent is larger than the system accepts."),
+        422: gettext_noop("Some fields are not valid."),
+    }
+    if status in messages:
+        return _(messages[status])
+    return _("Request not understood") if status < 500 else _("Something went wrong")
 
 
 def domain_error_response(exc: DomainError) -> Response:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 
 import marshmallow as ma
 from flask import Flask, Response, current_app, jsonify, make_response, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from sqlalchemy import Select, func, select
@@ -62,7 +63,11 @@ class CaseworkApi(Api):
 API_DESCRIPTION = (
     "The casework API: the same services, permissions and audit trail as the pages. Money in "
     "deni (fields ending _deni), durations in minutes (fields ending _minutes), dates as "
-    "YYYY-MM-DD."
+    "YYYY-MM-DD, times of day as HH:MM. Every message, refusals included, is in the language "
+    "the request's Accept-Language asks for (mk, sq or en), else in the caller's own (its "
+    "profile, then its municipality's). A work log is sent from start_time to end_time, as "
+    "on the page, so that two overlapping shifts of one member are refused; a duration alone "
+    "(minutes) is deprecated."
 )
 
 # --- errors are documented once, as the default response of every operation
@@ -133,7 +138,7 @@ def write(view: F) -> F:
         fingerprint = ""
         if key is not None:
             if not 1 <= len(key) <= 200:
-                return error_response(400, "The Idempotency-Key header has 1 to 200 characters.")
+                return error_response(400, _("The Idempotency-Key header has 1 to 200 characters."))
             fingerprint = services.fingerprint(
                 request.method, request.path, request.get_json(silent=True)
             )
@@ -168,7 +173,7 @@ def _replay(seen: Any, fingerprint: str) -> Response:
     if seen.fingerprint != fingerprint:
         return error_response(
             409,
-            "This Idempotency-Key was used with a different request.",
+            _("This Idempotency-Key was used with a different request."),
             code="idempotency_conflict",
         )
     response = jsonify(seen.body)
@@ -205,7 +210,7 @@ def _authenticate() -> Response | None:
         db.session.rollback()
         return error_response(
             401,
-            "Send a valid token: Authorization: Bearer <token>.",
+            _("Send a valid token: Authorization: Bearer <token>."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     now = utcnow()
@@ -215,7 +220,7 @@ def _authenticate() -> Response | None:
     if count > limit:
         return error_response(
             429,
-            f"More than {limit} requests in a minute: wait a little.",
+            _("More than %(limit)s requests in a minute: wait a little.", limit=limit),
             headers={"Retry-After": str(60 - now.second)},
         )
     return None

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -142,9 +143,9 @@ class EnrollmentActionSchema(ma.Schema):
         needed, optional = ACTION_FIELDS[data["action"]]
         errors: dict[str, list[str]] = {}
         for name in sorted(needed - set(data)):
-            errors[name] = [f"Required by the action {data['action']}."]
+            errors[name] = [_("Required by the action %(action)s.", action=data["action"])]
         for name in sorted(set(data) - needed - optional - {"action"}):
-            errors[name] = [f"Not used by the action {data['action']}."]
+            errors[name] = [_("Not used by the action %(action)s.", action=data["action"])]
         if errors:
             raise ma.ValidationError(errors)
 
@@ -155,7 +156,7 @@ class EnrollmentActionSchema(ma.Schema):
 def _apply(household: Household, args: dict[str, Any], today: date) -> Enrollment:
     programme = programme_queries.get_visible_programme(current_user, args["programme_id"])
     if programme is None:
-        raise ValidationError("There is no such programme.", "programme_id")
+        raise ValidationError(_("There is no such programme."), "programme_id")
     return services.apply(
         current_user, household, programme, applied_on=args.get("applied_on") or today, today=today
     )
@@ -207,7 +208,7 @@ def _open_enrollment(household: Household) -> Enrollment:
     """Where the page names the enrollment, the API takes the household's open one."""
     enrollment = queries.open_enrollment(household)
     if enrollment is None:
-        raise ConflictError("This household has no open application or enrollment.")
+        raise ConflictError(_("This household has no open application or enrollment."))
     return enrollment
 
 

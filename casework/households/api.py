@@ -11,6 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import jsonify
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -218,7 +219,10 @@ class NewHouseholdSchema(ma.Schema):
         heads = sum(1 for m in data.get("members", []) if m["is_head"])
         if heads != 1:
             raise ma.ValidationError(
-                f"Exactly one member is the head of the household (is_head); {heads} are.",
+                _(
+                    "Exactly one member is the head of the household (is_head); %(heads)s are.",
+                    heads=heads,
+                ),
                 "members",
             )
 
@@ -325,7 +329,7 @@ def create_household(args: dict[str, Any]) -> dict[str, Any]:
     allow(policies.can_create_households(current_user))
     programme = programme_queries.get_visible_programme(current_user, args["programme_id"])
     if programme is None:
-        raise ValidationError("There is no such programme.", "programme_id")
+        raise ValidationError(_("There is no such programme."), "programme_id")
     today = clock.today()
     household = services.register_applicant(
         current_user,

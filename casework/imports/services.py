@@ -23,6 +23,7 @@ from casework.audit.services import record
 from casework.db import utcnow
 from casework.errors import ConflictError, PermissionDenied, ValidationError
 from casework.extensions import db
+from casework.formatting import csv_cell
 from casework.households.models import Household
 from casework.imports.applying import ImportRun, import_arrears, import_households
 from casework.imports.files import Table, map_columns, read_table
@@ -248,13 +249,8 @@ def error_rows_csv(table: Table, report: ImportReport) -> str:
             f"{titles.get(column, str(_('Row')))}: {message}" if column else message
             for column, message in result.errors.items()
         )
-        writer.writerow([*(_defuse(c) for c in cells), f"{_('Row')} {line}: {reasons}"])
+        writer.writerow([*(csv_cell(c) for c in cells), f"{_('Row')} {line}: {reasons}"])
     return "\ufeff" + out.getvalue()
-
-
-def _defuse(cell: str) -> str:
-    """A cell starting with = + - @ would run as a formula when the error file is opened."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def stored_count(kind: str, programme: Programme) -> int:

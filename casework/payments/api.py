@@ -325,7 +325,7 @@ def reverse_payment(args: dict[str, Any], request_id: int) -> PaymentRequest:
     allow(policies.can_decide_request(current_user, item))
     payment = item.payment
     if payment is None:
-        raise ConflictError("No payment has been recorded on this request.")
+        raise ConflictError(_("No payment has been recorded on this request."))
     today = clock.today()
     on = args.get("reversed_on") or today
     services.reverse_payment(current_user, payment, args["reason"], on=on, today=today)

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any, TypeAlias
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
+from casework import formatting
 from casework.balances.models import BalanceRun, BalanceSnapshot
 from casework.enrollment.models import OPEN_STATUSES, Enrollment
 from casework.households.models import Household, Member
@@ -151,10 +152,7 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         )
         .outerjoin(head, and_(head.household_id == Household.id, head.is_head.is_(True)))
         .outerjoin(members, members.c.household_id == Household.id)
-        .outerjoin(
-            Enrollment,
-            and_(Enrollment.household_id == Household.id, Enrollment.status.in_(OPEN_STATUSES)),
-        )
+        .outerjoin(Enrollment, Enrollment.id == _shown_enrollment(wanted.programme_id))
         .outerjoin(owed, owed.c.household_id == Household.id)
         .outerjoin(verified, verified.c.household_id == Household.id)
         .where(scope)
@@ -163,7 +161,7 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
     if wanted.q.strip():
         stmt = stmt.where(search_filter(wanted.q))
     if wanted.programme_id is not None:
-        stmt = stmt.where(Enrollment.programme_id == wanted.programme_id)
+        stmt = stmt.where(Enrollment.id.is_not(None))  # the programme's families only
 
     def status(code: str | None) -> str:
         return str(label(ENROLLMENT_STATUS_LABELS, code)) if code else ""
@@ -180,7 +178,9 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         _("Members"),
         _("Status"),
         _("Minutes owed"),
+        _("Hours owed"),
         _("Minutes verified"),
+        _("Hours verified"),
     ]
     return (
         stmt,
@@ -196,10 +196,31 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
             mask_national_id(r[7]),
             int(r[8] or 0),
             status(r[9]),
-            int(r[10]),
-            int(r[11]),
+            *_minutes_and_hours(r[10]),
+            *_minutes_and_hours(r[11]),
         ],
     )
+
+
+def _shown_enrollment(programme_id: int | None) -> Any:
+    """The enrollment whose status a family's row shows, whether open or closed: its open one,
+    else its latest (completed, withdrawn, rejected); within the programme when one is
+    chosen."""
+    chosen = select(Enrollment.id).where(Enrollment.household_id == Household.id)
+    if programme_id is not None:
+        chosen = chosen.where(Enrollment.programme_id == programme_id)
+    still_open = case((Enrollment.status.in_(OPEN_STATUSES), 0), else_=1)
+    return (
+        chosen.order_by(still_open, Enrollment.id.desc())
+        .limit(1)
+        .correlate(Household)
+        .scalar_subquery()
+    )
+
+
+def _minutes_and_hours(minutes: Any) -> tuple[int, str]:
+    """Minutes as a number to sum, and beside them the page's h:mm (``12:30``)."""
+    return int(minutes or 0), formatting.clock_hours(int(minutes or 0))
 
 
 def _programme_and_period(
@@ -303,13 +324,14 @@ def _work_logs(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         Personal(_("Last name")),
         _("Work site"),
         _("Minutes"),
+        _("Hours (h:mm)"),
         _("Status"),
         Personal(_("Task")),
     ]
     return (
         stmt,
         headers,
-        lambda r: [r[0], r[1], r[2], r[3], r[4], int(r[5]), status(r[6]), r[7]],
+        lambda r: [r[0], r[1], r[2], r[3], r[4], *_minutes_and_hours(r[5]), status(r[6]), r[7]],
     )
 
 
@@ -335,9 +357,13 @@ def _snapshots(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         _("As of"),
         _("Case number"),
         _("Minutes owed"),
+        _("Hours owed"),
         _("Minutes verified"),
+        _("Hours verified"),
         _("Minutes pending"),
+        _("Hours waiting for confirmation"),
         _("Minutes expected"),
+        _("Hours expected"),
         _("Status"),
         _("Flagged"),
     ]
@@ -347,10 +373,10 @@ def _snapshots(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         lambda r: [
             r[0],
             r[1],
-            int(r[2]),
-            int(r[3]),
-            int(r[4]),
-            int(r[5]),
+            *_minutes_and_hours(r[2]),
+            *_minutes_and_hours(r[3]),
+            *_minutes_and_hours(r[4]),
+            *_minutes_and_hours(r[5]),
             str(label(CHECK_STATUS_LABELS, r[6])),
             _("yes") if r[7] else "",
         ],

@@ -7,6 +7,7 @@ service call each: every cap, date and who-may-work rule is ``casework.work.serv
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import time
 from typing import Any
 
 import marshmallow as ma
@@ -43,12 +44,13 @@ blp = Blueprint(
     "api_work",
     __name__,
     url_prefix=API_PREFIX,
-    description="Work sites and community work hours (durations in minutes)",
+    description="Work sites and community work hours (times of day as HH:MM, durations in minutes)",
 )
 
 
-# The services name the fields of the logging page's form; the API takes a duration only.
-SERVICE_FIELDS = {"duration": "minutes", "start_time": "minutes", "end_time": "minutes"}
+# The services name the fields of the logging page's form: the API's from–to are the form's
+# ``start_time`` and ``end_time``; its deprecated duration is ``minutes``, the form's ``duration``.
+SERVICE_FIELDS = {"duration": "minutes"}
 
 
 def api_fields() -> AbstractContextManager[None]:
@@ -77,7 +79,27 @@ class WorkLogIn(ma.Schema):
     member_id = ma.fields.Integer(required=True, validate=ID)
     site_id = ma.fields.Integer(required=True, validate=ID)
     work_date = ma.fields.Date(required=True)
-    minutes = ma.fields.Integer(required=True, strict=True)
+    start_time = ma.fields.Time(
+        load_default=None,
+        metadata={
+            "description": "When the shift began (HH:MM), the form's From",
+            "example": "08:00",
+        },
+    )
+    end_time = ma.fields.Time(
+        load_default=None,
+        metadata={"description": "When the shift ended (HH:MM), the form's To", "example": "10:30"},
+    )
+    minutes = ma.fields.Integer(
+        load_default=None,
+        strict=True,
+        metadata={
+            "deprecated": True,
+            "description": "Deprecated: send start_time and end_time. A duration alone is "
+            "still taken, as the form's 'or how long', but no overlap with another shift can "
+            "be checked for it; beside the times it must equal their difference.",
+        },
+    )
     task = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
 
 
@@ -97,6 +119,14 @@ class WorkLogSchema(RecordSchema):
     household_id = ma.fields.Integer(required=True)
     site_id = ma.fields.Integer(required=True)
     work_date = ma.fields.Date(required=True)
+    start_time = ma.fields.Function(
+        lambda log: _time_of_day(log.start_minute),
+        allow_none=True,
+        metadata={"description": "HH:MM; null for a duration logged alone or a correction"},
+    )
+    end_time = ma.fields.Function(
+        lambda log: _time_of_day(log.end_minute), allow_none=True, metadata={"description": "HH:MM"}
+    )
     minutes = ma.fields.Integer(
         required=True, metadata={"description": "Negative on a correcting entry"}
     )
@@ -116,6 +146,24 @@ class WorkLogSchema(RecordSchema):
 
 
 WorkLogPage = page_schema(WorkLogSchema)
+
+
+def _time_of_day(minute: int | None) -> str | None:
+    return None if minute is None else f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _minute(value: time | None) -> int | None:
+    return None if value is None else value.hour * 60 + value.minute
+
+
+def _shift(args: dict[str, Any]) -> services.Shift:
+    """The form's shift: from–to, or (deprecated) a duration alone."""
+    return services.Shift(
+        work_date=args["work_date"],
+        start_minute=_minute(args["start_time"]),
+        end_minute=_minute(args["end_time"]),
+        duration_minutes=args["minutes"],
+    )
 
 
 # --- sites -------------------------------------------------------------------------------------
@@ -167,15 +215,18 @@ def list_sites(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(422, schema=ErrorEnvelope)
 def log_work(args: dict[str, Any]) -> WorkLog:
-    """Hours a member worked at a site on a day (social workers for their caseload,
-    coordinators). They count once the site confirms them."""
+    """Hours a member worked at a site on a day, from start_time to end_time (social workers
+    for their caseload, coordinators), under the form's rules: the daily and weekly caps, and no
+    two overlapping shifts of one member. They count once the site confirms them.
+
+    Sending only ``minutes`` (a duration, the API's former shape) is deprecated: it is still
+    taken, as the form's "or how long", but no overlap can be checked for it."""
     allow(policies.can_log_work_anywhere(current_user))
     member = visible(household_queries.get_visible_member(current_user, args["member_id"]))
     site = visible(queries.get_site(args["site_id"]))
-    shift = services.Shift(work_date=args["work_date"], duration_minutes=args["minutes"])
     with api_fields():
         return services.log_work(
-            current_user, member, site, shift, args["task"], today=clock.today()
+            current_user, member, site, _shift(args), args["task"], today=clock.today()
         )
 
 

@@ -75,16 +75,7 @@ class Shift:
 
     def minutes(self) -> int:
         if self.start_minute is not None or self.end_minute is not None:
-            if self.start_minute is None or self.end_minute is None:
-                raise ValidationError(_("Enter both the start and the end."), "end_time")
-            if (
-                not 0 <= self.start_minute < MINUTES_IN_DAY
-                or not 0 < self.end_minute <= MINUTES_IN_DAY
-            ):
-                raise ValidationError(_("Enter a time of day."), "start_time")
-            if self.end_minute <= self.start_minute:
-                raise ValidationError(_("The shift must end after it starts."), "end_time")
-            return self.end_minute - self.start_minute
+            return self._from_to(self.start_minute, self.end_minute)
         if self.duration_minutes is None:
             raise ValidationError(
                 _("Enter the start and end, or how long they worked."), "duration"
@@ -94,6 +85,25 @@ class Shift:
         if self.duration_minutes > MINUTES_IN_DAY:
             raise ValidationError(_("A day has 24 hours."), "duration")
         return self.duration_minutes
+
+    def _from_to(self, start: int | None, end: int | None) -> int:
+        if start is None or end is None:
+            raise ValidationError(_("Enter both the start and the end."), "end_time")
+        if not 0 <= start < MINUTES_IN_DAY or not 0 < end <= MINUTES_IN_DAY:
+            raise ValidationError(_("Enter a time of day."), "start_time")
+        if end <= start:
+            raise ValidationError(_("The shift must end after it starts."), "end_time")
+        # A duration beside the times is a second answer to one question: it must agree.
+        if self.duration_minutes is not None and self.duration_minutes != end - start:
+            raise ValidationError(
+                _(
+                    "From the start to the end is %(worked)s, not %(duration)s.",
+                    worked=_hours(end - start),
+                    duration=_hours(self.duration_minutes),
+                ),
+                "duration",
+            )
+        return end - start
 
 
 def _live_logs(member: Member) -> Select[WorkLog]:
