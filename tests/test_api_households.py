@@ -380,11 +380,14 @@ def test_the_list_holds_exactly_the_households_the_caller_may_see(
     assert sorted(listed(coordinator_api)) == sorted([followed.id, other.id])
     assert sorted(listed(officer_api)) == sorted([followed.id, other.id])
     assert listed(worker_api) == [followed.id]
-    [seen] = db.session.scalars(
+    # one entry per family listed (issue 20: which households were shown), each naming it
+    seen = db.session.scalars(
         select(AccessRecord).where(AccessRecord.user_id == coordinator.id)
     ).all()
-    assert seen.action == AccessAction.VIEW_LIST.value
-    assert followed.case_number in seen.detail and other.case_number in seen.detail
+    assert {e.action for e in seen} == {AccessAction.VIEW_LIST.value}
+    assert sorted((e.household_id, e.detail) for e in seen) == sorted(
+        (h.id, f"api households page 1: {h.case_number}") for h in (followed, other)
+    )
 
 
 @pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN])

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import Select, String, event, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from casework.audit.models import AccessAction, AccessRecord, AuditChainHead, AuditEvent, AuditLink
-from casework.db import chunked
+from casework.db import chunked, utcnow
 from casework.extensions import db
 from casework.security.models import User
 
@@ -251,3 +251,35 @@ def log_access(
     )
     db.session.add(entry)
     return entry
+
+
+def log_households_seen(
+    user: User,
+    households: Iterable[int] | Select[Any],
+    what: str,
+    action: AccessAction = AccessAction.VIEW_LIST,
+) -> None:
+    """Record that ``user`` saw these families at once (a list, a queue, a timesheet, an
+    export): one row per household, so that "who saw this family" and an auditor's
+    municipality find it as they find any entry, all written by one INSERT … SELECT (no query
+    per family, however long the list). ``households`` are ids or a statement selecting them;
+    ``what`` names the page, and each row's detail adds the family's case number."""
+    from casework.households.models import Household  # the register depends on this module
+
+    ids = households if isinstance(households, Select) else sorted(set(households))
+    if not isinstance(ids, Select) and not ids:
+        return
+    table = AccessRecord.__table__
+    request_id = g.get("request_id") if has_request_context() else None
+    rows = select(
+        literal(utcnow(), table.c.at.type),
+        literal(user.id),
+        literal(roles_of(user) or "", String()),
+        literal(action.value, String()),
+        Household.id,
+        Household.municipality_id,
+        func.substr(literal(f"{what[:160]}: ", String()) + Household.case_number, 1, 200),
+        literal(request_id, String()),
+    ).where(Household.id.in_(ids))
+    columns = ["at", "user_id", "user_roles", "action", "household_id", "municipality_id"]
+    db.session.execute(insert(AccessRecord).from_select([*columns, "detail", "request_id"], rows))

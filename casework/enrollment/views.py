@@ -8,7 +8,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, submit, visible
+from casework.actions import allow, recorded, submit, visible
 from casework.enrollment import queries, services
 from casework.enrollment.forms import (
     AgreementForm,
@@ -20,7 +20,9 @@ from casework.enrollment.forms import (
 )
 from casework.enrollment.models import Enrollment
 from casework.households.queries import get_visible_household
+from casework.households.services import record_view
 from casework.payments.queries import household_money
+from casework.payments.services import record_money_view
 from casework.programmes import queries as programme_queries
 from casework.programmes.models import Programme
 from casework.security import policies
@@ -69,11 +71,14 @@ def apply(household_id: int) -> str | Response:
         ),
         then=_back,
         success=_("Application registered."),
-    ) or render_template(
-        "enrollment/apply.html",
-        form=form,
-        household=household,
-        eligibility=[(p, household_money(household, p)) for p in programmes],
+    ) or recorded(
+        render_template(
+            "enrollment/apply.html",
+            form=form,
+            household=household,
+            eligibility=[(p, household_money(household, p)) for p in programmes],
+        ),
+        lambda: record_money_view(current_user, household),
     )
 
 
@@ -134,7 +139,10 @@ def agreement(enrollment_id: int) -> str | Response:
         ),
         then=lambda _agreement: _back(enrollment),
         success=_("Agreement recorded: the enrollment is active."),
-    ) or render_template("enrollment/agreement.html", form=form, enrollment=enrollment)
+    ) or recorded(
+        render_template("enrollment/agreement.html", form=form, enrollment=enrollment),
+        lambda: record_view(current_user, enrollment.household),
+    )
 
 
 def _close(enrollment_id: int, action: str) -> str | Response:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any, cast
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import get_locale
@@ -12,8 +13,9 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow
+from casework.actions import allow, recorded
 from casework.audit import queries as audit_queries
+from casework.audit.services import log_households_seen
 from casework.balances import queries as balance_queries
 from casework.extensions import db
 from casework.households import queries as household_queries
@@ -54,7 +56,24 @@ def role_home(role: str) -> str:
         "programmes": programmes,
     }
     context.update(_ROLE_PANELS[chosen](_own(programmes, chosen), clock.today()))
-    return render_template(f"home/{chosen.value}.html", **context)
+    page = render_template(f"home/{chosen.value}.html", **context)
+    return recorded(
+        page,
+        lambda: log_households_seen(current_user, _families_named(context), f"{role} home page"),
+    )
+
+
+def _families_named(context: dict[str, object]) -> list[int]:
+    """The families a home page names: its alerts, the households that need attention, the
+    social worker's caseload (the access log records each)."""
+    named: list[int] = []
+    for panel, id_of in (
+        ("alerts", "household_id"),
+        ("attention", "household_id"),
+        ("caseload", "id"),
+    ):
+        named += [getattr(item, id_of) for item in cast(Iterable[Any], context.get(panel, ()))]
+    return named
 
 
 # Each role's panels, from the programmes of the municipalities where the user holds it.

@@ -30,8 +30,7 @@ from casework.api.views import (
     paginate,
     write,
 )
-from casework.audit.models import AccessAction
-from casework.audit.services import log_access
+from casework.audit.services import log_households_seen
 from casework.balances.api import BalanceSchema, household_balance
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment.api import EnrollmentSchema, EnrollmentSummarySchema
@@ -307,11 +306,10 @@ def list_households(args: dict[str, Any]) -> Response:
         for h in households
     ]
     body = jsonify(HouseholdPageSchema().dump(page))
-    cases = ", ".join(h.case_number for h in households)
     return recorded(
         body,
-        lambda: log_access(
-            current_user, AccessAction.VIEW_LIST, detail=f"api page {page['page']}: {cases}"
+        lambda: log_households_seen(
+            current_user, (h.id for h in households), f"api households page {page['page']}"
         ),
     )
 

@@ -23,8 +23,7 @@ from werkzeug.wrappers import Response
 
 from casework import clock
 from casework.actions import allow, perform, recorded, submit, visible
-from casework.audit.models import AccessAction
-from casework.audit.services import log_access
+from casework.audit.services import log_households_seen
 from casework.balances import queries as balance_queries
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
@@ -103,11 +102,10 @@ def index() -> str:
         q=q,
         can_create=policies.can_create_households(current_user),
     )
-    cases = ", ".join(h.case_number for h in pagination.items)
     return recorded(
         rendered,
-        lambda: log_access(
-            current_user, AccessAction.VIEW_LIST, detail=f"page {pagination.page}: {cases}"
+        lambda: log_households_seen(
+            current_user, (h.id for h in pagination.items), f"households page {pagination.page}"
         ),
     )
 
@@ -193,7 +191,10 @@ def edit(household_id: int) -> str | Response:
         ),
         then=lambda _household: _to_detail(household.id),
         success=_("Changes saved."),
-    ) or render_template("households/edit.html", form=form, household=household)
+    ) or recorded(
+        render_template("households/edit.html", form=form, household=household),
+        lambda: services.record_view(current_user, household),
+    )
 
 
 @bp.route("/<int:household_id>/members/new", methods=["GET", "POST"])
@@ -229,8 +230,11 @@ def edit_member(member_id: int) -> str | Response:
         ),
         then=lambda _member: _to_detail(household.id),
         success=_("Changes saved."),
-    ) or render_template(
-        "households/member_form.html", form=form, household=household, member=member
+    ) or recorded(
+        render_template(
+            "households/member_form.html", form=form, household=household, member=member
+        ),
+        lambda: services.record_view(current_user, household),
     )
 
 
@@ -253,7 +257,10 @@ def add_exemption(member_id: int) -> str | Response:
         ),
         then=lambda _exemption: _to_detail(member.household_id),
         success=_("Exemption recorded."),
-    ) or render_template("households/exemption_form.html", form=form, member=member)
+    ) or recorded(
+        render_template("households/exemption_form.html", form=form, member=member),
+        lambda: services.record_view(current_user, member.household),
+    )
 
 
 @bp.post("/<int:household_id>/notes")
@@ -320,4 +327,4 @@ def reveal_national_id(member_id: int) -> Response:
         form,
         lambda: services.reveal_national_id(current_user, member, form.reason.data or ""),
         then=page,
-    ) or page(None)
+    ) or recorded(page(None), lambda: services.record_view(current_user, member.household))

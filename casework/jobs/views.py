@@ -8,7 +8,7 @@ from flask import Blueprint, abort, jsonify, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from casework.actions import visible
+from casework.actions import recorded, visible
 from casework.db import read_only_view, utcnow
 from casework.extensions import db
 from casework.imports.models import ImportUpload
@@ -16,6 +16,7 @@ from casework.jobs import queries
 from casework.jobs.models import Job, JobKind, JobState
 from casework.jobs.services import progress_of
 from casework.ops.services import seen_recently
+from casework.reports import services as report_services
 
 bp = Blueprint("jobs", __name__)
 
@@ -68,11 +69,12 @@ def file(job_id: int) -> Response:
     job = _own(job_id)
     if job.state != JobState.DONE or "filename" not in job.result or job.file is None:
         abort(404)
-    return Response(
+    response = Response(
         job.file,
         mimetype=job.result["mimetype"],
         headers={"Content-Disposition": f'attachment; filename="{job.result["filename"]}"'},
     )
+    return recorded(response, lambda: report_services.record_download(current_user, job))
 
 
 def _back_url(job: Job) -> str:

@@ -12,12 +12,13 @@ from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import marshmallow as ma
+from flask import Response, jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from casework import clock
-from casework.actions import allow, visible
+from casework.actions import allow, recorded, visible
 from casework.api.schemas import RecordSchema
 from casework.api.views import (
     API_PREFIX,
@@ -30,6 +31,8 @@ from casework.api.views import (
     paginate,
     write,
 )
+from casework.audit.models import AccessAction
+from casework.audit.services import log_households_seen
 from casework.errors import ConflictError, ValidationError
 from casework.households.models import Household
 from casework.payments import queries, services
@@ -262,21 +265,38 @@ def create_request(args: dict[str, Any]) -> PaymentRequest:
         )
 
 
+PaymentRequestPage = page_schema(PaymentRequestSchema)
+
+
 @blp.route("/payment-requests")
 @blp.arguments(PaymentRequestListArgs, location="query")
-@blp.response(200, page_schema(PaymentRequestSchema))
-def list_requests(args: dict[str, Any]) -> dict[str, Any]:
+@blp.response(200, PaymentRequestPage)
+def list_requests(args: dict[str, Any]) -> Response:
     """The requests of the households the caller sees, newest first."""
     status = RequestStatus(args["status"]) if args.get("status") else None
-    return paginate(queries.visible_requests(current_user, status), args["page"], args["per_page"])
+    stmt = queries.visible_requests(current_user, status)
+    page = PaymentRequestPage().dump(paginate(stmt, args["page"], args["per_page"]))
+    # Families' debts: who read them is logged, as for the pages, once the answer is made.
+    return recorded(
+        jsonify(page),
+        lambda: log_households_seen(
+            current_user,
+            (item["household_id"] for item in page["items"]),
+            f"api payment requests page {page['page']}",
+            AccessAction.VIEW_MONEY,
+        ),
+    )
 
 
 @blp.route(f"/payment-requests/<{ID_IN_PATH}:request_id>")
 @blp.response(200, PaymentRequestSchema)
 @blp.alt_response(404, schema=ErrorEnvelope)
-def get_request(request_id: int) -> PaymentRequest:
+def get_request(request_id: int) -> Response:
     """One request, its approvals and its payment."""
-    return visible(queries.get_visible_request(current_user, request_id))
+    item = visible(queries.get_visible_request(current_user, request_id))
+    household = item.enrollment.household
+    body = jsonify(PaymentRequestSchema().dump(item))
+    return recorded(body, lambda: services.record_money_view(current_user, household))
 
 
 @_step("submit")

@@ -14,6 +14,8 @@ from werkzeug.wrappers import Response
 
 from casework import clock
 from casework.actions import allow, each, recorded, submit, visible
+from casework.audit.models import AccessAction
+from casework.audit.services import log_households_seen
 from casework.households.models import Household
 from casework.payments import queries, services
 from casework.payments.forms import (
@@ -196,7 +198,15 @@ def _render_request(item: PaymentRequest, **forms: object) -> str:
 
 @bp.route("/payments/requests/<int:request_id>")
 def request_detail(request_id: int) -> str:
-    return _render_request(visible(queries.get_visible_request(current_user, request_id)))
+    return _request_page(visible(queries.get_visible_request(current_user, request_id)))
+
+
+def _request_page(item: PaymentRequest, **forms: object) -> str:
+    """The request's page shows the family's name and debts: who opened it is logged."""
+    household = item.enrollment.household
+    return recorded(
+        _render_request(item, **forms), lambda: services.record_money_view(current_user, household)
+    )
 
 
 def _step(
@@ -222,7 +232,7 @@ def _step(
         return answer
     if not form.errors and not form.form_errors:
         flash(_("The form had expired. Please try again."), "error")
-    return _render_request(item, **{form_name: form})
+    return _request_page(item, **{form_name: form})
 
 
 @bp.route("/payments/requests/<int:request_id>/edit", methods=["POST"])
@@ -363,8 +373,15 @@ def queue() -> str | Response:
         for message in refused:
             flash(message, "error")
         return redirect(url_for("payments.queue"))
-    return render_template(
-        "payments/queue.html", rows=queries.officer_queue(current_user), form=form
+    rows = queries.officer_queue(current_user)
+    return recorded(
+        render_template("payments/queue.html", rows=rows, form=form),
+        lambda: log_households_seen(
+            current_user,
+            (row.household.id for row in rows),
+            "payment queue",
+            AccessAction.VIEW_MONEY,
+        ),
     )
 
 

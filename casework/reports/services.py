@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from casework.audit.models import AccessAction
-from casework.audit.services import log_access, record
+from casework.audit.services import log_households_seen, record
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
+from casework.households.models import Household
 from casework.jobs import services as jobs
 from casework.jobs.models import Job, JobKind
 from casework.jobs.services import Outcome, Progress
@@ -91,11 +93,35 @@ def record_export(user: User, wanted: ExportFilter, export: Export) -> None:
     filters = {k: v for k, v in asdict(wanted).items() if v not in (None, "", False)}
     record(user, f"export.{wanted.kind}", "export", None, changes={**filters, "rows": export.rows})
     variant = " pseudonymised" if wanted.pseudonymised else ""
-    log_access(
+    log_households_seen(
         user,
+        exported_households(export),
+        f"{wanted.kind}.{wanted.fmt}{variant}, {export.rows} rows",
         AccessAction.EXPORT,
-        municipality_id=policies.export_municipality(user),
-        detail=f"{wanted.kind}.{wanted.fmt}{variant}, {export.rows} rows",
+    )
+
+
+def exported_households(export: Export) -> Select[Any]:
+    """The households whose rows the export holds, as a statement (the access log inserts
+    from it: an export of the whole register is one statement, not a query per family)."""
+    return (
+        export.statement.with_only_columns(Household.id, maintain_column_froms=True)
+        .order_by(None)
+        .distinct()
+    )
+
+
+def record_download(user: User, job: Job) -> None:
+    """A workbook the worker made leaves with its download: the access log records the
+    families of the export again, as its filter selects them."""
+    if job.kind != JobKind.EXPORT:
+        return
+    wanted = _wanted(job)
+    log_households_seen(
+        user,
+        exported_households(export_rows(user, wanted)),
+        f"download of {job.result.get('filename', wanted.kind)}",
+        AccessAction.EXPORT,
     )
 
 
@@ -115,13 +141,18 @@ def start_export(user: User, wanted: ExportFilter, *, locale: str, today: date) 
     return jobs.enqueue(user, JobKind.EXPORT, {**params, "locale": locale, "today": str(today)})
 
 
-@jobs.handler(JobKind.EXPORT)
-def export_job(job: Job, progress: Progress) -> Outcome:
-    params = dict(job.params)
-    locale, today = params.pop("locale"), date.fromisoformat(params.pop("today"))
+def _wanted(job: Job) -> ExportFilter:
+    """The export an export job was asked for, from its stored parameters."""
+    params = {k: v for k, v in job.params.items() if k not in ("locale", "today")}
     for name in ("period_from", "period_to"):
         params[name] = date.fromisoformat(params[name]) if params[name] else None
-    wanted = ExportFilter(**params)
+    return ExportFilter(**params)
+
+
+@jobs.handler(JobKind.EXPORT)
+def export_job(job: Job, progress: Progress) -> Outcome:
+    locale, today = job.params["locale"], date.fromisoformat(job.params["today"])
+    wanted = _wanted(job)
     with force_locale(locale):
         built = build_export(job.requested_by, wanted)
         record_export(job.requested_by, wanted, built)

@@ -256,13 +256,6 @@ def can_view_statement(user: User, household: Household) -> bool:
     return can_view_money(user, household)
 
 
-def export_municipality(user: User) -> int | None:
-    """The municipality the access log files an export under: the user's only one, or none
-    when it holds roles in several (the export may span them)."""
-    places = user.municipalities_as(*Role)
-    return next(iter(places)) if len(places) == 1 else None
-
-
 # --- privacy: the audit trail, the access log, national IDs, subject access ---------------------
 
 

@@ -31,8 +31,7 @@ from casework.api.views import (
     paginate,
     write,
 )
-from casework.audit.models import AccessAction
-from casework.audit.services import log_access
+from casework.audit.services import log_households_seen
 from casework.households import queries as household_queries
 from casework.households.models import Household
 from casework.households.queries import household_visibility
@@ -254,14 +253,13 @@ def list_work_logs(args: dict[str, Any]) -> Response:
         return body
     # Members' names are personal data: who read them is logged, as for the pages' lists,
     # once the answer is made (a failed one leaves no entry).
+    logs = ", ".join(str(log.id) for log in page["items"])
     return recorded(
         body,
-        lambda: log_access(
+        lambda: log_households_seen(
             current_user,
-            AccessAction.VIEW_LIST,
-            household_id=args.get("household_id"),
-            detail=f"api work logs page {page['page']}: "
-            + ", ".join(str(log.id) for log in page["items"]),
+            (log.household_id for log in page["items"]),
+            f"api work logs page {page['page']} (logs {logs})",
         ),
     )
 

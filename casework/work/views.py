@@ -10,7 +10,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from casework import clock
-from casework.actions import allow, chosen, perform, submit, visible
+from casework.actions import allow, chosen, perform, recorded, submit, visible
+from casework.audit.services import log_households_seen
 from casework.households import queries as household_queries
 from casework.security import policies
 from casework.urls import safe_next
@@ -59,7 +60,12 @@ def log() -> str | Response:
         _log,
         then=lambda made: redirect(url_for("work.log", member=made.member_id)),
         success=lambda made: _("Hours logged for %(name)s.", name=made.member.full_name),
-    ) or render_template("work/log.html", form=form, has_members=bool(members))
+    ) or recorded(
+        render_template("work/log.html", form=form, has_members=bool(members)),
+        lambda: log_households_seen(
+            current_user, (m.household_id for m in members), "log hours: members who may work"
+        ),
+    )
 
 
 def _back(log: WorkLog) -> Response:
@@ -121,13 +127,22 @@ def week(site_id: int) -> str | Response:
             back=lambda: this_week,
             success=lambda count: _("%(count)d logs confirmed.", count=count),
         )
-    return render_template(
+    sheet = queries.timesheet(site, monday)
+    page = render_template(
         "work/week.html",
-        sheet=queries.timesheet(site, monday),
+        sheet=sheet,
         form=form,
         reason_form=ReasonForm(formdata=None),
         previous=(monday - timedelta(days=7)).isoformat(),
         following=(monday + timedelta(days=7)).isoformat(),
+    )
+    return recorded(
+        page,
+        lambda: log_households_seen(
+            current_user,
+            (member.household_id for member, _days in sheet.rows),
+            f"timesheet of site {site.id}, week of {monday.isoformat()}",
+        ),
     )
 
 
