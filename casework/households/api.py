@@ -29,8 +29,6 @@ from casework.api.views import (
     paginate,
     write,
 )
-from casework.audit.models import AccessAction
-from casework.audit.services import log_access
 from casework.balances.api import BalanceSchema, household_balance
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment.api import EnrollmentSchema, EnrollmentSummarySchema
@@ -140,7 +138,10 @@ class HouseholdListArgs(PageArgs):
     q = ma.fields.String(
         load_default="",
         validate=ma.validate.Length(max=100),
-        metadata={"description": "case number, address, settlement or a member's name"},
+        metadata={
+            "description": "case number, address, settlement or a member's name (in "
+            "Cyrillic or Latin), or a member's whole national ID (all 13 digits)"
+        },
     )
     programme_id = ma.fields.Integer(
         validate=ID, metadata={"description": "households with an enrollment in this programme"}
@@ -303,11 +304,13 @@ def list_households(args: dict[str, Any]) -> Response:
         for h in households
     ]
     body = jsonify(HouseholdPageSchema().dump(page))
-    cases = ", ".join(h.case_number for h in households)
     return recorded(
         body,
-        lambda: log_access(
-            current_user, AccessAction.VIEW_LIST, detail=f"api page {page['page']}: {cases}"
+        lambda: services.record_list_view(
+            current_user,
+            households,
+            f"api page {page['page']}",
+            queries.national_id_searched(args["q"]),
         ),
     )
 

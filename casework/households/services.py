@@ -469,6 +469,31 @@ def record_view(actor: User, household: Household) -> None:
     )
 
 
+def record_list_view(
+    actor: User, households: Sequence[Household], page: str, national_id: str | None = None
+) -> None:
+    """The access log's entry for a page of the register (the list page or the API's).
+
+    A search by a full national ID says whether that person is registered, found or not: it
+    gets its own entry naming the member found (never the number searched for)."""
+    cases = ", ".join(h.case_number for h in households)
+    log_access(actor, AccessAction.VIEW_LIST, detail=f"{page}: {cases}")
+    if national_id is None:
+        return
+    found = [(h, m) for h in households for m in h.members if m.national_id == national_id]
+    if not found:
+        log_access(actor, AccessAction.VIEW_LIST, detail="national ID search: nobody found")
+    for household, member in found:
+        log_access(
+            actor,
+            AccessAction.VIEW_LIST,
+            household_id=household.id,
+            member_id=member.id,
+            municipality_id=household.municipality_id,
+            detail=f"national ID search: {household.case_number}",
+        )
+
+
 def add_exemption(
     actor: User,
     member: Member,
