@@ -17,7 +17,7 @@ from casework.enrollment.models import Enrollment
 from casework.errors import ValidationError
 from casework.extensions import db
 from casework.households import services as household_services
-from casework.households.models import Exemption, Household, Member
+from casework.households.models import DuplicateReview, Exemption, Household, Member
 from casework.organizations.models import Municipality
 from casework.programmes.models import Programme
 from casework.security.models import Role
@@ -193,6 +193,25 @@ def test_a_national_id_registered_elsewhere_refuses_the_whole_household(
     assert response.status_code == 422
     assert "members.0.national_id" in response.get_json()["error"]["fields"]
     assert count(Household) == 1
+
+
+def test_a_household_registered_in_latin_is_flagged_against_its_cyrillic_registration(
+    api_as,
+    make: Factory,
+    programme: Programme,  # type: ignore[no-untyped-def]
+) -> None:
+    existing = make.household(head_name=("Сефер", "Бајрамовски"))  # born 15.03.1984
+    api, _ = api_as(Role.COORDINATOR)
+    body = new_household(programme, address="ul. Ilindenska br. 12")
+    body["members"][0].update(first_name="Sefer", last_name="Bajramovski")
+    response = api.post("/households", body)
+    assert response.status_code == 201, response.get_json()
+    review = db.session.scalars(select(DuplicateReview)).one()
+    assert (review.household_id, review.other_household_id, review.reason) == (
+        response.get_json()["id"],
+        existing.id,
+        "name_and_birth",
+    )
 
 
 @pytest.mark.parametrize("heads", [0, 2])
