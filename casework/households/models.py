@@ -113,8 +113,7 @@ def fold_script(text: str) -> str:
     """One spelling of a name in any of the region's scripts: Cyrillic and Latin, Macedonian
     and Albanian, with or without diacritics ("Сефер Бајрамовски", "Sefer Bajramovski";
     "Шаќир", "Šaḱir", "Shaqir"). Only the script is folded, never a spelling variant
-    ("Bajramoski" stays another name). The register's README section "Names across scripts"
-    lists the rules."""
+    ("Bajramoski" stays another name). README, "Names across scripts", lists the rules."""
     spelled = unicodedata.normalize("NFKC", text).casefold().translate(_SPELLED)
     # Other diacritics (ë, é, ü, ѐ, ѝ) go; the Cyrillic letter under a mark is then spelled.
     bare = "".join(c for c in unicodedata.normalize("NFD", spelled) if not unicodedata.combining(c))
