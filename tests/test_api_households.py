@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -447,6 +448,20 @@ def test_the_list_filters_by_programme_enrollment_status_and_search_and_pages(
         1,
         0,
     )
+
+
+def test_the_lists_search_finds_a_name_in_either_script(api_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    cyrillic = make.household(head_name=("Сефер", "Бајрамовски"))
+    albanian = make.household(head_name=("Mërgim", "Çela"), address="Rr. Ilindenska 9")
+    api, _ = api_as(Role.COORDINATOR)
+
+    def ids(q: str) -> list[int]:
+        response = api.get("/households?" + urlencode({"q": q}))
+        assert response.status_code == 200, response.get_json()
+        return [h["id"] for h in response.get_json()["items"]]
+
+    assert ids("sefer bajramovski") == [cyrillic.id]
+    assert ids("Мергим Чела") == [albanian.id]
 
 
 def test_an_unknown_status_filter_is_a_422_naming_it(api_as) -> None:  # type: ignore[no-untyped-def]
