@@ -103,7 +103,7 @@ def index() -> str:
         # language switch's way back to this page.
         q="" if national_id else q,
         by_national_id=national_id is not None,
-        **({"language_next": url_for("households.index")} if national_id else {}),
+        language_next=url_for("households.index") if national_id else None,
         can_create=policies.can_create_households(current_user),
     )
     return recorded(
