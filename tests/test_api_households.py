@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from casework.enrollment.models import Enrollment
 from casework.errors import ValidationError
 from casework.extensions import db
 from casework.households import services as household_services
-from casework.households.models import Exemption, Household, Member
+from casework.households.models import DuplicateReview, Exemption, Household, Member
 from casework.organizations.models import Municipality
 from casework.programmes.models import Programme
 from casework.security.models import Role
@@ -193,6 +194,25 @@ def test_a_national_id_registered_elsewhere_refuses_the_whole_household(
     assert response.status_code == 422
     assert "members.0.national_id" in response.get_json()["error"]["fields"]
     assert count(Household) == 1
+
+
+def test_a_household_registered_in_latin_is_flagged_against_its_cyrillic_registration(
+    api_as,
+    make: Factory,
+    programme: Programme,  # type: ignore[no-untyped-def]
+) -> None:
+    existing = make.household(head_name=("Сефер", "Бајрамовски"))  # born 15.03.1984
+    api, _ = api_as(Role.COORDINATOR)
+    body = new_household(programme, address="ul. Ilindenska br. 12")
+    body["members"][0].update(first_name="Sefer", last_name="Bajramovski")
+    response = api.post("/households", body)
+    assert response.status_code == 201, response.get_json()
+    review = db.session.scalars(select(DuplicateReview)).one()
+    assert (review.household_id, review.other_household_id, review.reason) == (
+        response.get_json()["id"],
+        existing.id,
+        "name_and_birth",
+    )
 
 
 @pytest.mark.parametrize("heads", [0, 2])
@@ -431,6 +451,20 @@ def test_the_list_filters_by_programme_enrollment_status_and_search_and_pages(
         1,
         0,
     )
+
+
+def test_the_lists_search_finds_a_name_in_either_script(api_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    cyrillic = make.household(head_name=("Сефер", "Бајрамовски"))
+    albanian = make.household(head_name=("Mërgim", "Çela"), address="Rr. Ilindenska 9")
+    api, _ = api_as(Role.COORDINATOR)
+
+    def ids(q: str) -> list[int]:
+        response = api.get("/households?" + urlencode({"q": q}))
+        assert response.status_code == 200, response.get_json()
+        return [h["id"] for h in response.get_json()["items"]]
+
+    assert ids("sefer bajramovski") == [cyrillic.id]
+    assert ids("Мергим Чела") == [albanian.id]
 
 
 def test_an_unknown_status_filter_is_a_422_naming_it(api_as) -> None:  # type: ignore[no-untyped-def]

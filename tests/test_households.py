@@ -11,10 +11,10 @@ from casework.audit.models import AuditEvent
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households import queries
-from casework.households.models import Household, Member
+from casework.households.models import DuplicateReview, Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household, update_member
 from casework.security.models import Role
-from tests.conftest import TODAY, Factory, count, valid_national_id
+from tests.conftest import TODAY, Client, Factory, count, valid_national_id
 
 # --- scope ---------------------------------------------------------------------------------
 
@@ -306,3 +306,146 @@ def test_a_worker_of_another_municipality_cannot_be_assigned(login_as, make: Fac
     db.session.refresh(household)
     assert household.assigned_worker_id is None
     assert household.address == "ул. Гоце Делчев бр. 7"
+
+
+# --- names across scripts ------------------------------------------------------------------
+
+BORN = date(1984, 3, 15)  # the birth date of make.household's head
+
+
+@pytest.mark.parametrize(
+    ("registered", "again"),
+    [
+        (("Сефер", "Бајрамовски"), ("Sefer", "Bajramovski")),
+        (("Sefer", "Bajramovski"), ("Сефер", "Бајрамовски")),
+        (("Шаќир", "Џемаили"), ("Shaqir", "Xhemaili")),
+        (("Шаќир", "Џемаили"), ("Šaḱir", "Džemaili")),
+        (("Мергим", "Чела"), ("Mërgim", "Çela")),
+        (("Ѓулнаре", "Жаку"), ("Gjulnare", "Zhaku")),
+        (("Dhurata", "Thaçi"), ("ДУРАТА", "ТАЧИ")),
+    ],
+)
+def test_a_name_in_the_other_script_with_the_same_birth_date_is_a_likely_duplicate(
+    make: Factory, registered: tuple[str, str], again: tuple[str, str]
+) -> None:
+    existing = make.household(head_name=registered)
+    newcomer = create_household(
+        make.coordinator(existing.municipality),
+        existing.municipality,
+        HouseholdData(address="ул. Нова бр. 1"),
+        MemberData(*again, BORN, sex="M"),
+        today=TODAY,
+    )
+    review = db.session.scalars(select(DuplicateReview)).one()
+    assert (review.household_id, review.other_household_id, review.reason) == (
+        newcomer.id,
+        existing.id,
+        "name_and_birth",
+    )
+
+
+def test_only_the_script_is_folded_not_a_spelling_variant_of_the_name(make: Factory) -> None:
+    """ "Bajramoski" is another spelling, not another script: no review (README, names)."""
+    existing = make.household(head_name=("Сефер", "Бајрамовски"))
+    create_household(
+        make.coordinator(existing.municipality),
+        existing.municipality,
+        HouseholdData(address="ул. Нова бр. 1"),
+        MemberData("Sefer", "Bajramoski", BORN, sex="M"),
+        today=TODAY,
+    )
+    assert count(DuplicateReview) == 0
+
+
+def test_the_registration_page_flags_a_latin_spelling_of_a_cyrillic_family(  # type: ignore[no-untyped-def]
+    login_as, make: Factory
+) -> None:
+    same_person = make.household(head_name=("Сефер", "Бајрамовски"))
+    # The same address as the newcomer's in Latin, but another head: no duplicate.
+    make.household(head_name=("Ердован", "Јашаровски"), address="ул. Илинденска бр. 44")
+    browser, coordinator = login_as(Role.COORDINATOR)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            **{
+                "address": "ul. Ilindenska br. 44",
+                "head-first_name": "Sefer",
+                "head-last_name": "Bajramovski",
+                "head-national_id": valid_national_id(BORN),
+            },
+        ),
+    )
+    assert response.status_code == 302
+    newcomer = db.session.scalars(select(Household).order_by(Household.id.desc())).first()
+    assert newcomer is not None and newcomer.head is not None
+    assert (newcomer.head.first_name, newcomer.address) == ("Sefer", "ul. Ilindenska br. 44")
+    reviews = db.session.scalars(select(DuplicateReview).order_by(DuplicateReview.id)).all()
+    assert [(r.household_id, r.other_household_id, r.reason) for r in reviews] == [
+        (newcomer.id, same_person.id, "name_and_birth"),
+    ]
+    page = browser.get(f"/households/{newcomer.id}").get_data(as_text=True)
+    assert "Possible duplicate" in page and same_person.case_number in page
+
+
+def test_the_same_address_and_head_in_the_other_script_is_a_likely_duplicate(
+    make: Factory,
+) -> None:
+    existing = make.household(head_name=("Мухамед", "Мамудовски"), address="ул. Гоце Делчев бр. 7")
+    newcomer = create_household(
+        make.coordinator(existing.municipality),
+        existing.municipality,
+        HouseholdData(address="ul. Goce Delčev br. 7"),
+        MemberData("Muhamed", "Mamudovski", date(1999, 1, 1), sex="M"),
+        today=TODAY,
+    )
+    review = db.session.scalars(select(DuplicateReview)).one()
+    assert (review.household_id, review.other_household_id, review.reason) == (
+        newcomer.id,
+        existing.id,
+        "address_and_head",
+    )
+
+
+def _found(browser: Client, q: str) -> str:
+    return browser.get("/households/", query_string={"q": q}).get_data(as_text=True)
+
+
+def test_a_search_in_latin_finds_a_cyrillic_name_and_back(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    browser, coordinator = login_as(Role.COORDINATOR)
+    heads = {
+        "Ибраимовски": make.household(head_name=("Ајдар", "Ибраимовски")),
+        "Bajramovski": make.household(head_name=("Sefer", "Bajramovski"), address="ul. Ilindenska"),
+        "Џемаили": make.household(head_name=("Шаќир", "Џемаили"), address="ул. Илинденска бр. 9"),
+    }
+    for typed, name in [
+        ("ajdar", "Ибраимовски"),  # as an Albanian-speaking worker might type it
+        ("AJDAR IBRAIM", "Ибраимовски"),
+        ("goce delchev", "Ибраимовски"),  # the address too
+        ("Бајрамовски", "Bajramovski"),
+        ("сефер бајрам", "Bajramovski"),
+        ("shaqir xhemaili", "Џемаили"),
+        ("Šaḱir", "Џемаили"),
+    ]:
+        found = _found(browser, typed)
+        assert [n for n in heads if heads[n].case_number in found] == [name], typed
+    listed = db.session.scalars(queries.visible_households(coordinator, "илинденска")).all()
+    assert {h.id for h in listed} == {heads["Bajramovski"].id, heads["Џемаили"].id}
+
+
+def test_albanian_names_with_e_diaeresis_and_c_cedilla_are_found_from_either_script(  # type: ignore[no-untyped-def]
+    login_as, make: Factory
+) -> None:
+    browser, _ = login_as(Role.COORDINATOR)
+    make.household(head_name=("Mërgim", "Çela"))
+    make.household(head_name=("Лендита", "Ќерими"), address="ул. Илинденска бр. 9")
+    for typed, name in [
+        ("Мергим Чела", "Çela"),
+        ("mergim", "Çela"),  # ë typed as e
+        ("çela", "Çela"),
+        ("chela", "Çela"),
+        ("Lëndita", "Ќерими"),
+        ("Qerimi", "Ќерими"),
+    ]:
+        assert name in _found(browser, typed), typed
+    assert "Çela" not in _found(browser, "cela")  # c is ц, a letter of its own

@@ -16,7 +16,7 @@ from casework.audit.models import AuditEvent
 from casework.enrollment.models import Enrollment
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
-from casework.households.models import Household, Member
+from casework.households.models import DuplicateReview, Household, Member
 from casework.imports import services
 from casework.imports.models import ImportUpload
 from casework.payments.models import Arrear, UtilityAccount
@@ -157,6 +157,77 @@ def test_a_new_member_of_a_registered_household_is_added(setting: Any) -> None:
     report = run(coordinator, programme, csv_bytes(*rows, baby))
     assert [r.action for r in report.rows] == ["unchanged", "unchanged", "create"]
     assert count(Household) == 1 and count(Member) == 3
+
+
+@pytest.mark.parametrize(
+    ("registered", "in_file"),
+    [
+        (("Сефер", "Бајрамовски"), "Sefer;Bajramovski"),
+        (("Мергим", "Чела"), "Mërgim;Çela"),
+        (("Fatmir", "Rexhepi"), "Фатмир;Реџепи"),
+    ],
+)
+def test_a_family_in_the_other_script_is_flagged_as_a_likely_duplicate(
+    setting: Any, make: Factory, registered: tuple[str, str], in_file: str
+) -> None:
+    coordinator, programme = setting
+    existing = make.household(programme.municipality, head_name=registered)  # born 15.03.1984
+    db.session.commit()
+    number = valid_national_id(date(1984, 3, 15))
+    row = f"7;Носител;{in_file};{number};;;ul. Ilindenska br. 70;sq"
+    report = run(coordinator, programme, csv_bytes(row))
+    assert report.ok and report.counts["create"] == 1
+    newcomer = db.session.scalars(select(Member).where(Member.national_id == number)).one()
+    review = db.session.scalars(select(DuplicateReview)).one()
+    assert (review.household_id, review.other_household_id, review.reason) == (
+        newcomer.household_id,
+        existing.id,
+        "name_and_birth",
+    )
+
+
+def test_the_import_page_flags_a_latin_family_against_a_cyrillic_one(
+    login_as: Any, make: Factory
+) -> None:
+    programme = make.programme()
+    existing = make.household(programme.municipality, head_name=("Сефер", "Бајрамовски"))
+    browser, _user = login_as(Role.COORDINATOR, programme.municipality)
+    row = f"7;Носител;Sefer;Bajramovski;{valid_national_id(date(1984, 3, 15))};;;ul. Nova 1;sq"
+    response = upload(browser, programme, csv_bytes(row), "list.csv", "households")
+    assert response.status_code == 302
+    upload_row = db.session.scalars(select(ImportUpload)).one()
+    done = browser.post(f"/imports/{upload_row.id}/import", follow_redirects=True)
+    assert "Imported: 1 rows created" in done.get_data(as_text=True)
+    db.session.expire_all()
+    review = db.session.scalars(select(DuplicateReview)).one()
+    assert (review.other_household_id, review.reason) == (existing.id, "name_and_birth")
+
+
+def test_a_registered_member_written_in_the_other_script_is_the_same_member(
+    setting: Any,
+) -> None:
+    """Found by name and birth date across scripts, the member is neither added again nor
+    renamed: a Latin file does not rewrite a Cyrillic register."""
+    coordinator, programme = setting
+    rows = family_rows("1", "Демиро", date(1968, 11, 5), members=1)
+    child = "1;Дете;Лејла;Демироска;;01.03.2012;Ж;;"
+    run(coordinator, programme, csv_bytes(*rows, child))
+    events = count(AuditEvent)
+    in_latin = [
+        rows[0].replace("Реџеп;Демироски", "Redzhep;Demiroski"),
+        "1;Дете;Lejla;Demiroska;;01.03.2012;Ж;;",
+    ]
+    report = run(coordinator, programme, csv_bytes(*in_latin))
+    assert report.ok, [r.errors for r in report.rows if r.errors]
+    assert report.counts == {"create": 0, "update": 0, "unchanged": 2, "error": 0}
+    names = db.session.execute(select(Member.first_name, Member.last_name).order_by(Member.id))
+    assert names.all() == [("Реџеп", "Демироски"), ("Лејла", "Демироска")]
+    assert count(AuditEvent) == events
+    # A correction in the same script (here, of case) is still applied.
+    upper = "1;Дете;Лејла;ДЕМИРОСКА;;01.03.2012;Ж;;"
+    corrected = run(coordinator, programme, csv_bytes(rows[0], upper))
+    assert corrected.counts == {"create": 0, "update": 1, "unchanged": 1, "error": 0}
+    assert db.session.scalars(select(Member.last_name).order_by(Member.id)).all()[1] == "ДЕМИРОСКА"
 
 
 def test_one_bad_row_among_a_thousand_stores_nothing(setting: Any) -> None:

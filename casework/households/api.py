@@ -30,7 +30,6 @@ from casework.api.views import (
     paginate,
     write,
 )
-from casework.audit.services import log_households_seen
 from casework.balances.api import BalanceSchema, household_balance
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment.api import EnrollmentSchema, EnrollmentSummarySchema
@@ -140,7 +139,10 @@ class HouseholdListArgs(PageArgs):
     q = ma.fields.String(
         load_default="",
         validate=ma.validate.Length(max=100),
-        metadata={"description": "case number, address, settlement or a member's name"},
+        metadata={
+            "description": "case number, address, settlement or a member's name (in "
+            "Cyrillic or Latin), or a member's whole national ID (all 13 digits)"
+        },
     )
     programme_id = ma.fields.Integer(
         validate=ID, metadata={"description": "households with an enrollment in this programme"}
@@ -308,8 +310,11 @@ def list_households(args: dict[str, Any]) -> Response:
     body = jsonify(HouseholdPageSchema().dump(page))
     return recorded(
         body,
-        lambda: log_households_seen(
-            current_user, (h.id for h in households), f"api households page {page['page']}"
+        lambda: services.record_list_view(
+            current_user,
+            households,
+            f"api households page {page['page']}",
+            queries.national_id_searched(args["q"]),
         ),
     )
 

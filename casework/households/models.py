@@ -6,6 +6,7 @@ keeps a reason code and a document reference, never a diagnosis.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -51,9 +52,85 @@ class ExemptionReason(StrEnum):
     OTHER = "other"
 
 
+# Cyrillic letters as Macedonian Latin spells them; Serbian ђ and ћ as the Macedonian ѓ and ќ.
+_CYRILLIC = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "ѓ": "gj",
+    "е": "e",
+    "ж": "zh",
+    "з": "z",
+    "ѕ": "dz",
+    "и": "i",
+    "ј": "j",
+    "к": "k",
+    "л": "l",
+    "љ": "lj",
+    "м": "m",
+    "н": "n",
+    "њ": "nj",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "ќ": "kj",
+    "у": "u",
+    "ф": "f",
+    "х": "h",
+    "ц": "c",
+    "ч": "ch",
+    "џ": "dzh",
+    "ш": "sh",
+    "ђ": "gj",
+    "ћ": "kj",
+}
+# Latin letters for a sound Macedonian Latin also writes as a digraph (ǵ = gj, ž = zh); the
+# Albanian ç and q are the Macedonian ч and ќ; Turkish ş and ı as they sound.
+_LATIN = {
+    "ǵ": "gj",
+    "ḱ": "kj",
+    "ž": "zh",
+    "š": "sh",
+    "č": "ch",
+    "ć": "kj",
+    "đ": "gj",
+    "ç": "ch",
+    "q": "kj",
+    "ş": "sh",
+    "ı": "i",
+}
+_SPELLED = str.maketrans(_CYRILLIC | _LATIN)
+# Albanian digraphs for one sound each: xh is џ, dh and th are spoken д and т, ll and rr
+# are л and р (and a doubled лл or рр folds the same way).
+_DIGRAPHS = (("xh", "dzh"), ("dh", "d"), ("th", "t"), ("ll", "l"), ("rr", "r"))
+
+
+def fold_script(text: str) -> str:
+    """One spelling of a name in any of the region's scripts: Cyrillic and Latin, Macedonian
+    and Albanian, with or without diacritics ("Сефер Бајрамовски", "Sefer Bajramovski";
+    "Шаќир", "Šaḱir", "Shaqir"). Only the script is folded, never a spelling variant
+    ("Bajramoski" stays another name). README, "Names across scripts", lists the rules."""
+    spelled = unicodedata.normalize("NFKC", text).casefold().translate(_SPELLED)
+    # Other diacritics (ë, é, ü, ѐ, ѝ) go; the Cyrillic letter under a mark is then spelled.
+    bare = "".join(c for c in unicodedata.normalize("NFD", spelled) if not unicodedata.combining(c))
+    folded = bare.translate(_SPELLED)
+    for digraph, sound in _DIGRAPHS:
+        folded = folded.replace(digraph, sound)
+    return folded
+
+
+NAME_KEY_LENGTH = 170  # the stored key of a member's name is cut there
+KEY_SEPARATOR = "\x1f"  # between the parts of a key: "a b" + "c" is not "a" + "b c"
+
+
 def match_key(*parts: str | None) -> str:
-    """Text as the duplicate check compares it: case and spacing do not make two people."""
-    return "\x1f".join(" ".join((part or "").split()).casefold() for part in parts)
+    """Text as the duplicate check and the search compare it: case, spacing, script and
+    diacritics do not make two people."""
+    return KEY_SEPARATOR.join(fold_script(" ".join((part or "").split())) for part in parts)
 
 
 class Household(Base):
@@ -117,7 +194,7 @@ class Member(Base):
     )
     first_name: Mapped[str] = mapped_column(String(80))
     last_name: Mapped[str] = mapped_column(String(80))
-    name_key: Mapped[str] = mapped_column(String(170), default="", server_default="")
+    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH), default="", server_default="")
     # Unique: one person, one record. The database refuses a second one even when two
     # registrations race past the service's own check.
     national_id: Mapped[str | None] = mapped_column(String(13), unique=True)
@@ -135,7 +212,7 @@ class Member(Base):
     def _keep_name_key(self, key: str, value: str) -> str:
         first = value if key == "first_name" else self.first_name
         last = value if key == "last_name" else self.last_name
-        self.name_key = match_key(first, last)[:170]
+        self.name_key = match_key(first, last)[:NAME_KEY_LENGTH]
         return value
 
     @property

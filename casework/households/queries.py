@@ -7,12 +7,14 @@ from sqlalchemy.orm import selectinload
 
 from casework.extensions import db
 from casework.households.models import (
+    KEY_SEPARATOR,
     CaseloadAssignment,
     CaseNote,
     DuplicateReview,
     Household,
     Member,
     NoteVisibility,
+    match_key,
 )
 from casework.organizations.models import Municipality
 from casework.security import policies
@@ -37,29 +39,45 @@ def _search(stmt: Select[Household], q: str) -> Select[Household]:
     return stmt.where(search_filter(q))
 
 
-def search_filter(q: str) -> ColumnElement[bool]:
-    """Match the case number, address, settlement, or any member's name: the list's search,
-    also used by its export."""
+def national_id_searched(q: str) -> str | None:
+    """The national ID a search is for: all 13 digits (spaces aside), else None. A partial
+    number searches nothing by ID, so that nobody can list the people born on a day."""
+    number = "".join(q.split())
+    return number if len(number) == 13 and number.isdigit() else None
+
+
+def _like(text: str) -> str:
     # The person's text is matched as typed: % and _ are letters here, not wildcards (a
     # search for "%" would otherwise list every household).
-    typed = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{typed}%"
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_filter(q: str) -> ColumnElement[bool]:
+    """Match the case number, address, settlement, or any member's name: the list's search,
+    also used by its export. Names and addresses are compared by their match keys, so a
+    Latin spelling finds a Cyrillic one and back; a full national ID finds its person
+    (through the number's unique index) and nothing else."""
+    number = national_id_searched(q)
+    if number is not None:
+        return (
+            select(Member.id)
+            .where(Member.household_id == Household.id, Member.national_id == number)
+            .exists()
+        )
+    typed = _like(q.strip().lower())
+    key = _like(match_key(q.strip()))
     member_match = (
         select(Member.id)
         .where(Member.household_id == Household.id)
-        .where(
-            or_(
-                func.lower(Member.first_name).like(pattern, escape="\\"),
-                func.lower(Member.last_name).like(pattern, escape="\\"),
-                func.lower(Member.first_name + " " + Member.last_name).like(pattern, escape="\\"),
-            )
-        )
+        # The key holds first and last name apart; the search reads them as one text.
+        .where(func.replace(Member.name_key, KEY_SEPARATOR, " ").like(key, escape="\\"))
         .exists()
     )
     return or_(
-        func.lower(Household.case_number).like(pattern, escape="\\"),
-        func.lower(Household.address).like(pattern, escape="\\"),
-        func.lower(Household.settlement).like(pattern, escape="\\"),
+        func.lower(Household.case_number).like(typed, escape="\\"),
+        Household.address_key.like(key, escape="\\"),
+        func.lower(Household.settlement).like(typed, escape="\\"),
         member_match,
     )
 

@@ -17,7 +17,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.si import emso
 
 from casework.audit.models import AccessAction
-from casework.audit.services import diff, log_access, record, snapshot
+from casework.audit.services import diff, log_access, log_households_seen, record, snapshot
 from casework.config import LOCALES
 from casework.db import utcnow
 from casework.errors import ConflictError, DomainError, PermissionDenied, ValidationError
@@ -467,6 +467,30 @@ def record_view(actor: User, household: Household) -> None:
         household_id=household.id,
         municipality_id=household.municipality_id,
     )
+
+
+def record_list_view(
+    actor: User, households: Sequence[Household], page: str, national_id: str | None = None
+) -> None:
+    """The access log's entry for a page of the register (the list page or the API's).
+
+    A search by a full national ID says whether that person is registered, found or not: it
+    gets its own entry naming the member found (never the number searched for)."""
+    log_households_seen(actor, (h.id for h in households), page)
+    if national_id is None:
+        return
+    found = [(h, m) for h in households for m in h.members if m.national_id == national_id]
+    if not found:
+        log_access(actor, AccessAction.VIEW_LIST, detail="national ID search: nobody found")
+    for household, member in found:
+        log_access(
+            actor,
+            AccessAction.VIEW_LIST,
+            household_id=household.id,
+            member_id=member.id,
+            municipality_id=household.municipality_id,
+            detail=f"national ID search: {household.case_number}",
+        )
 
 
 def add_exemption(

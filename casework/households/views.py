@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response
 
 from casework import clock
 from casework.actions import allow, perform, recorded, submit, visible
-from casework.audit.services import log_households_seen
 from casework.balances import queries as balance_queries
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
@@ -88,6 +87,7 @@ def _chosen_municipality(municipality_id: int) -> Municipality:
 def index() -> str:
     allow(policies.can_list_households(current_user))
     q = request.args.get("q", "")[:100]
+    national_id = queries.national_id_searched(q)
     page = request.args.get("page", 1, type=int)
     pagination = db.paginate(
         queries.visible_households(current_user, q),
@@ -99,13 +99,17 @@ def index() -> str:
         "households/index.html",
         pagination=pagination,
         balances=work_queries.balances(h.id for h in pagination.items),
-        q=q,
+        # A national ID searched for is never shown back: not in the search box, nor in the
+        # language switch's way back to this page.
+        q="" if national_id else q,
+        by_national_id=national_id is not None,
+        language_next=url_for("households.index") if national_id else None,
         can_create=policies.can_create_households(current_user),
     )
     return recorded(
         rendered,
-        lambda: log_households_seen(
-            current_user, (h.id for h in pagination.items), f"households page {pagination.page}"
+        lambda: services.record_list_view(
+            current_user, pagination.items, f"households page {pagination.page}", national_id
         ),
     )
 

@@ -222,9 +222,10 @@ def _update_person(
         household_services.add_member(run.actor, household, data, today=run.today)
         result.action = CREATE
         return
+    keep_name = matching.in_other_script(member, data)
     wanted = household_services.MemberData(
-        first_name=data.first_name,
-        last_name=data.last_name,
+        first_name=member.first_name if keep_name else data.first_name,
+        last_name=member.last_name if keep_name else data.last_name,
         birth_date=data.birth_date or member.birth_date,
         sex=data.sex or member.sex,
         relation=data.relation,

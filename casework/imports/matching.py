@@ -18,7 +18,7 @@ from sqlalchemy import select
 from casework.enrollment.models import OPEN_STATUSES, Enrollment
 from casework.extensions import db
 from casework.households import services as household_services
-from casework.households.models import Household, Member, Relation
+from casework.households.models import NAME_KEY_LENGTH, Household, Member, Relation, match_key
 from casework.imports.files import normalise_header
 from casework.imports.parsing import Person, Row, Statement, national_id
 from casework.organizations.models import Organization, OrganizationKind
@@ -129,21 +129,36 @@ def _registered_ids(people: list[Person], registered: dict[str, tuple[int, int]]
 
 
 class Members:
-    """A registered household's members, found by national ID, else by name and birth date."""
+    """A registered household's members, found by national ID, else by name and birth date.
+    Names compare by their match keys, as the duplicate check's do: "Sefer Bajramovski" in
+    the file is the registered "Сефер Бајрамовски"."""
 
     def __init__(self, members: Iterable[Member]) -> None:
         members = list(members)
         self.by_id = {m.national_id: m for m in members if m.national_id}
-        self.by_name = {
-            (m.first_name.casefold(), m.last_name.casefold(), m.birth_date): m for m in members
-        }
+        self.by_name = {(m.name_key, m.birth_date): m for m in members}
 
     def find(self, data: household_services.MemberData) -> Member | None:
         member = self.by_id.get(data.national_id or "")
         if member is None and data.birth_date is not None:
-            key = (data.first_name.strip().casefold(), data.last_name.strip().casefold())
-            member = self.by_name.get((*key, data.birth_date))
+            key = match_key(data.first_name, data.last_name)[:NAME_KEY_LENGTH]
+            member = self.by_name.get((key, data.birth_date))
         return member
+
+
+def in_other_script(member: Member, data: household_services.MemberData) -> bool:
+    """Whether the file writes the member's registered name in the other script: then the
+    stored spelling stays (a file in Latin does not rewrite a Cyrillic register), while a
+    correction in the same script (case, a letter) is still applied."""
+    if member.name_key != match_key(data.first_name, data.last_name)[:NAME_KEY_LENGTH]:
+        return False
+    return _cyrillic(member.first_name + member.last_name) != _cyrillic(
+        data.first_name + data.last_name
+    )
+
+
+def _cyrillic(text: str) -> bool:
+    return any("\u0400" <= c <= "\u04ff" for c in text)
 
 
 # --- arrears -------------------------------------------------------------------------------
