@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from casework.labels import SEAT_LABELS, VOTE_LABELS
+from casework.labels import CLOSE_REASON_LABELS, SEAT_LABELS, VOTE_LABELS
 
 
 class ApplyForm(FlaskForm):
@@ -48,6 +55,24 @@ class AgreementForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+
+
+class CloseEarlyForm(FlaskForm):
+    """Ending an enrollment with hours still owed; the page shows the balance first."""
+
+    effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    close_reason = SelectField(
+        _l("Reason"), choices=[("", "—"), *((k, v) for k, v in CLOSE_REASON_LABELS.items())]
+    )
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    confirm = BooleanField(
+        _l("I have checked the balance above: the enrollment ends with these hours left."),
+        validators=[DataRequired(_l("Confirm that the enrollment ends with hours left."))],
+    )
+
+
+class ReopenForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 
