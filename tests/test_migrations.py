@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
@@ -69,3 +70,57 @@ def test_the_match_keys_migration_fills_the_keys_of_existing_households(
         ).one()
     assert address_key == "ул. гоце делчев 7"
     assert name_key == "мухамед\x1fмамудовски"
+
+
+def test_the_closing_migration_widens_the_status_checks_and_keeps_every_row(
+    app: Flask, make: Factory
+) -> None:
+    """Enrollments with their history and payments survive the migration both ways; after it the
+    database takes closed_early and a close reason, and still refuses a status of no list."""
+    from sqlalchemy.exc import IntegrityError
+
+    from casework.enrollment import services
+    from tests.conftest import TODAY
+
+    programme = make.programme()
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment, 1_000_00)
+    closed = make.active_enrollment(programme)
+    ids = (enrollment.id, closed.id)
+    db.session.commit()
+    db.session.remove()
+    counts = "SELECT (SELECT count(*) FROM enrollment_events), (SELECT count(*) FROM obligations)"
+    with db.engine.connect() as conn:
+        before = conn.execute(text(counts)).one()
+    downgrade(revision="a05bb0e3cb60")
+    upgrade()
+    with db.engine.connect() as conn:
+        assert conn.execute(text(counts)).one() == before
+    closed = db.session.get(type(enrollment), ids[1])
+    services.close_early(
+        make.coordinator(closed.household.municipality),
+        closed,
+        services.EarlyClosing(TODAY, "moved_away", "Се преселија"),
+        today=TODAY,
+    )
+    db.session.commit()
+    db.session.remove()
+    for bad in (
+        "UPDATE enrollments SET status = 'lost' WHERE id = :id",
+        "UPDATE enrollments SET close_reason = 'bored' WHERE id = :id",
+        "UPDATE enrollment_events SET close_reason = 'bored' WHERE enrollment_id = :id",
+    ):
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(text(bad), {"id": ids[0]})
+    db.session.remove()
+    downgrade(revision="a05bb0e3cb60")
+    with db.engine.connect() as conn:
+        assert conn.execute(text(counts)).one()[0] == before[0] + 1
+        status = conn.execute(text("SELECT status FROM enrollments WHERE id = :id"), {"id": ids[1]})
+        assert status.scalar() == "withdrawn"
+        reason = conn.execute(
+            text("SELECT reason FROM enrollment_events WHERE to_status = 'withdrawn'")
+        ).scalar()
+        assert reason == "moved_away: Се преселија"
+    upgrade()
+    assert _schema_differences() == []
