@@ -394,8 +394,13 @@ def test_every_column_of_the_familys_tables_has_an_anonymisation_decision() -> N
 
 
 def completed(family: Family) -> Household:
-    enrollment_services.complete(
-        family.coordinator, family.enrollment, on=TODAY, reason="Заврши", today=TODAY
+    """The family's enrollment ends on TODAY. It still owes hours (a completion is refused
+    then), so it is closed early: the family moved away."""
+    enrollment_services.close_early(
+        family.coordinator,
+        family.enrollment,
+        enrollment_services.EarlyClosing(on=TODAY, reason="moved_away", note="Заврши"),
+        today=TODAY,
     )
     return family.household
 
