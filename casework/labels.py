@@ -49,6 +49,16 @@ ENROLLMENT_STATUS_LABELS = {
     "completed": _l("completed"),
     "withdrawn": _l("withdrawn"),
     "rejected": _l("rejected"),
+    "closed_early": _l("closed early"),
+}
+
+# Why an enrollment was closed before its hours were worked off (CloseReason).
+CLOSE_REASON_LABELS = {
+    "moved_away": _l("Moved away"),
+    "died": _l("Died"),
+    "unable_to_work": _l("Permanently unable to work"),
+    "commission_decision": _l("Decision of the commission"),
+    "other": _l("Other reason"),
 }
 
 REQUEST_STATUS_LABELS = {

@@ -177,6 +177,7 @@ def init_app(app: Flask) -> None:
             "job_kind_label": lambda code: labels.label(labels.JOB_KIND_LABELS, code),
             "job_state_label": lambda code: labels.label(labels.JOB_STATE_LABELS, code),
             "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
+            "close_reason_label": lambda code: labels.label(labels.CLOSE_REASON_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
             "language_name": lambda code: LANGUAGE_NAMES.get(code, code),

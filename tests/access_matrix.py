@@ -87,6 +87,8 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "enrollment.agreement":            _row("404    404    ok     403    403    404    404"),
     "enrollment.withdraw":             _row("404    404    ok     403    403    404    404"),
     "enrollment.complete":             _row("404    404    ok     403    403    404    404"),
+    "enrollment.close_early":          _row("404    404    ok     403    403    404    404"),
+    "enrollment.reopen":               _row("404    404    ok     403    403    404    404"),
     # money: coordinators record and prepare, officers decide and pay (maker ≠ checker)
     "payments.money":                  _row("404    404    ok     ok     ok     404    404"),
     "payments.add_account":            _row("404    404    ok     403    403    404    404"),

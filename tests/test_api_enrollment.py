@@ -390,3 +390,90 @@ def test_others_do_not_read_the_commission(
     outsider, _ = api_as(Role.COORDINATOR, make.municipality("OHR", "Охрид"))
     assert officer.get(f"/programmes/{programme.id}/commission").status_code == 403
     assert outsider.get(f"/programmes/{programme.id}/commission").status_code == 404
+
+
+# --- closing: completed only when worked off, closed early, reopened ---------------------------
+
+
+def owing_household(make: Factory, programme: Programme, hours: int) -> Household:
+    """An active household that owes ``hours`` (100 ден. an hour) and has worked none."""
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment, hours * 100_00)
+    return enrollment.household
+
+
+def test_completing_with_hours_left_is_refused_and_nothing_is_stored(  # type: ignore[no-untyped-def]
+    api: ApiClient, make: Factory, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    household = owing_household(make, programme, 240)
+    refused = step(api, household, action="complete", on="2022-01-10")
+    assert refused.status_code == 409
+    assert "240:00" in refused.get_json()["error"]["message"]
+    enrollment = enrollment_of(household)
+    assert (enrollment.status, enrollment.ended_on) == ("active", None)
+    assert [e.to_status for e in enrollment.events] == ["applied", "approved", "active"]
+
+
+def test_closing_early_through_the_api_stores_the_reason_and_the_note(  # type: ignore[no-untyped-def]
+    api: ApiClient, make: Factory, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    household = owing_household(make, programme, 240)
+    no_note = step(api, household, action="close_early", on="2022-01-10", close_reason="other")
+    assert (no_note.status_code, fields(no_note)) == (422, ["note"])
+    unknown = step(api, household, action="close_early", on="2022-01-10", close_reason="bored")
+    assert (unknown.status_code, fields(unknown)) == (422, ["close_reason"])
+    assert enrollment_of(household).status == "active"
+    response = step(
+        api,
+        household,
+        action="close_early",
+        on="2022-01-10",
+        close_reason="commission_decision",
+        note="Записник 12-3",
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["status"], body["close_reason"]) == ("closed_early", "commission_decision")
+    assert body["events"][-1]["close_reason"] == "commission_decision"
+    enrollment = enrollment_of(household)
+    assert (enrollment.status, enrollment.close_reason, enrollment.ended_on) == (
+        "closed_early",
+        "commission_decision",
+        date(2022, 1, 10),
+    )
+    assert enrollment.events[-1].reason == "Записник 12-3"
+
+
+def test_reopening_through_the_api_and_its_refusal_while_another_is_open(  # type: ignore[no-untyped-def]
+    api: ApiClient, household: Household, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    nothing_closed = step(api, household, action="reopen", reason="Грешка")
+    assert nothing_closed.status_code == 409
+    step(api, household, action="withdraw", on="2021-12-01", reason="Се исели")
+    no_reason = step(api, household, action="reopen", reason=" ")
+    assert (no_reason.status_code, fields(no_reason)) == (422, ["reason"])
+    response = step(api, household, action="reopen", reason="Се врати во Кичево")
+    assert response.status_code == 200, response.get_json()
+    enrollment = enrollment_of(household)
+    assert (enrollment.status, enrollment.ended_on) == ("applied", None)
+    assert [(e.from_status, e.to_status, e.reason) for e in enrollment.events[-2:]] == [
+        ("applied", "withdrawn", "Се исели"),
+        ("withdrawn", "applied", "Се врати во Кичево"),
+    ]
+    step(api, household, action="withdraw", on="2022-01-10", reason="Пак се исели")
+    assert step(api, household, action="apply", programme_id=programme.id).status_code == 200
+    db.session.expire_all()
+    withdrawn = db.session.scalars(
+        select(Enrollment).where(
+            Enrollment.household_id == household.id, Enrollment.status == "withdrawn"
+        )
+    ).one()
+    # The latest enrollment is the new application: open, so nothing to reopen.
+    refused = step(api, household, action="reopen", reason="Се врати")
+    assert refused.status_code == 409
+    db.session.expire_all()
+    assert db.session.get(Enrollment, withdrawn.id).status == "withdrawn"
+    assert count(EnrollmentEvent, EnrollmentEvent.enrollment_id == withdrawn.id) == 4

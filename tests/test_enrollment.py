@@ -9,9 +9,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from casework.audit.models import AuditEvent
 from casework.enrollment import services
 from casework.enrollment.models import (
     Agreement,
+    CloseReason,
     CommissionDecision,
     CommissionMember,
     Enrollment,
@@ -34,6 +36,7 @@ from casework.organizations.services import create_organization
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
+from casework.work import services as work
 from tests.conftest import Factory, count, valid_national_id
 
 TODAY = date(2022, 1, 17)
@@ -747,3 +750,273 @@ def test_an_officer_cannot_open_the_enrollment_steps(  # type: ignore[no-untyped
     )
     db.session.refresh(enrollment)
     assert enrollment.status == "applied"
+
+
+# --- closing: completed, closed early, reopened -------------------------------------------------
+
+
+def worked(make: Factory, enrollment: Enrollment, hours: int) -> None:
+    """Verified work by the head of the household, three hours a day from Monday 06.12.2021."""
+    municipality = enrollment.household.municipality
+    site = make.site(municipality)
+    supervisor = make.user(Role.SUPERVISOR, municipality, organization=site.enterprise)
+    coordinator = make.coordinator(municipality)
+    head = enrollment.household.members[0]
+    day = date(2021, 12, 6)
+    while hours > 0:
+        shift = work.Shift(day, 8 * 60, (8 + min(hours, 3)) * 60)
+        work.verify(
+            supervisor,
+            work.log_work(coordinator, head, site, shift, "Чистење", today=TODAY),
+            today=TODAY,
+        )
+        hours -= 3
+        day += timedelta(days=1 if day.weekday() < 4 else 3)
+
+
+def owing(make: Factory, programme: Programme, owed_hours: int, worked_hours: int) -> Enrollment:
+    """An active enrollment owing ``owed_hours`` (100 ден. an hour), ``worked_hours`` of them
+    verified."""
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment, owed_hours * 100_00)
+    worked(make, enrollment, worked_hours)
+    return enrollment
+
+
+def closings(enrollment: Enrollment) -> list[tuple[object, ...]]:
+    """The enrollment's history as stored: each step, its reason code and note, who took it."""
+    db.session.expire_all()
+    return [
+        (e.from_status, e.to_status, e.close_reason, e.reason, e.actor_id)
+        for e in db.session.scalars(
+            select(EnrollmentEvent)
+            .where(EnrollmentEvent.enrollment_id == enrollment.id)
+            .order_by(EnrollmentEvent.id)
+        )
+    ][3:]  # after applied, approved, active
+
+
+def audited(action: str) -> list[dict[str, object]]:
+    return [
+        e.changes for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == action))
+    ]
+
+
+def test_completing_with_hours_left_is_refused_naming_them(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = owing(make, programme, owed_hours=100, worked_hours=3)
+    with pytest.raises(ConflictError, match="97:00") as refused:
+        services.complete(coordinator, enrollment, on=TODAY, reason="", today=TODAY)
+    assert "close it early" in refused.value.message
+    db.session.rollback()
+    assert enrollment.status == Status.ACTIVE and enrollment.ended_on is None
+    assert closings(enrollment) == []
+    assert audited("enrollment.completed") == []
+
+
+def test_completing_once_every_hour_is_worked_off_is_recorded(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = owing(make, programme, owed_hours=6, worked_hours=6)
+    services.complete(coordinator, enrollment, on=TODAY, reason="Одработено", today=TODAY)
+    assert (enrollment.status, enrollment.ended_on) == (Status.COMPLETED, TODAY)
+    assert closings(enrollment) == [("active", "completed", None, "Одработено", coordinator.id)]
+    assert audited("enrollment.completed")[0]["minutes_owed"] == 360
+
+
+def test_closing_early_keeps_the_reason_the_note_and_the_hours_left(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = owing(make, programme, owed_hours=100, worked_hours=3)
+    closing = services.EarlyClosing(on=TODAY, reason="moved_away", note="Се преселија во Скопје")
+    services.close_early(coordinator, enrollment, closing, today=TODAY)
+    db.session.expire_all()
+    assert (enrollment.status, enrollment.close_reason, enrollment.ended_on) == (
+        Status.CLOSED_EARLY,
+        CloseReason.MOVED_AWAY,
+        TODAY,
+    )
+    assert closings(enrollment) == [
+        ("active", "closed_early", "moved_away", "Се преселија во Скопје", coordinator.id)
+    ]
+    changes = audited("enrollment.closed_early")[0]
+    assert (changes["close_reason"], changes["minutes_left"]) == ("moved_away", 97 * 60)
+    # The hours stay on record: nothing owed or worked is touched.
+    assert services.balance_of(enrollment).remaining == 97 * 60
+
+
+def test_closing_early_needs_a_reason_of_the_list_and_a_note_for_other(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = owing(make, programme, owed_hours=10, worked_hours=0)
+    for reason, note, field in [
+        ("", "", "close_reason"),
+        ("bored", "", "close_reason"),
+        ("other", "  ", "note"),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            services.close_early(
+                coordinator, enrollment, services.EarlyClosing(TODAY, reason, note), today=TODAY
+            )
+        assert refused.value.field == field
+    assert enrollment.status == Status.ACTIVE and closings(enrollment) == []
+    services.close_early(
+        coordinator,
+        enrollment,
+        services.EarlyClosing(TODAY, "other", "Семејството се откажа од помошта"),
+        today=TODAY,
+    )
+    assert closings(enrollment)[0][2:4] == ("other", "Семејството се откажа од помошта")
+
+
+def test_closing_early_is_refused_once_every_hour_is_worked_off(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = owing(make, programme, owed_hours=3, worked_hours=3)
+    with pytest.raises(ConflictError, match="complete the enrollment"):
+        services.close_early(
+            coordinator, enrollment, services.EarlyClosing(TODAY, "moved_away"), today=TODAY
+        )
+    assert enrollment.status == Status.ACTIVE
+
+
+def test_reopening_takes_a_closing_back_with_its_reason_and_keeps_every_step(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = owing(make, programme, owed_hours=10, worked_hours=3)
+    services.close_early(
+        coordinator, enrollment, services.EarlyClosing(date(2022, 1, 10), "died"), today=TODAY
+    )
+    services.reopen(coordinator, enrollment, reason="Погрешно семејство", today=TODAY)
+    db.session.expire_all()
+    assert (enrollment.status, enrollment.ended_on, enrollment.close_reason) == (
+        Status.ACTIVE,
+        None,
+        None,
+    )
+    services.withdraw(coordinator, enrollment, on=TODAY, reason="Се откажаа", today=TODAY)
+    services.reopen(coordinator, enrollment, reason="Се вратија", today=TODAY)
+    assert closings(enrollment) == [
+        ("active", "closed_early", "died", "", coordinator.id),
+        ("closed_early", "active", None, "Погрешно семејство", coordinator.id),
+        ("active", "withdrawn", None, "Се откажаа", coordinator.id),
+        ("withdrawn", "active", None, "Се вратија", coordinator.id),
+    ]
+    reopened = audited("enrollment.reopened")
+    assert [c["status"] for c in reopened] == [["closed_early", "active"], ["withdrawn", "active"]]
+    assert reopened[0]["close_reason"] == ["died", None]
+
+
+def test_an_application_withdrawn_before_the_decision_reopens_as_an_application(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    household = family(make)
+    enrollment = services.apply(coordinator, household, programme, applied_on=OPENED, today=TODAY)
+    services.withdraw(coordinator, enrollment, on=TODAY, reason="Се откажаа", today=TODAY)
+    services.reopen(coordinator, enrollment, reason="Грешка при внесот", today=TODAY)
+    assert enrollment.status == Status.APPLIED
+
+
+def test_reopening_is_refused_while_another_enrollment_is_open_or_without_a_reason(
+    make: Factory, programme: Programme, coordinator: User
+) -> None:
+    enrollment = make.active_enrollment(programme)
+    with pytest.raises(ConflictError, match="Only an enrollment"):
+        services.reopen(coordinator, enrollment, reason="x", today=TODAY)
+    services.withdraw(coordinator, enrollment, on=TODAY, reason="Се откажаа", today=TODAY)
+    with pytest.raises(ValidationError) as refused:
+        services.reopen(coordinator, enrollment, reason=" ", today=TODAY)
+    assert refused.value.field == "reason"
+    worker = make.user(Role.SOCIAL_WORKER)
+    with pytest.raises(PermissionDenied):
+        services.reopen(worker, enrollment, reason="Се вратија", today=TODAY)
+    services.apply(coordinator, enrollment.household, programme, applied_on=TODAY, today=TODAY)
+    with pytest.raises(ConflictError, match="already has an open"):
+        services.reopen(coordinator, enrollment, reason="Се вратија", today=TODAY)
+    db.session.expire_all()
+    assert enrollment.status == Status.WITHDRAWN
+    assert closings(enrollment) == [("active", "withdrawn", None, "Се откажаа", coordinator.id)]
+    assert audited("enrollment.reopened") == []
+
+
+def test_the_complete_page_shows_the_balance_and_refuses_with_hours_left(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    enrollment = owing(make, programme, owed_hours=100, worked_hours=3)
+    browser, _ = login_as(Role.COORDINATOR)
+    page = browser.get(f"/enrollments/{enrollment.id}/complete").get_data(as_text=True)
+    assert "100:00" in page and "3:00" in page and "97:00" in page
+    assert f"/enrollments/{enrollment.id}/close-early" in page
+    refused = browser.post(
+        f"/enrollments/{enrollment.id}/complete", {"effective_on": TODAY.isoformat(), "reason": ""}
+    )
+    assert refused.status_code == 200
+    assert "97:00" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Enrollment, enrollment.id).status == Status.ACTIVE
+    assert closings(enrollment) == []
+
+
+def test_the_close_early_page_shows_the_balance_asks_to_confirm_and_stores_the_reason(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    enrollment = owing(make, programme, owed_hours=100, worked_hours=3)
+    browser, user = login_as(Role.COORDINATOR)
+    household_page = browser.get(f"/households/{enrollment.household_id}").get_data(as_text=True)
+    assert f"/enrollments/{enrollment.id}/close-early" in household_page
+    page = browser.get(f"/enrollments/{enrollment.id}/close-early").get_data(as_text=True)
+    assert "100:00" in page and "3:00" in page and "97:00" in page
+    form = {"effective_on": TODAY.isoformat(), "close_reason": "moved_away", "note": ""}
+    unconfirmed = browser.post(f"/enrollments/{enrollment.id}/close-early", form)
+    assert unconfirmed.status_code == 200
+    assert closings(enrollment) == []
+    other = browser.post(
+        f"/enrollments/{enrollment.id}/close-early",
+        {**form, "close_reason": "other", "confirm": "y"},
+    )
+    assert other.status_code == 200 and closings(enrollment) == []
+    done = browser.post(f"/enrollments/{enrollment.id}/close-early", {**form, "confirm": "y"})
+    assert done.status_code == 302
+    assert closings(enrollment) == [("active", "closed_early", "moved_away", "", user.id)]
+    household_page = browser.get(f"/households/{enrollment.household_id}").get_data(as_text=True)
+    assert "Moved away" in household_page
+
+
+def test_the_reopen_page_takes_a_withdrawal_back_and_the_history_shows_it(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, coordinator: User, today_is
+) -> None:
+    today_is(TODAY)
+    enrollment = make.active_enrollment(programme)
+    services.withdraw(coordinator, enrollment, on=TODAY, reason="Се откажаа", today=TODAY)
+    browser, user = login_as(Role.COORDINATOR)
+    household_page = browser.get(f"/households/{enrollment.household_id}").get_data(as_text=True)
+    assert f"/enrollments/{enrollment.id}/reopen" in household_page
+    no_reason = browser.post(f"/enrollments/{enrollment.id}/reopen", {"reason": ""})
+    assert no_reason.status_code == 200 and len(closings(enrollment)) == 1
+    done = browser.post(f"/enrollments/{enrollment.id}/reopen", {"reason": "Се вратија"})
+    assert done.status_code == 302
+    assert closings(enrollment)[-1] == ("withdrawn", "active", None, "Се вратија", user.id)
+    household_page = browser.get(f"/households/{enrollment.household_id}").get_data(as_text=True)
+    assert "reopened" in household_page and "Се вратија" in household_page
+
+
+def test_the_reopen_page_refuses_while_another_enrollment_is_open(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, coordinator: User, today_is
+) -> None:
+    today_is(TODAY)
+    enrollment = make.active_enrollment(programme)
+    services.withdraw(coordinator, enrollment, on=TODAY, reason="Се откажаа", today=TODAY)
+    services.apply(coordinator, enrollment.household, programme, applied_on=TODAY, today=TODAY)
+    browser, _ = login_as(Role.COORDINATOR)
+    refused = browser.post(f"/enrollments/{enrollment.id}/reopen", {"reason": "Се вратија"})
+    assert refused.status_code == 200
+    assert "already has an open" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Enrollment, enrollment.id).status == Status.WITHDRAWN
+    social_worker, _ = login_as(Role.SOCIAL_WORKER)
+    assert social_worker.post(
+        f"/enrollments/{enrollment.id}/reopen", {"reason": "x"}
+    ).status_code in (403, 404)

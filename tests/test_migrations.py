@@ -128,3 +128,57 @@ def _migration(filename: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_closing_migration_widens_the_status_checks_and_keeps_every_row(
+    app: Flask, make: Factory
+) -> None:
+    """Enrollments with their history and payments survive the migration both ways; after it the
+    database takes closed_early and a close reason, and still refuses a status of no list."""
+    from sqlalchemy.exc import IntegrityError
+
+    from casework.enrollment import services
+    from tests.conftest import TODAY
+
+    programme = make.programme()
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment, 1_000_00)
+    closed = make.active_enrollment(programme)
+    ids = (enrollment.id, closed.id)
+    db.session.commit()
+    db.session.remove()
+    counts = "SELECT (SELECT count(*) FROM enrollment_events), (SELECT count(*) FROM obligations)"
+    with db.engine.connect() as conn:
+        before = conn.execute(text(counts)).one()
+    downgrade(revision="a05bb0e3cb60")
+    upgrade()
+    with db.engine.connect() as conn:
+        assert conn.execute(text(counts)).one() == before
+    closed = db.session.get(type(enrollment), ids[1])
+    services.close_early(
+        make.coordinator(closed.household.municipality),
+        closed,
+        services.EarlyClosing(TODAY, "moved_away", "Се преселија"),
+        today=TODAY,
+    )
+    db.session.commit()
+    db.session.remove()
+    for bad in (
+        "UPDATE enrollments SET status = 'lost' WHERE id = :id",
+        "UPDATE enrollments SET close_reason = 'bored' WHERE id = :id",
+        "UPDATE enrollment_events SET close_reason = 'bored' WHERE enrollment_id = :id",
+    ):
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(text(bad), {"id": ids[0]})
+    db.session.remove()
+    downgrade(revision="a05bb0e3cb60")
+    with db.engine.connect() as conn:
+        assert conn.execute(text(counts)).one()[0] == before[0] + 1
+        status = conn.execute(text("SELECT status FROM enrollments WHERE id = :id"), {"id": ids[1]})
+        assert status.scalar() == "withdrawn"
+        reason = conn.execute(
+            text("SELECT reason FROM enrollment_events WHERE to_status = 'withdrawn'")
+        ).scalar()
+        assert reason == "moved_away: Се преселија"
+    upgrade()
+    assert _schema_differences() == []

@@ -30,6 +30,7 @@ from casework.payments.models import (
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.security.services import RoleGrant, create_user
+from casework.work.models import WorkLog
 from tests.conftest import PASSWORD, TODAY, Factory, count
 
 PAID_ON = date(2022, 1, 10)
@@ -353,6 +354,38 @@ def test_a_reversal_cancels_the_payment_and_its_hours_and_the_trail_keeps_both(
     assert count(PaymentReversal) == 1
     actions = list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert "payment.create" in actions and "payment.reverse" in actions
+
+
+def test_a_reversal_after_work_keeps_the_verified_minutes_against_the_other_obligations(
+    make: Factory, officer: User, programme: Programme, enrollment: Enrollment
+) -> None:
+    """Minutes worked for a payment later reversed count against the family's other
+    obligations; what is left over is worked beyond what is owed, never lost."""
+    from casework.work import services as work
+    from casework.work.queries import balances
+
+    make.paid(enrollment, 200_00)  # 2 h, kept
+    reversed_payment = make.paid(enrollment, 800_00)  # 8 h, reversed after 6 h of work
+    site = make.site()
+    supervisor = make.user(Role.SUPERVISOR, organization=site.enterprise)
+    for day in (date(2021, 12, 6), date(2021, 12, 7)):
+        shift = work.Shift(day, 8 * 60, 11 * 60)
+        entry = work.log_work(
+            make.coordinator(make.municipality()),
+            enrollment.household.members[0],
+            site,
+            shift,
+            "Чистење",
+            today=TODAY,
+        )
+        work.verify(supervisor, entry, today=TODAY)
+    household_id = enrollment.household_id
+    before = balances([household_id])[household_id]
+    assert (before.owed, before.verified, before.remaining, before.beyond) == (600, 360, 240, 0)
+    services.reverse_payment(officer, reversed_payment, "Погрешна сметка", on=TODAY, today=TODAY)
+    after = balances([household_id])[household_id]
+    assert (after.owed, after.verified, after.remaining, after.beyond) == (120, 360, 0, 240)
+    assert count(WorkLog, WorkLog.household_id == household_id) == 2  # nothing reversed
 
 
 def test_an_officer_of_another_municipality_can_do_nothing_with_a_request(

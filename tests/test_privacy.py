@@ -349,6 +349,18 @@ def test_each_programme_keeps_data_for_its_own_number_of_years(make: Factory) ->
     assert kept.case_number not in due_on(date(2026, 12, 31))
 
 
+def test_a_family_closed_early_is_due_like_one_that_completed(make: Factory) -> None:
+    enrollment = make.active_enrollment(make.programme())
+    make.paid(enrollment, 1_000_00)  # hours still owed
+    enrollment_services.close_early(
+        make.coordinator(enrollment.household.municipality),
+        enrollment,
+        enrollment_services.EarlyClosing(on=TODAY, reason="died"),
+        today=TODAY,
+    )
+    assert due_on(date(2027, 1, 18)) == [enrollment.household.case_number]
+
+
 def test_a_family_still_in_a_programme_is_never_due(make: Factory, family: Family) -> None:
     assert due_on(date(2099, 1, 1)) == []
 
@@ -394,8 +406,13 @@ def test_every_column_of_the_familys_tables_has_an_anonymisation_decision() -> N
 
 
 def completed(family: Family) -> Household:
-    enrollment_services.complete(
-        family.coordinator, family.enrollment, on=TODAY, reason="Заврши", today=TODAY
+    """The family's enrollment ends on TODAY. It still owes hours (a completion is refused
+    then), so it is closed early: the family moved away."""
+    enrollment_services.close_early(
+        family.coordinator,
+        family.enrollment,
+        enrollment_services.EarlyClosing(on=TODAY, reason="moved_away", note="Заврши"),
+        today=TODAY,
     )
     return family.household
 

@@ -571,3 +571,96 @@ def test_the_auditors_home_has_indicators_and_no_names(pilot: Pilot, login_as: A
     assert "15,000.00 MKD" in page and "enrollment.completed" in page
     for enrollment in pilot.enrollments:
         assert enrollment.household.members[0].last_name not in page
+
+
+# --- hours worked beyond what is owed (a payment reversed after work) ---------------------------
+
+
+def test_hours_worked_before_a_reversal_show_beyond_what_is_owed_with_one_figure_everywhere(  # type: ignore[no-untyped-def]
+    make: Factory, login_as: Any, api_as, today_is
+) -> None:
+    from casework.balances.models import BalanceSnapshot
+    from casework.work.queries import balances
+
+    today_is(TODAY)
+    programme = make.programme()
+    enrollment = make.active_enrollment(programme)
+    household = enrollment.household
+    make.paid(enrollment, 500_00)  # 5 h, kept
+    reversed_payment = make.paid(enrollment, 1_000_00)  # 10 h, reversed after 9 h of work
+    site = make.site(programme.municipality)
+    supervisor = make.user(Role.SUPERVISOR, programme.municipality, organization=site.enterprise)
+    coordinator = make.coordinator(programme.municipality)
+    for day in (date(2021, 12, 6), date(2021, 12, 7), date(2021, 12, 8)):
+        shift = work.Shift(day, 8 * 60, 11 * 60)
+        entry = work.log_work(
+            coordinator, household.members[0], site, shift, "Чистење", today=TODAY
+        )
+        work.verify(supervisor, entry, today=TODAY)
+    officer = make.user(Role.OFFICER, programme.municipality)
+    payments.reverse_payment(officer, reversed_payment, "Платено двапати.", on=TODAY, today=TODAY)
+    household.language = "en"
+    db.session.commit()
+
+    balance = balances([household.id])[household.id]
+    assert (balance.owed, balance.verified, balance.remaining, balance.beyond) == (300, 540, 0, 240)
+    shown = "4:00 h"
+    browser, _user = login_as(Role.COORDINATOR, programme.municipality)
+    page = browser.get(f"/households/{household.id}").get_data(as_text=True)
+    assert f"Worked beyond what is owed</dt><dd>{shown}" in page
+    statement = browser.get(f"/households/{household.id}/statement").get_data(as_text=True)
+    assert f"Hours worked beyond what is owed</dt><dd>{shown}" in statement
+    pdf = browser.get(f"/households/{household.id}/statement.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Hours worked beyond what is owed" in text and shown in text
+    assert queries.indicators(programme, *PERIOD).beyond_minutes == 240
+    report = browser.get(
+        f"/programmes/{programme.id}/report?period_from=2021-11-01&period_to=2022-01-17"
+    ).get_data(as_text=True)
+    assert f"Hours worked beyond what is owed</dt><dd>{shown}" in report
+    api, _api_user = api_as(Role.COORDINATOR, programme.municipality)
+    answer = api.get(
+        f"/programmes/{programme.id}/report?period_from=2021-11-01&period_to=2022-01-17"
+    )
+    assert answer.get_json()["beyond_minutes"] == 240
+    # The balance check does not flag the family: what it worked covers what it owes.
+    run_check(programme, TODAY, today=TODAY)
+    snapshot = db.session.scalars(
+        select(BalanceSnapshot).where(BalanceSnapshot.household_id == household.id)
+    ).one()
+    assert (snapshot.status, snapshot.owed, snapshot.verified, snapshot.flagged) == (
+        "completed",
+        300,
+        540,
+        False,
+    )
+
+
+def test_the_report_counts_early_closings_apart_from_completions(
+    make: Factory, login_as: Any
+) -> None:
+    programme = make.programme()
+    coordinator = make.coordinator(programme.municipality)
+    completed, closed = (make.active_enrollment(programme) for _ in range(2))
+    enrollment_services.complete(
+        coordinator, completed, on=date(2022, 1, 10), reason="", today=TODAY
+    )
+    make.paid(closed, 2_000_00)
+    enrollment_services.close_early(
+        coordinator,
+        closed,
+        enrollment_services.EarlyClosing(on=date(2022, 1, 12), reason="moved_away"),
+        today=TODAY,
+    )
+    db.session.commit()
+    figures = queries.indicators(programme, *PERIOD)
+    assert (figures.completed, figures.closed_early, figures.active_now) == (1, 1, 0)
+    assert figures.completion_rate == 50
+    january = next(m for m in figures.months if m.month == date(2022, 1, 1))
+    assert (january.completed, january.closed_early) == (1, 1)
+    browser, _user = login_as(Role.COORDINATOR, programme.municipality)
+    page = browser.get(
+        f"/programmes/{programme.id}/report?period_from=2021-11-01&period_to=2022-01-17"
+    ).get_data(as_text=True)
+    assert "Families closed early, with hours owed</dt><dd>1" in page
+    assert "Families who completed their hours</dt><dd>1" in page

@@ -786,6 +786,8 @@ EXEMPT: dict[str, str] = {
     "commission_decisions.outcome": "enum",
     "enrollment_events.from_status": "enum",
     "enrollment_events.to_status": "enum",
+    "enrollment_events.close_reason": "enum (the reason's note carries the text)",
+    "enrollments.close_reason": "enum",
     "payment_requests.status": "enum",
     "work_logs.status": "enum",
     "alerts.previous_status": "enum",

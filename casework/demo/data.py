@@ -23,7 +23,7 @@ from casework.balances.services import run_check
 from casework.config import EXAMPLES_DIR
 from casework.db import utcnow
 from casework.enrollment import services as enrollment_services
-from casework.enrollment.models import CommissionMember, Enrollment, Seat
+from casework.enrollment.models import CloseReason, CommissionMember, Enrollment, Seat
 from casework.households.models import ExemptionReason, Household, Member, Relation
 from casework.households.services import (
     HouseholdData,
@@ -790,6 +790,55 @@ def _complete_finished(active: list[Household], users: DemoUsers, today: date) -
             )
 
 
+def _closings(active: list[Household], users: DemoUsers, today: date) -> None:
+    """A family closed early (it moved away, hours still owed), one withdrawn and reopened by
+    the coordinator, and a payment reversed after part of its hours were worked: that family
+    shows the hours it worked beyond what it owes."""
+    balances = work_queries.balances(h.id for h in active)
+    still_open = [
+        (h, e) for h in active if (e := enrollment_services.open_enrollment(h)) is not None
+    ]
+    owing = [(h, e) for h, e in still_open if balances[h.id].remaining and balances[h.id].verified]
+    if len(owing) < 3:
+        return
+    moved_enrollment, back_enrollment = owing[-1][1], owing[-2][1]
+    enrollment_services.close_early(
+        users.coordinator,
+        moved_enrollment,
+        enrollment_services.EarlyClosing(
+            on=today - timedelta(days=3),
+            reason=CloseReason.MOVED_AWAY,
+            note="Семејството се пресели кај роднини во Германија; часовите не се одработени.",
+        ),
+        today=today,
+    )
+    enrollment_services.withdraw(
+        users.coordinator,
+        back_enrollment,
+        on=today - timedelta(days=10),
+        reason="Семејството изјави дека се сели во Скопје.",
+        today=today,
+    )
+    enrollment_services.reopen(
+        users.coordinator,
+        back_enrollment,
+        reason="Семејството остана во Кичево и продолжува да работи; изјавата е повлечена.",
+        today=today,
+    )
+    for household, _enrollment in owing[:-2]:
+        obligations = work_queries.obligations_of(household)
+        largest = max(obligations, key=lambda o: o.minutes)
+        if balances[household.id].verified > balances[household.id].owed - largest.minutes:
+            payment_services.reverse_payment(
+                users.officer,
+                largest.payment,
+                "ЕВН го врати уплатеното: долгот бил веќе отпишан со судска спогодба.",
+                on=today,
+                today=today,
+            )
+            return
+
+
 def programme_opening(today: date) -> date:
     """The Monday about ten weeks before ``today``: the call for applications opens."""
     ten_weeks_ago = today - timedelta(weeks=10)
@@ -1001,6 +1050,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             trigger=Trigger.SCHEDULED,
         )
     _complete_finished(active, users, today)
+    _closings(active, users, today)
     set_targets(
         users.coordinator,
         kicevo_programme,

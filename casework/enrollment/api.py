@@ -29,7 +29,14 @@ from casework.api.views import (
     write,
 )
 from casework.enrollment import queries, services
-from casework.enrollment.models import CommissionMember, Enrollment, Seat, Status, Vote
+from casework.enrollment.models import (
+    CloseReason,
+    CommissionMember,
+    Enrollment,
+    Seat,
+    Status,
+    Vote,
+)
 from casework.errors import ConflictError, ValidationError
 from casework.households.models import Household
 from casework.households.queries import get_visible_household
@@ -50,6 +57,9 @@ class EventSchema(ma.Schema):
     effective_on = ma.fields.Date(required=True)
     reason = ma.fields.String(required=True)
     document_ref = ma.fields.String(required=True)
+    close_reason = ma.fields.String(
+        allow_none=True, metadata={"enum": [r.value for r in CloseReason]}
+    )
     actor_id = ma.fields.Integer(required=True)
 
 
@@ -81,6 +91,13 @@ class EnrollmentSummarySchema(ma.Schema):
     applied_on = ma.fields.Date(required=True)
     active_since = ma.fields.Date(allow_none=True)
     ended_on = ma.fields.Date(allow_none=True)
+    close_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "enum": [r.value for r in CloseReason],
+            "description": "why it was closed early (null unless closed_early)",
+        },
+    )
 
 
 class EnrollmentSchema(RecordSchema, EnrollmentSummarySchema):
@@ -115,6 +132,8 @@ ACTION_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "withdraw": (frozenset({"on", "reason"}), frozenset()),
     "complete": (frozenset({"on"}), frozenset({"reason"})),
+    "close_early": (frozenset({"on", "close_reason"}), frozenset({"note"})),
+    "reopen": (frozenset({"reason"}), frozenset()),
 }
 
 
@@ -134,7 +153,11 @@ class EnrollmentActionSchema(ma.Schema):
     signed_on = ma.fields.Date()
     agreement_ref = ma.fields.String()
     signatory_ids = ma.fields.List(ma.fields.Integer(validate=ID))
-    on = ma.fields.Date(metadata={"description": "the day a withdrawal or completion counts from"})
+    on = ma.fields.Date(
+        metadata={"description": "the day a withdrawal, completion or early closing counts from"}
+    )
+    close_reason = ma.fields.String(validate=ma.validate.OneOf([r.value for r in CloseReason]))
+    note = ma.fields.String(metadata={"description": "why, for an early closing (for other)"})
 
     @ma.validates_schema
     def _fields_of_the_action(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -194,6 +217,24 @@ def _close(enrollment: Enrollment, args: dict[str, Any], today: date) -> Enrollm
         )
 
 
+def _close_early(enrollment: Enrollment, args: dict[str, Any], today: date) -> Enrollment:
+    allow(policies.can_close_enrollment_early(current_user, enrollment))
+    closing = services.EarlyClosing(
+        on=args["on"], reason=args["close_reason"], note=args.get("note", "")
+    )
+    with fields_renamed({"effective_on": "on"}):
+        return services.close_early(current_user, enrollment, closing, today=today)
+
+
+def _reopen(household: Household, args: dict[str, Any], today: date) -> Enrollment:
+    """The household's latest enrollment, closed, taken back to where it was closed from."""
+    enrollment = queries.latest_enrollment(household)
+    if enrollment is None:
+        raise ConflictError(_("This household has never applied: there is nothing to reopen."))
+    allow(policies.can_reopen_enrollment(current_user, enrollment))
+    return services.reopen(current_user, enrollment, reason=args["reason"], today=today)
+
+
 # Each action after ``apply``: the service its page calls, on the household's open enrollment.
 STEPS: dict[str, Callable[[Enrollment, dict[str, Any], date], Enrollment]] = {
     "approve": _decide,
@@ -201,6 +242,7 @@ STEPS: dict[str, Callable[[Enrollment, dict[str, Any], date], Enrollment]] = {
     "sign_agreement": _sign,
     "withdraw": _close,
     "complete": _close,
+    "close_early": _close_early,
 }
 
 
@@ -231,7 +273,11 @@ def enrollment_step(args: dict[str, Any], household_id: int) -> Enrollment:
     - reject: ``decided_on``, ``votes``, ``reason``, optional ``reference``
     - sign_agreement: ``signed_on``, ``agreement_ref``, ``signatory_ids`` (adult members)
     - withdraw: ``on``, ``reason``
-    - complete: ``on``, optional ``reason``
+    - complete: ``on``, optional ``reason`` (refused while hours are left to work)
+    - close_early: ``on``, ``close_reason`` (moved_away, died, unable_to_work,
+      commission_decision, other), optional ``note`` (required for other)
+    - reopen: ``reason``; takes the household's latest enrollment, if completed, withdrawn or
+      closed early, back to the state it was closed from (refused while another is open)
 
     ``votes`` are the commission members present and how each voted:
     ``{"<commission member id>": "for" | "against" | "abstain"}`` (the ids are listed by
@@ -244,6 +290,8 @@ def enrollment_step(args: dict[str, Any], household_id: int) -> Enrollment:
     today = clock.today()
     if args["action"] == "apply":
         return _apply(household, args, today)
+    if args["action"] == "reopen":
+        return _reopen(household, args, today)
     return STEPS[args["action"]](_open_enrollment(household), args, today)
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from casework.forms_common import KeyedForm
-from casework.labels import SEAT_LABELS, VOTE_LABELS
+from casework.labels import CLOSE_REASON_LABELS, SEAT_LABELS, VOTE_LABELS
 
 
 class ApplyForm(KeyedForm):
@@ -48,6 +55,24 @@ class AgreementForm(KeyedForm):
 
 class CloseForm(KeyedForm):
     effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+
+
+class CloseEarlyForm(KeyedForm):
+    """Ending an enrollment with hours still owed; the page shows the balance first."""
+
+    effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    close_reason = SelectField(
+        _l("Reason"), choices=[("", "—"), *((k, v) for k, v in CLOSE_REASON_LABELS.items())]
+    )
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    confirm = BooleanField(
+        _l("I have checked the balance above: the enrollment ends with these hours left."),
+        validators=[DataRequired(_l("Confirm that the enrollment ends with hours left."))],
+    )
+
+
+class ReopenForm(KeyedForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 

@@ -34,9 +34,23 @@ class Status(StrEnum):
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
     REJECTED = "rejected"
+    CLOSED_EARLY = "closed_early"  # ended with hours still owed, for a reason of the list
 
 
 OPEN_STATUSES = (Status.APPLIED, Status.APPROVED, Status.ACTIVE)
+# Closings a coordinator may undo (a completion in error, a withdrawal, an early closing); a
+# commission's rejection is not undone here: the family applies again.
+REOPENABLE_STATUSES = (Status.CLOSED_EARLY, Status.COMPLETED, Status.WITHDRAWN)
+
+
+class CloseReason(StrEnum):
+    """Why an enrollment ends before its hours are worked off."""
+
+    MOVED_AWAY = "moved_away"
+    DIED = "died"
+    UNABLE_TO_WORK = "unable_to_work"  # permanently
+    COMMISSION_DECISION = "commission_decision"
+    OTHER = "other"  # the note says what
 
 
 class Seat(StrEnum):
@@ -60,6 +74,7 @@ class Enrollment(Base):
     __tablename__ = "enrollments"
     __table_args__ = (
         CheckConstraint(enum_check("status", Status), name="status"),
+        CheckConstraint(enum_check("close_reason", CloseReason), name="close_reason"),
         # One open enrollment per household, anywhere: with members' national IDs unique, no
         # person can be in two open enrollments, whatever races the requests run.
         Index(
@@ -78,6 +93,8 @@ class Enrollment(Base):
     applied_on: Mapped[date] = mapped_column(Date)
     active_since: Mapped[date | None] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date)
+    # Why it was closed early (None unless its status is closed_early).
+    close_reason: Mapped[CloseReason | None] = mapped_column(EnumText(CloseReason, 20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     household: Mapped[Household] = relationship()
@@ -94,10 +111,17 @@ class Enrollment(Base):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def is_reopenable(self) -> bool:
+        return self.status in REOPENABLE_STATUSES
+
 
 class EnrollmentEvent(Base):
     __tablename__ = "enrollment_events"
-    __table_args__ = (CheckConstraint(enum_check("to_status", Status), name="to_status"),)
+    __table_args__ = (
+        CheckConstraint(enum_check("to_status", Status), name="to_status"),
+        CheckConstraint(enum_check("close_reason", CloseReason), name="close_reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
@@ -106,11 +130,18 @@ class EnrollmentEvent(Base):
     effective_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text, default="")
     document_ref: Mapped[str] = mapped_column(String(120), default="")
+    # An early closing's reason from the list (``reason`` holds its note).
+    close_reason: Mapped[CloseReason | None] = mapped_column(EnumText(CloseReason, 20))
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enrollment: Mapped[Enrollment] = relationship(back_populates="events")
     actor: Mapped[User] = relationship()
+
+    @property
+    def is_reopening(self) -> bool:
+        """A step back out of a closing (the history shows it as a reopening)."""
+        return self.from_status in REOPENABLE_STATUSES and self.to_status in OPEN_STATUSES
 
 
 class CommissionMember(Base):

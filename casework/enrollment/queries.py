@@ -74,3 +74,13 @@ def open_enrollment(household: Household) -> Enrollment | None:
             Enrollment.household_id == household.id, Enrollment.status.in_(OPEN_STATUSES)
         )
     )
+
+
+def latest_enrollment(household: Household) -> Enrollment | None:
+    """The household's most recent application or enrollment (the one a reopening undoes)."""
+    return db.session.scalar(
+        select(Enrollment)
+        .where(Enrollment.household_id == household.id)
+        .order_by(Enrollment.applied_on.desc(), Enrollment.id.desc())
+        .limit(1)
+    )

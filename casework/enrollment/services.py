@@ -10,15 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from casework import formatting
 from casework.audit.services import record
 from casework.enrollment.models import (
+    REOPENABLE_STATUSES,
     Agreement,
     AgreementSignatory,
+    CloseReason,
     CommissionDecision,
     CommissionMember,
     DecisionVote,
@@ -36,14 +41,19 @@ from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
 
+if TYPE_CHECKING:
+    from casework.work.queries import Balance
+
 ADULT_AGE = 18
 
 # Which state may follow which. Anything else is refused.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.APPLIED: frozenset({Status.APPROVED, Status.REJECTED, Status.WITHDRAWN}),
     Status.APPROVED: frozenset({Status.ACTIVE, Status.WITHDRAWN}),
-    Status.ACTIVE: frozenset({Status.COMPLETED, Status.WITHDRAWN}),
+    Status.ACTIVE: frozenset({Status.COMPLETED, Status.CLOSED_EARLY, Status.WITHDRAWN}),
+    # Closed: nothing moves them forward; ``reopen`` alone takes some of them back.
     Status.COMPLETED: frozenset(),
+    Status.CLOSED_EARLY: frozenset(),
     Status.WITHDRAWN: frozenset(),
     Status.REJECTED: frozenset(),
 }
@@ -94,10 +104,38 @@ def _move(
     *,
     reason: str = "",
     document_ref: str = "",
+    close_reason: CloseReason | None = None,
+    changes: Mapping[str, object] | None = None,
 ) -> EnrollmentEvent:
-    current = enrollment.status
-    if target not in TRANSITIONS[current]:
+    if target not in TRANSITIONS[enrollment.status]:
         raise _refuse_transition(enrollment, target)
+    return _step(
+        actor,
+        enrollment,
+        target,
+        effective_on,
+        reason=reason,
+        document_ref=document_ref,
+        close_reason=close_reason,
+        changes=changes,
+    )
+
+
+def _step(
+    actor: User,
+    enrollment: Enrollment,
+    target: Status,
+    effective_on: date,
+    *,
+    reason: str = "",
+    document_ref: str = "",
+    close_reason: CloseReason | None = None,
+    action: str = "",
+    changes: Mapping[str, object] | None = None,
+) -> EnrollmentEvent:
+    """Record one step of the history (event and audit, ``enrollment.<action>``, by default
+    the new status) once its rules have passed."""
+    current = enrollment.status
     enrollment.status = target
     event = EnrollmentEvent(
         enrollment=enrollment,
@@ -106,13 +144,14 @@ def _move(
         effective_on=effective_on,
         reason=reason,
         document_ref=document_ref,
+        close_reason=close_reason,
         actor_id=actor.id,
     )
     db.session.add(event)
     db.session.flush()
     record(
         actor,
-        f"enrollment.{target}",
+        f"enrollment.{action or target}",
         "enrollment",
         enrollment.id,
         municipality_id=enrollment.household.municipality_id,
@@ -121,6 +160,8 @@ def _move(
             "effective_on": effective_on,
             "reason": reason,
             "document_ref": document_ref,
+            **({"close_reason": close_reason} if close_reason is not None else {}),
+            **(changes or {}),
         },
     )
     return event
@@ -385,16 +426,141 @@ def withdraw(
     return enrollment
 
 
+def balance_of(enrollment: Enrollment) -> Balance:
+    """The household's hours as its page shows them (owed, verified, left): what a closing
+    is decided on."""
+    from casework.work.queries import balances  # work.queries imports this module
+
+    return balances([enrollment.household_id])[enrollment.household_id]
+
+
+def _hours(minutes: int) -> str:
+    return formatting.hours(minutes, str(get_locale() or "en"))
+
+
 def complete(
     actor: User, enrollment: Enrollment, *, on: date, reason: str, today: date
 ) -> Enrollment:
-    """Close an active enrollment whose family has done what it agreed to."""
+    """Close an active enrollment whose family has worked off every hour it owes. With hours
+    left it is refused: ending it then is an early closing, with its reason."""
     _check_manage(actor, enrollment)
     if Status.COMPLETED not in TRANSITIONS[enrollment.status]:
         raise _refuse_transition(enrollment, Status.COMPLETED)
     _check_date(on, today, "effective_on", not_before=enrollment.active_since)
+    balance = balance_of(enrollment)
+    if balance.remaining > 0:
+        raise ConflictError(
+            _(
+                "The family still has %(hours)s to work: the enrollment can be completed only "
+                "when every hour is worked off. To end it now, close it early and give the "
+                "reason.",
+                hours=_hours(balance.remaining),
+            )
+        )
     enrollment.ended_on = on
-    _move(actor, enrollment, Status.COMPLETED, on, reason=reason.strip())
+    _move(
+        actor,
+        enrollment,
+        Status.COMPLETED,
+        on,
+        reason=reason.strip(),
+        changes={"minutes_owed": balance.owed, "minutes_verified": balance.verified},
+    )
+    return enrollment
+
+
+@dataclass(frozen=True)
+class EarlyClosing:
+    """An enrollment ended before its hours were worked off: when, why (a ``CloseReason``
+    value) and a note (required for "other")."""
+
+    on: date
+    reason: str
+    note: str = ""
+
+
+def close_early(
+    actor: User, enrollment: Enrollment, closing: EarlyClosing, *, today: date
+) -> Enrollment:
+    """End an active enrollment with hours still owed (the family moved away, a member died,
+    ...). The hours left stay on record; the report counts it apart from completions."""
+    if not policies.can_close_enrollment_early(actor, enrollment):
+        raise PermissionDenied()
+    if Status.CLOSED_EARLY not in TRANSITIONS[enrollment.status]:
+        raise _refuse_transition(enrollment, Status.CLOSED_EARLY)
+    if closing.reason not in frozenset(CloseReason):
+        raise ValidationError(_("Choose why the enrollment ends early."), "close_reason")
+    reason = CloseReason(closing.reason)
+    note = closing.note.strip()
+    if reason == CloseReason.OTHER and not note:
+        raise ValidationError(_("Say in the note why the enrollment ends early."), "note")
+    _check_date(closing.on, today, "effective_on", not_before=enrollment.active_since)
+    balance = balance_of(enrollment)
+    if balance.owed and not balance.remaining:
+        raise ConflictError(
+            _("Every hour owed is worked off: complete the enrollment instead of closing it early.")
+        )
+    enrollment.ended_on = closing.on
+    enrollment.close_reason = reason
+    _move(
+        actor,
+        enrollment,
+        Status.CLOSED_EARLY,
+        closing.on,
+        reason=note,
+        close_reason=reason,
+        changes={
+            "minutes_owed": balance.owed,
+            "minutes_verified": balance.verified,
+            "minutes_left": balance.remaining,
+        },
+    )
+    return enrollment
+
+
+def status_before_closing(enrollment: Enrollment) -> Status:
+    """The state a closed enrollment left to be closed: where reopening takes it back."""
+    closing = next(
+        (e for e in reversed(enrollment.events) if e.to_status == enrollment.status), None
+    )
+    if closing is not None and closing.from_status is not None:
+        return closing.from_status
+    return Status.ACTIVE if enrollment.active_since else Status.APPLIED
+
+
+def reopen(actor: User, enrollment: Enrollment, *, reason: str, today: date) -> Enrollment:
+    """Undo a closing (completed in error, withdrawn, closed early): the enrollment goes back
+    to the state it was closed from, and the history keeps both steps with their reasons.
+    Refused while the household has another open application or enrollment."""
+    if not policies.can_reopen_enrollment(actor, enrollment):
+        raise PermissionDenied()
+    if enrollment.status not in REOPENABLE_STATUSES:
+        raise ConflictError(
+            _("Only an enrollment completed, withdrawn or closed early can be reopened.")
+        )
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for reopening the enrollment."), "reason")
+    if open_enrollment(enrollment.household) is not None:
+        raise ConflictError(_("This household already has an open application or enrollment."))
+    target = status_before_closing(enrollment)
+    ended_on, close_reason = enrollment.ended_on, enrollment.close_reason
+    enrollment.ended_on = None
+    enrollment.close_reason = None
+    try:
+        _step(
+            actor,
+            enrollment,
+            target,
+            today,
+            reason=reason.strip(),
+            action="reopened",
+            changes={"ended_on": [ended_on, None], "close_reason": [close_reason, None]},
+        )
+    except IntegrityError:
+        # Another request opened an enrollment for the household a moment ago.
+        raise ConflictError(
+            _("This household already has an open application or enrollment.")
+        ) from None
     return enrollment
 
 

@@ -13,9 +13,11 @@ from casework.enrollment import queries, services
 from casework.enrollment.forms import (
     AgreementForm,
     ApplyForm,
+    CloseEarlyForm,
     CloseForm,
     CommissionMemberForm,
     DecisionForm,
+    ReopenForm,
     vote_choices,
 )
 from casework.enrollment.models import Enrollment
@@ -163,7 +165,13 @@ def _close(enrollment_id: int, action: str) -> str | Response:
         ),
         then=_back,
         success=_("Enrollment closed."),
-    ) or render_template("enrollment/close.html", form=form, enrollment=enrollment, action=action)
+    ) or render_template(
+        "enrollment/close.html",
+        form=form,
+        enrollment=enrollment,
+        action=action,
+        balance=services.balance_of(enrollment),
+    )
 
 
 @bp.route("/enrollments/<int:enrollment_id>/withdraw", methods=["GET", "POST"])
@@ -174,6 +182,59 @@ def withdraw(enrollment_id: int) -> str | Response:
 @bp.route("/enrollments/<int:enrollment_id>/complete", methods=["GET", "POST"])
 def complete(enrollment_id: int) -> str | Response:
     return _close(enrollment_id, "complete")
+
+
+@bp.route("/enrollments/<int:enrollment_id>/close-early", methods=["GET", "POST"])
+def close_early(enrollment_id: int) -> str | Response:
+    """Ending an enrollment with hours still owed: the page shows the balance, asks for the
+    reason and a confirmation."""
+    enrollment = visible(queries.get_visible_enrollment(current_user, enrollment_id))
+    allow(policies.can_close_enrollment_early(current_user, enrollment))
+    form = CloseEarlyForm()
+    today = clock.today()
+    if request.method == "GET":
+        form.effective_on.data = today
+    return submit(
+        form,
+        lambda: services.close_early(
+            current_user,
+            enrollment,
+            services.EarlyClosing(
+                on=form.effective_on.data,
+                reason=form.close_reason.data or "",
+                note=form.note.data or "",
+            ),
+            today=today,
+        ),
+        then=_back,
+        success=_("Enrollment closed early."),
+    ) or render_template(
+        "enrollment/close_early.html",
+        form=form,
+        enrollment=enrollment,
+        balance=services.balance_of(enrollment),
+    )
+
+
+@bp.route("/enrollments/<int:enrollment_id>/reopen", methods=["GET", "POST"])
+def reopen(enrollment_id: int) -> str | Response:
+    enrollment = visible(queries.get_visible_enrollment(current_user, enrollment_id))
+    allow(policies.can_reopen_enrollment(current_user, enrollment))
+    form = ReopenForm()
+    return submit(
+        form,
+        lambda: services.reopen(
+            current_user, enrollment, reason=form.reason.data or "", today=clock.today()
+        ),
+        then=_back,
+        success=_("Enrollment reopened."),
+    ) or render_template(
+        "enrollment/reopen.html",
+        form=form,
+        enrollment=enrollment,
+        returns_to=services.status_before_closing(enrollment),
+        balance=services.balance_of(enrollment),
+    )
 
 
 @bp.route("/programmes/<int:programme_id>/commission", methods=["GET", "POST"])

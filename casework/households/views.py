@@ -129,6 +129,9 @@ def detail(household_id: int) -> str:
         can_write_note=policies.can_write_note(current_user, household),
         enrollments=enrollments,
         current=current,
+        can_reopen=bool(enrollments)
+        and enrollments[0].is_reopenable
+        and policies.can_reopen_enrollment(current_user, enrollments[0]),
         work_refusals={
             m.id: enrollment_services.work_refusal(m, current, today) for m in household.members
         },

@@ -158,11 +158,13 @@ ANONYMISATION: dict[str, dict[str, Erase]] = {
         "id household_id other_household_id reason decision decided_by_id decided_at"
     ),
     "enrollments": _keep(
-        "id household_id programme_id status applied_on active_since ended_on created_at"
+        "id household_id programme_id status applied_on active_since ended_on close_reason "
+        "created_at"
     ),
     "enrollment_events": {
         **_keep(
-            "id enrollment_id from_status to_status effective_on document_ref actor_id recorded_at"
+            "id enrollment_id from_status to_status effective_on document_ref close_reason "
+            "actor_id recorded_at"
         ),
         "reason": Erase.REDACT,
     },
@@ -334,7 +336,7 @@ class DueHousehold:
     ended_on: date  # the day its last enrollment ended
 
 
-ENDED_STATUSES = (Status.COMPLETED, Status.WITHDRAWN, Status.REJECTED)
+ENDED_STATUSES = (Status.COMPLETED, Status.CLOSED_EARLY, Status.WITHDRAWN, Status.REJECTED)
 
 
 def years_before(day: date, years: int) -> date:

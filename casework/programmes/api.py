@@ -64,6 +64,9 @@ class FiguresSchema(ma.Schema):
 
     activated = ma.fields.Integer(required=True)
     completed = ma.fields.Integer(required=True)
+    closed_early = ma.fields.Integer(
+        required=True, metadata={"description": "ended with hours owed: not completions"}
+    )
     paid_deni = ma.fields.Integer(required=True)
     owed_minutes = ma.fields.Integer(required=True)
     verified_minutes = ma.fields.Integer(required=True)
@@ -84,6 +87,10 @@ class ReportSchema(FiguresSchema):
     period_from = ma.fields.Date(required=True)
     period_to = ma.fields.Date(required=True)
     active_now = ma.fields.Integer(required=True)
+    beyond_minutes = ma.fields.Integer(
+        required=True,
+        metadata={"description": "minutes worked beyond what is owed, at the period's end"},
+    )
     completion_rate = ma.fields.Integer(allow_none=True, metadata={"description": "percent"})
     average_days_to_complete = ma.fields.Integer(allow_none=True)
     by_creditor = ma.fields.List(ma.fields.Nested(CreditorTotal), required=True)
@@ -126,7 +133,9 @@ def get_report(args: dict[str, Any], programme_id: int) -> dict[str, Any]:
         "period_to": figures.period_to,
         "activated": figures.activated,
         "completed": figures.completed,
+        "closed_early": figures.closed_early,
         "active_now": figures.active_now,
+        "beyond_minutes": figures.beyond_minutes,
         "paid_deni": figures.paid_deni,
         "owed_minutes": figures.owed_minutes,
         "verified_minutes": figures.verified_minutes,

@@ -66,6 +66,7 @@ class MonthRow:
     paid_deni: int = 0
     owed_minutes: int = 0
     verified_minutes: int = 0
+    closed_early: int = 0
 
 
 @dataclass
@@ -77,10 +78,14 @@ class Indicators:
     period_to: date
     activated: int = 0
     completed: int = 0
+    closed_early: int = 0  # ended with hours owed, for a reason: never counted as completed
     active_now: int = 0
     paid_deni: int = 0
     owed_minutes: int = 0
     verified_minutes: int = 0
+    # Verified minutes beyond what the programme's families owe at the end of the period (a
+    # payment reversed after they worked): the sum of each household's Balance.beyond.
+    beyond_minutes: int = 0
     days_to_complete: list[int] = field(default_factory=list)
     by_creditor: list[tuple[str, int]] = field(default_factory=list)
     months: list[MonthRow] = field(default_factory=list)
@@ -149,6 +154,19 @@ def indicators(programme: Programme, period_from: date, period_to: date) -> Indi
         if active_since is not None:
             result.days_to_complete.append((ended_on - active_since).days)
     result.completed = len(completed)
+    result.closed_early = add(
+        db.session.execute(
+            select(_month(Enrollment.ended_on), func.count())
+            .where(
+                in_programme,
+                Enrollment.status == Status.CLOSED_EARLY,
+                Enrollment.ended_on.between(period_from, period_to),
+            )
+            .group_by(_month(Enrollment.ended_on))
+        ),
+        "closed_early",
+    )
+    result.beyond_minutes = beyond_what_is_owed(programme, period_to)
     result.active_now = (
         db.session.scalar(
             select(func.count()).where(in_programme, Enrollment.status == Status.ACTIVE)
@@ -211,6 +229,15 @@ def indicators(programme: Programme, period_from: date, period_to: date) -> Indi
     )
     result.months = list(months.values())
     return result
+
+
+def beyond_what_is_owed(programme: Programme, as_of: date) -> int:
+    """Minutes the programme's households worked beyond what they owe, as of a day: each
+    household's balance as its page and statement show it (``Balance.beyond``), summed."""
+    households = db.session.scalars(
+        select(Enrollment.household_id).where(Enrollment.programme_id == programme.id).distinct()
+    ).all()
+    return sum(b.beyond for b in balances(households, as_of=as_of).values())
 
 
 def weekly_verified_minutes(
@@ -353,6 +380,16 @@ class Statement:
                 formatting.hours(self.balance.pending, locale),
             ),
             (_("Hours left"), formatting.hours(self.balance.remaining, locale)),
+            *(
+                [
+                    (
+                        _("Hours worked beyond what is owed"),
+                        formatting.hours(self.balance.beyond, locale),
+                    )
+                ]
+                if self.balance.beyond
+                else []
+            ),
             (_("To be worked by"), formatting.day(self.due_on, locale)),
         ]
 

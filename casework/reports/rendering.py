@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from casework import formatting
 from casework.extensions import db
 from casework.reports.exports import BATCH, Export, money
-from casework.reports.queries import Indicators
+from casework.reports.queries import Indicators, MonthRow
 
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -185,7 +185,7 @@ def report_pdf(figures: Indicators, locale: str) -> bytes:
             [
                 f"{row.month:%m.%Y}",
                 str(row.activated),
-                str(row.completed),
+                _closings(row),
                 formatting.money(row.paid_deni, locale),
                 formatting.hours(row.owed_minutes, locale),
                 formatting.hours(row.verified_minutes, locale),
@@ -195,6 +195,15 @@ def report_pdf(figures: Indicators, locale: str) -> bytes:
         [25, 30, 25, 40, 35, 35],
     )
     return bytes(pdf.output())
+
+
+def _closings(row: MonthRow) -> str:
+    """Completions, and beside them the early closings (never counted as completions)."""
+    if not row.closed_early:
+        return str(row.completed)
+    return _(
+        "%(completed)d (+%(early)d closed early)", completed=row.completed, early=row.closed_early
+    )
 
 
 def report_facts(figures: Indicators, locale: str) -> list[tuple[str, str]]:
@@ -220,6 +229,7 @@ def report_facts(figures: Indicators, locale: str) -> list[tuple[str, str]]:
             against(str(figures.activated), _opt(programme.target_families)),
         ),
         (_("Families who completed their hours"), str(figures.completed)),
+        (_("Families closed early, with hours owed"), str(figures.closed_early)),
         (_("Families active now"), str(figures.active_now)),
         (_("Debt paid"), goal(formatting.money, figures.paid_deni, programme.target_debt_deni)),
         (_("Hours owed for those payments"), formatting.hours(figures.owed_minutes, locale)),
@@ -227,6 +237,7 @@ def report_facts(figures: Indicators, locale: str) -> list[tuple[str, str]]:
             _("Hours verified"),
             goal(formatting.hours, figures.verified_minutes, programme.target_minutes),
         ),
+        (_("Hours worked beyond what is owed"), formatting.hours(figures.beyond_minutes, locale)),
         (_("Completion rate"), "—" if rate is None else f"{rate} %"),
         (
             _("Average time to complete"),
@@ -256,6 +267,7 @@ def report_xlsx(figures: Indicators, locale: str) -> bytes:
         (_("Period to"), figures.period_to, None),
         (_("Families activated"), figures.activated, programme.target_families),
         (_("Families who completed their hours"), figures.completed, None),
+        (_("Families closed early, with hours owed"), figures.closed_early, None),
         (_("Families active now"), figures.active_now, None),
         (
             _("Debt paid (ден.)"),
@@ -268,6 +280,7 @@ def report_xlsx(figures: Indicators, locale: str) -> bytes:
             Decimal(figures.verified_minutes) / 60,
             Decimal(programme.target_minutes) / 60 if programme.target_minutes else None,
         ),
+        (_("Hours worked beyond what is owed"), Decimal(figures.beyond_minutes) / 60, None),
         (_("Completion rate (%)"), figures.completion_rate, None),
         (_("Average days to complete"), figures.average_days_to_complete, None),
     ]
@@ -294,6 +307,7 @@ def report_xlsx(figures: Indicators, locale: str) -> bytes:
                 _("Debt paid (ден.)"),
                 _("Minutes owed"),
                 _("Minutes verified"),
+                _("Closed early"),
             )
         ]
     )
@@ -306,6 +320,7 @@ def report_xlsx(figures: Indicators, locale: str) -> bytes:
                 money(row.paid_deni),
                 row.owed_minutes,
                 row.verified_minutes,
+                row.closed_early,
             ]
         )
         months.cell(row=months.max_row, column=1).number_format = "MM.YYYY"

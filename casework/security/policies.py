@@ -301,6 +301,18 @@ def can_manage_enrollment(user: User, enrollment: Enrollment) -> bool:
     return can_manage_household(user, enrollment.household)
 
 
+def can_close_enrollment_early(user: User, enrollment: Enrollment) -> bool:
+    """Ending an enrollment with hours still owed: its household's coordinators, who see the
+    balance and give the reason."""
+    return can_manage_enrollment(user, enrollment)
+
+
+def can_reopen_enrollment(user: User, enrollment: Enrollment) -> bool:
+    """Undoing a closing (a completion in error, a withdrawal, an early closing): a
+    coordinator of the household's municipality, with a reason."""
+    return enrollment.household.municipality_id in user.municipalities_as(Role.COORDINATOR)
+
+
 def can_read_alert(user: User, alert: Alert) -> bool:
     """An alert is its recipient's own: read per person, never seen by another."""
     return alert.user_id == user.id

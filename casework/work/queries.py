@@ -38,6 +38,13 @@ class Balance:
         return max(self.owed - self.verified, 0)
 
     @property
+    def beyond(self) -> int:
+        """Verified minutes worked beyond what is owed (a payment reversed after the family
+        worked for it): kept, shown, and counted against any later obligation of the
+        household, never lost."""
+        return max(self.verified - self.owed, 0)
+
+    @property
     def percent_done(self) -> int:
         if self.owed <= 0:
             return 0
