@@ -91,10 +91,13 @@ def perform(
 ) -> Response:
     """A button without fields (confirm, approve, cancel): a refusal is flashed and the user
     sent ``back`` where the button was."""
-    made = unit_of_work(
-        act, then=then, success=success, refused=lambda e: flash(e.message, "error")
-    )
+    made = unit_of_work(act, then=then, success=success, refused=_flash_all)
     return made if made is not None else back()
+
+
+def _flash_all(error: DomainError) -> None:
+    for _field, message in error.errors:
+        flash(message, "error")
 
 
 def respond(

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from casework.forms_common import DayField
 from casework.labels import SEAT_LABELS, VOTE_LABELS
 
 
 class ApplyForm(FlaskForm):
     programme_id = SelectField(_l("Programme"), coerce=int)
-    applied_on = DateField(_l("Application received on"), validators=[DataRequired()])
+    applied_on = DayField(_l("Application received on"), validators=[DataRequired()])
 
 
 class DecisionForm(FlaskForm):
     """Votes are read from ``vote-<member id>`` fields, one per commission member."""
 
-    decided_on = DateField(_l("Decided on"), validators=[DataRequired()])
+    decided_on = DayField(_l("Decided on"), validators=[DataRequired()])
     outcome = SelectField(
         _l("Decision"),
         choices=[("approved", _l("Approved")), ("rejected", _l("Rejected"))],
@@ -35,7 +36,7 @@ def vote_choices() -> list[tuple[str, str]]:
 
 
 class AgreementForm(FlaskForm):
-    signed_on = DateField(_l("Signed on"), validators=[DataRequired()])
+    signed_on = DayField(_l("Signed on"), validators=[DataRequired()])
     reference = StringField(_l("Agreement number"), validators=[DataRequired(), Length(max=120)])
     signatories = SelectMultipleField(
         _l("Signed by"),
@@ -47,7 +48,7 @@ class AgreementForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    effective_on = DayField(_l("Effective on"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 
