@@ -54,6 +54,12 @@ class DayField(DateField):
             except ValueError:
                 raise ValueError(self.gettext("Not a valid date value.")) from None
 
+    def post_validate(self, form: Any, validation_stopped: bool) -> None:
+        """A date written but unreadable says why, not "required" (``DataRequired`` clears
+        the field's errors when its data is empty)."""
+        if self.process_errors:
+            self.errors = list(self.process_errors)
+
 
 class MoneyField(StringField):
     """An amount typed as on a bill (``15.000,00``), held as deni in ``.data``."""

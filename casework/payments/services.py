@@ -24,7 +24,7 @@ from casework.audit.models import AccessAction
 from casework.audit.services import log_access, record
 from casework.bounds import MAX_AMOUNT_DENI, too_large_amount
 from casework.enrollment.models import Enrollment, Status
-from casework.errors import ConflictError, PermissionDenied, ValidationError, checking
+from casework.errors import Checks, ConflictError, PermissionDenied, ValidationError, checking
 from casework.extensions import db
 from casework.households.models import Household
 from casework.labels import REQUEST_STATUS_LABELS, label
@@ -143,33 +143,60 @@ class ArrearData:
     received_on: date
 
 
-def _check_arrear(data: ArrearData, today: date) -> None:
-    """Every mistake of a statement at once: its period, its day of receipt, its amounts."""
+@dataclass(frozen=True)
+class ArrearDraft:
+    """A statement as far as it was typed: ``None`` where a date or an amount is missing or
+    unreadable (the form says so itself); what is there is checked all the same."""
+
+    period_from: date | None
+    period_to: date | None
+    principal_deni: int | None
+    penalty_deni: int | None
+    statement_ref: str
+    received_on: date | None
+
+
+def check_arrear(draft: ArrearDraft | ArrearData, *, today: date) -> None:
+    """Every mistake of a statement at once: its period, its day of receipt, its amounts.
+    The form calls it too when a field of its own is refused, to show all of them together."""
     with checking() as checks:
-        if data.period_to < data.period_from:
-            checks.refuse(_("The period must end on or after its start."), "period_to")
-        if data.received_on > today:
-            checks.refuse(_("The date cannot be in the future."), "received_on")
-        elif data.received_on < data.period_from:
-            checks.refuse(
-                _("A statement cannot be received before the period it covers."), "received_on"
-            )
-        for field, value in (("principal", data.principal_deni), ("penalty", data.penalty_deni)):
-            if value < 0:
-                checks.refuse(_("Enter an amount of zero or more."), field)
-            elif value > MAX_AMOUNT_DENI:
-                checks.refuse(too_large_amount(_AMOUNT_LABELS[field]()), field)
-        if checks.ok("principal", "penalty") and data.principal_deni + data.penalty_deni == 0:
-            checks.refuse(_("A statement must show something owed."), "principal")
-        if not data.statement_ref.strip():
+        _check_period(checks, draft, today)
+        _check_amounts(checks, draft)
+        if not draft.statement_ref.strip():
             checks.refuse(_("Enter the statement or invoice number."), "statement_ref")
+
+
+def _check_period(checks: Checks, draft: ArrearDraft | ArrearData, today: date) -> None:
+    start, end, received = draft.period_from, draft.period_to, draft.received_on
+    if start is not None and end is not None and end < start:
+        checks.refuse(_("The period must end on or after its start."), "period_to")
+    if received is not None and received > today:
+        checks.refuse(_("The date cannot be in the future."), "received_on")
+    elif received is not None and start is not None and received < start:
+        checks.refuse(
+            _("A statement cannot be received before the period it covers."), "received_on"
+        )
+
+
+def _check_amounts(checks: Checks, draft: ArrearDraft | ArrearData) -> None:
+    for field, value in (("principal", draft.principal_deni), ("penalty", draft.penalty_deni)):
+        if value is not None and value < 0:
+            checks.refuse(_("Enter an amount of zero or more."), field)
+        elif value is not None and value > MAX_AMOUNT_DENI:
+            checks.refuse(too_large_amount(_AMOUNT_LABELS[field]()), field)
+    if (
+        checks.ok("principal", "penalty")
+        and draft.principal_deni is not None
+        and (draft.principal_deni + (draft.penalty_deni or 0)) == 0
+    ):
+        checks.refuse(_("A statement must show something owed."), "principal")
 
 
 def record_arrear(actor: User, account: UtilityAccount, data: ArrearData, *, today: date) -> Arrear:
     """A creditor's statement. Entered once; a wrong statement is answered by a new one."""
     if not policies.can_record_arrears(actor, account.household):
         raise PermissionDenied()
-    _check_arrear(data, today)
+    check_arrear(data, today=today)
     arrear = Arrear(
         account=account,
         period_from=data.period_from,
