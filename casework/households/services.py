@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -452,6 +453,22 @@ def _member_at(index: int) -> Iterator[None]:
         raise
 
 
+def _check_applicant(
+    data: HouseholdData, members: Sequence[MemberData], head_at: int, today: date
+) -> None:
+    """The household's and every member's mistakes at once, before anything is written."""
+
+    def member(index: int, person: MemberData) -> None:
+        with _member_at(index):
+            head = index == head_at
+            _clean_member(replace(person, relation=Relation.HEAD) if head else person, today)
+
+    with checking() as checks:
+        checks.run(lambda: _clean_household(data, today))
+        for index, person in enumerate(members):
+            checks.run(partial(member, index, person))
+
+
 def register_applicant(
     actor: User,
     programme: Programme,
@@ -469,6 +486,7 @@ def register_applicant(
 
     municipality = programme.municipality
     data = replace(data, language=data.language or municipality.default_locale)
+    _check_applicant(data, members, head_at, today)
     with _member_at(head_at):
         household = create_household(actor, municipality, data, members[head_at], today=today)
     for index, member in enumerate(members):
