@@ -387,3 +387,23 @@ def test_a_birth_date_that_does_not_exist_is_named_as_such(login_as) -> None:  #
     assert "The date 1984-02-31 does not exist." in body
     assert "Not a valid date value." not in body
     assert count(Household) == 0
+
+
+def test_a_case_note_dated_in_the_future_is_refused(make: Factory) -> None:
+    from datetime import timedelta
+
+    from casework.households.models import CaseNote
+    from casework.households.services import add_note
+
+    household = make.household()
+    with pytest.raises(ValidationError, match="future") as refused:
+        add_note(
+            make.coordinator(household.municipality),
+            household,
+            "Посета на домот.",
+            "ngo",
+            written_on=TODAY + timedelta(days=1),
+            today=TODAY,
+        )
+    assert refused.value.field == "written_on"
+    assert count(CaseNote) == 0
