@@ -45,14 +45,14 @@ class DayField(DateField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         try:
             super().process_formdata(valuelist)
-        except ValueError:
+        except ValueError as unreadable:  # WTForms' own words, in the user's language
             raw = " ".join(str(v) for v in valuelist).strip()
             try:
                 self.data = parse_day(raw)
             except NoSuchDay:
                 raise ValueError(no_such_day(raw)) from None
             except ValueError:
-                raise ValueError(self.gettext("Not a valid date value.")) from None
+                raise unreadable from None
 
     def post_validate(self, form: Any, validation_stopped: bool) -> None:
         """A date written but unreadable says why, not "required" (``DataRequired`` clears
