@@ -57,7 +57,8 @@ class DayField(DateField):
     def post_validate(self, form: Any, validation_stopped: bool) -> None:
         """A date written but unreadable says why, not "required" (``DataRequired`` clears
         the field's errors when its data is empty)."""
-        if self.process_errors:
+        written = any(str(value).strip() for value in self.raw_data or ())
+        if written and self.process_errors:
             self.errors = list(self.process_errors)
 
 
