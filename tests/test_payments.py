@@ -180,7 +180,7 @@ def test_nobody_approves_a_request_they_made_or_changed(
 
 
 def test_approving_twice_or_out_of_turn_is_refused(
-    coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+    coordinator: User, officer: User, officer2: User, enrollment: Enrollment, arrear: Arrear
 ) -> None:
     request = services.create_request(coordinator, enrollment, arrear, 5_000_00, "", today=TODAY)
     with pytest.raises(ConflictError, match="draft"):
