@@ -407,3 +407,24 @@ def test_a_case_note_dated_in_the_future_is_refused(make: Factory) -> None:
         )
     assert refused.value.field == "written_on"
     assert count(CaseNote) == 0
+
+
+def test_a_field_the_form_refuses_does_not_hide_the_services_refusals_of_the_others(  # type: ignore[no-untyped-def]
+    login_as,
+) -> None:
+    browser, coordinator = login_as(Role.COORDINATOR)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            address="",  # the form's own refusal
+            consent_on="2030-01-01",
+            phone="070 abc",
+        ),
+    )
+    body = response.get_data(as_text=True)
+    assert "This field is required." in body
+    assert "The consent date cannot be in the future." in body
+    assert "A phone number may contain digits" in body
+    assert "Enter the household&#39;s address." not in body  # said once, by the form
+    assert count(Household) == 0 and count(Member) == 0

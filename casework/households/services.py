@@ -213,6 +213,19 @@ def _clean_member(data: MemberData, today: date) -> MemberData:
     return MemberData(first, last, birth_date, Sex(str(sex)), Relation(data.relation), national_id)
 
 
+def check_household(data: HouseholdData, *, today: date) -> HouseholdData:
+    """The household as it would be stored, or every refusal of it: for the edit page to show
+    them beside the form's own refusals."""
+    return _clean_household(data, today)
+
+
+def check_registration(
+    data: HouseholdData, head: MemberData, *, today: date
+) -> tuple[HouseholdData, MemberData]:
+    """The registration's household and head as they would be stored, or every refusal."""
+    return _clean_registration(data, head, today)
+
+
 def check_member(data: MemberData, *, today: date) -> MemberData:
     """The member as it would be stored, or the refusal a form would get: for checks made
     before anything is written (an import's rows)."""
