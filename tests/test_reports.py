@@ -453,3 +453,23 @@ def test_the_auditors_home_has_indicators_and_no_names(pilot: Pilot, login_as: A
     assert "15,000.00 MKD" in page and "enrollment.completed" in page
     for enrollment in pilot.enrollments:
         assert enrollment.household.members[0].last_name not in page
+
+
+def test_targets_above_the_shared_bounds_are_refused_as_too_large_all_at_once(
+    make: Factory, programme: Programme
+) -> None:
+    from casework.errors import ValidationError
+    from casework.programmes.services import Targets, set_targets
+
+    coordinator = make.coordinator(programme.municipality)
+    with pytest.raises(ValidationError) as refused:
+        set_targets(
+            coordinator,
+            programme,
+            Targets(families=0, debt_deni=10_000_000_01, minutes=1_000_001 * 60),
+        )
+    fields = dict(refused.value.errors)
+    assert set(fields) == {"target_families", "target_debt_deni", "target_minutes"}
+    assert "too large" in fields["target_debt_deni"] and "too large" in fields["target_minutes"]
+    db.session.expire_all()
+    assert programme.target_debt_deni is None and programme.target_minutes is None

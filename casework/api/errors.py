@@ -67,9 +67,16 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
 
 class ErrorBody(ma.Schema):
     code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
+    message = ma.fields.String(
+        required=True, metadata={"description": "Every refusal, one sentence each"}
+    )
     # "fields" is taken on a Schema: the attribute is named otherwise, the key is "fields".
-    fields_ = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), data_key="fields")
+    fields_ = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        data_key="fields",
+        metadata={"description": "Every field at fault and why, all at once (_: the request)"},
+    )
 
 
 class ErrorEnvelope(ma.Schema):
