@@ -85,20 +85,44 @@ def submit(
     then: Then[T],
     success: Message[T] = None,
     forms: tuple[Any, ...] = (),
+    also: Callable[[], object] | None = None,
 ) -> Response | None:
     """A page's form: when it validates, ``act`` runs as one unit of work. Done, the page's
     ``then`` response is made and the work committed; refused, the work is rolled back and
-    the refusal shown beside the field it names (in ``form`` or one of ``forms``). ``None``
+    each refusal shown beside the field it names (in ``form`` or one of ``forms``). ``None``
     while the page should render (not submitted, invalid, or refused). A copy of a form
-    already sent is answered before it is read (its choices may have changed since)."""
+    already sent is answered before it is read (its choices may have changed since).
+
+    ``also``: the service's check of what the form has (it writes nothing), run when a field
+    of the form itself is refused, so that the service's refusals of the other fields show
+    in the same answer, not one round trip later."""
     first = _already_sent(_posted_key())
     if first is not None:
         return first
     if not form.validate_on_submit():
+        if also is not None and form.is_submitted():
+            _also_refused(also, form, *forms)
         return None
     return unit_of_work(
         act, then=then, success=success, refused=lambda e: show_domain_error(e, form, *forms)
     )
+
+
+def _also_refused(check: Callable[[], object], *forms: Any) -> None:
+    """The service's refusals of the fields the form itself accepted (a field with an error
+    of its own keeps that one: it says what to fix first)."""
+    try:
+        check()
+    except DomainError as error:
+        kept = [(name, message) for name, message in error.errors if not _has_errors(name, forms)]
+        if kept:
+            error.errors = kept
+            show_domain_error(error, *forms)
+
+
+def _has_errors(name: str | None, forms: tuple[Any, ...]) -> bool:
+    field = next((getattr(f, name, None) for f in forms if name and hasattr(f, name)), None)
+    return bool(getattr(field, "errors", None))
 
 
 def perform(
@@ -110,10 +134,13 @@ def perform(
 ) -> Response:
     """A button without fields (confirm, approve, cancel): a refusal is flashed and the user
     sent ``back`` where the button was."""
-    made = unit_of_work(
-        act, then=then, success=success, refused=lambda e: flash(e.message, "error")
-    )
+    made = unit_of_work(act, then=then, success=success, refused=_flash_all)
     return made if made is not None else back()
+
+
+def _flash_all(error: DomainError) -> None:
+    for _field, message in error.errors:
+        flash(message, "error")
 
 
 def respond(

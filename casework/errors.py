@@ -7,22 +7,92 @@ from __future__ import annotations
 import re
 import traceback
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
 
 from flask import g, request
 from flask_babel import gettext
 
+T = TypeVar("T")
+
 
 class DomainError(Exception):
-    """A rule of the domain refused an action. ``field`` names the input at fault, if any."""
+    """A rule of the domain refused an action. ``field`` names the input at fault, if any.
+
+    ``errors`` holds every ``(field, message)`` refused at once (a form with four mistakes
+    reports four); ``message`` and ``field`` are the first of them, for a single refusal."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.field = field
+        self.errors: list[tuple[str | None, str]] = [(field, message)]
+
+    @property
+    def field(self) -> str | None:
+        return self.errors[0][0]
+
+    @field.setter
+    def field(self, name: str | None) -> None:
+        self.errors[0] = (name, self.errors[0][1])
+
+    def rename(self, rename: Callable[[str | None], str | None]) -> None:
+        """Name every refused field as the caller sent it (``amount`` → ``amount_deni``)."""
+        self.errors = [(rename(name), message) for name, message in self.errors]
 
 
 class ValidationError(DomainError):
     """Input that can never be accepted as given."""
+
+    @classmethod
+    def of(cls, errors: Sequence[tuple[str | None, str]]) -> ValidationError:
+        """One refusal carrying several ``(field, message)`` pairs, the first one leading."""
+        field, message = errors[0]
+        error = cls(message, field)
+        error.errors = list(errors)
+        return error
+
+
+class Checks:
+    """The refusals of one input, collected so that all of them are reported at once, then
+    raised together as one ``ValidationError`` (``with checking() as checks: ...``).
+
+    A field refused once is not checked further (``ok(field)``): its second message would
+    only repeat the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str | None, str]] = []
+
+    def refuse(self, message: str, field: str | None = None) -> None:
+        self.errors.append((field, message))
+
+    def ok(self, *fields: str) -> bool:
+        """None of these fields has been refused yet (a rule that reads them may run)."""
+        return not any(name in fields for name, _ in self.errors)
+
+    def run(self, check: Callable[[], T]) -> T | None:
+        """A check that raises (a shared helper): its refusals are kept, ``None`` returned."""
+        try:
+            return check()
+        except ValidationError as error:
+            self.errors.extend(error.errors)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise ValidationError.of(self.errors)
+
+
+@contextmanager
+def checking() -> Iterator[Checks]:
+    """Collect the refusals of the block and raise them together when it ends (a refusal
+    raised inside the block joins those collected before it)."""
+    checks = Checks()
+    try:
+        yield checks
+    except ValidationError as error:
+        checks.errors.extend(error.errors)
+    checks.raise_any()
 
 
 class ConflictError(DomainError):

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import format_decimal
+from flask_babel import gettext
 
 from casework.i18n import gettext_noop, translate
 
@@ -91,17 +92,31 @@ _DAY_FORMATS = (
 )
 
 
+class NoSuchDay(ValueError):
+    """Written as a date, but the calendar has no such day (``31.02.1984``)."""
+
+
+def no_such_day(text: str) -> str:
+    """The refusal of a day the calendar does not have, the same in a form and a file."""
+    return gettext("The date %(date)s does not exist.", date=text.strip())
+
+
 def parse_day(text: str) -> date:
     """``23.11.2026``, ``2026-11-23`` or ``23/11/2026`` → a date; anything else is refused.
 
-    Slashes are read day first, as in Macedonia: ``03/04/2026`` is the 3rd of April.
+    Slashes are read day first, as in Macedonia: ``03/04/2026`` is the 3rd of April. A day
+    written rightly that the calendar does not have (``31.02.1984``) is ``NoSuchDay``: the
+    writer needs to hear that the date is wrong, not its format.
     """
     raw = text.strip()
     for pattern, order in _DAY_FORMATS:
         found = pattern.fullmatch(raw)
         if found:
             parts = dict(zip(order, (int(g) for g in found.groups()), strict=True))
-            return date(parts["y"], parts["m"], parts["d"])  # ValueError for 31.02.
+            try:
+                return date(parts["y"], parts["m"], parts["d"])
+            except ValueError:
+                raise NoSuchDay(raw) from None
     raise ValueError("not a date")
 
 

@@ -7,11 +7,12 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import Form, StringField
+from wtforms import DateField, Form, StringField
 
+from casework.bounds import MAX_AMOUNT_DENI, too_large_amount
 from casework.config import LOCALES
 from casework.errors import DomainError
-from casework.formatting import parse_money
+from casework.formatting import NoSuchDay, no_such_day, parse_day, parse_money
 from casework.formkeys.services import new_key
 from casework.i18n import language_name
 
@@ -23,16 +24,48 @@ LANGUAGE_NAMES = {code: language_name(code) for code in LOCALES}
 
 
 def show_domain_error(error: DomainError, *forms: Any) -> None:
-    """Put a service's refusal next to the field it names (in the first form that has it),
-    or above the first form."""
-    if error.field:
+    """Put each of a service's refusals next to the field it names (in the first form that
+    has it), or above the first form."""
+    for name, message in error.errors:
+        _show(name, message, forms)
+
+
+def _show(name: str | None, message: str, forms: tuple[Any, ...]) -> None:
+    if name:
         for form in forms:
-            field = getattr(form, error.field, None)
+            field = getattr(form, name, None)
             if field is not None and hasattr(field, "errors"):
-                field.errors = [*field.errors, error.message]
+                if message not in field.errors:
+                    field.errors = [*field.errors, message]
                 return
     first: Form = forms[0]
-    first.form_errors.append(error.message)
+    if message not in first.form_errors:
+        first.form_errors.append(message)
+
+
+class DayField(DateField):
+    """A date from the browser's date picker (``2026-11-23``), or typed as written here
+    (``23.11.2026``) where a browser shows a plain text box. A day the calendar does not have
+    (``1984-02-31``) is named as such, as the import names it (``formatting.parse_day``)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as unreadable:  # WTForms' own words, in the user's language
+            raw = " ".join(str(v) for v in valuelist).strip()
+            try:
+                self.data = parse_day(raw)
+            except NoSuchDay:
+                raise ValueError(no_such_day(raw)) from None
+            except ValueError:
+                raise unreadable from None
+
+    def post_validate(self, form: Any, validation_stopped: bool) -> None:
+        """A date written but unreadable says why, not "required" (``DataRequired`` clears
+        the field's errors when its data is empty)."""
+        written = any(str(value).strip() for value in self.raw_data or ())
+        if written and self.process_errors:
+            self.errors = list(self.process_errors)
 
 
 def form_key_input() -> Markup:
@@ -69,6 +102,8 @@ class MoneyField(StringField):
             if str(error) == "more than two decimals":
                 raise ValueError(str(_l("An amount has at most two decimals."))) from None
             raise ValueError(str(_l("Enter an amount such as 15.000,00."))) from None
+        if self.data > MAX_AMOUNT_DENI:
+            raise ValueError(too_large_amount(str(self.label.text)))
 
     def _value(self) -> str:
         if self.raw_data:

@@ -641,3 +641,19 @@ def test_only_the_households_coordinators_record_exemptions(
     assert outsider_api.post(f"/members/{member.id}/exemptions", body).status_code == 404
     assert own_api.post(f"/members/{member.id + 1000}/exemptions", body).status_code == 404
     assert count(Exemption) == 0
+
+
+def test_a_household_with_several_mistakes_lists_all_of_them_in_one_envelope(  # type: ignore[no-untyped-def]
+    api_as, programme: Programme
+) -> None:
+    api, _ = api_as(Role.COORDINATOR)
+    body = new_household(programme, consent_on="2030-01-01", phone="070 abc")
+    body["members"][2]["birth_date"] = "2030-03-01"
+    audit_before = count(AuditEvent)
+    response = api.post("/households", body)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert set(error["fields"]) == {"consent_on", "phone", "members.2.birth_date"}
+    assert "future" in error["fields"]["members.2.birth_date"]
+    assert (count(Household), count(Member), count(Enrollment)) == (0, 0, 0)
+    assert count(AuditEvent) == audit_before

@@ -551,3 +551,47 @@ def test_only_a_recorded_payment_is_reversed_and_only_once(  # type: ignore[no-u
     again = api.post(url, {"reason": "Пак"})
     assert again.status_code == 409
     assert db.session.scalars(select(PaymentReversal.reason)).all() == ["Грешка"]
+
+
+def test_a_statement_with_several_mistakes_lists_all_of_them_in_one_envelope(  # type: ignore[no-untyped-def]
+    api_as, arrear: Arrear, today_is
+) -> None:
+    today_is(TODAY)
+    api, _user = api_as(Role.COORDINATOR)
+    body = {
+        "period_from": "2021-10-31",
+        "period_to": "2020-11-01",
+        "principal_deni": 1_000_00,
+        "penalty_deni": -1,
+        "statement_ref": " ",
+        "received_on": (TODAY + timedelta(days=1)).isoformat(),
+    }
+    response = api.post(f"/accounts/{arrear.account_id}/arrears", body)
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "invalid"
+    assert set(error["fields"]) == {"period_to", "received_on", "penalty_deni", "statement_ref"}
+    assert error["fields"]["received_on"] == "The date cannot be in the future."
+    for message in error["fields"].values():
+        assert message in error["message"]
+    assert count(Arrear) == 1  # the fixture's only
+
+
+def test_an_amount_above_the_bound_is_a_422_on_its_field(  # type: ignore[no-untyped-def]
+    api_as, arrear: Arrear
+) -> None:
+    api, _user = api_as(Role.COORDINATOR)
+    body = {
+        "period_from": "2020-11-01",
+        "period_to": "2021-10-31",
+        "principal_deni": 1_000_000_000_000,
+        "statement_ref": "Опомена 19/2021",
+        "received_on": "2021-11-15",
+    }
+    response = api.post(f"/accounts/{arrear.account_id}/arrears", body)
+    assert response.status_code == 422
+    assert set(error_of(response)["fields"]) == {"principal_deni"}
+    assert "Too large" in error_of(response)["fields"]["principal_deni"]
+    request = api.post("/payment-requests", {"arrear_id": arrear.id, "amount_deni": 10**10})
+    assert request.status_code == 422 and set(error_of(request)["fields"]) == {"amount_deni"}
+    assert count(Arrear) == 1 and count(PaymentRequest) == 0

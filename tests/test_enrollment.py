@@ -1020,3 +1020,46 @@ def test_the_reopen_page_refuses_while_another_enrollment_is_open(  # type: igno
     assert social_worker.post(
         f"/enrollments/{enrollment.id}/reopen", {"reason": "x"}
     ).status_code in (403, 404)
+
+
+def test_an_agreement_reports_its_date_reference_and_signatories_at_once(
+    make: Factory, coordinator: User, full_commission_programme: Programme
+) -> None:
+    household = family(make)
+    enrollment = services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    approve(coordinator, enrollment, full_commission_programme)
+    with pytest.raises(ValidationError) as refused:
+        services.sign_agreement(
+            coordinator,
+            enrollment,
+            signed_on=TODAY + timedelta(days=1),
+            reference=" ",
+            signatory_ids=[],
+            today=TODAY,
+        )
+    assert {field for field, _message in refused.value.errors} == {
+        "signed_on",
+        "reference",
+        "signatories",
+    }
+    assert count(Agreement) == 0 and enrollment.status == Status.APPROVED
+
+
+def test_a_decision_in_the_future_without_a_reason_reports_both(
+    make: Factory, coordinator: User, full_commission_programme: Programme
+) -> None:
+    enrollment = services.apply(
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    data = services.DecisionData(
+        decided_on=TODAY + timedelta(days=1),
+        outcome="rejected",
+        votes={m.id: "against" for m in commission(full_commission_programme)[:3]},
+        reason=" ",
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.record_decision(coordinator, enrollment, data, today=TODAY)
+    assert {field for field, _message in refused.value.errors} == {"decided_on", "reason"}
+    assert enrollment.status == Status.APPLIED

@@ -52,3 +52,26 @@ def test_parse_money_refuses_what_is_not_an_amount_with_at_most_two_decimals(tex
 @given(st.integers(min_value=0, max_value=10**12))
 def test_formatted_money_reads_back_to_the_same_deni(deni: int) -> None:
     assert parse_money(money(deni, "mk")) == deni
+
+
+@pytest.mark.parametrize("text", ["31.02.1984", "1984-02-31", "29/02/2023", "00.01.2020"])
+def test_a_date_written_rightly_that_does_not_exist_is_named_as_such(text: str) -> None:
+    from casework.formatting import NoSuchDay, parse_day
+
+    with pytest.raises(NoSuchDay):
+        parse_day(text)
+
+
+@pytest.mark.parametrize("text", ["31-02-1984", "February 3", "1984"])
+def test_a_date_in_no_known_form_is_not_taken_for_a_missing_day(text: str) -> None:
+    from casework.formatting import NoSuchDay, parse_day
+
+    with pytest.raises(ValueError) as refused:
+        parse_day(text)
+    assert not isinstance(refused.value, NoSuchDay)
+
+
+def test_the_refusal_of_a_missing_day_names_the_date(app: object) -> None:
+    from casework.formatting import no_such_day
+
+    assert no_such_day(" 31.02.1984 ") == "The date 31.02.1984 does not exist."

@@ -449,3 +449,122 @@ def test_albanian_names_with_e_diaeresis_and_c_cedilla_are_found_from_either_scr
     ]:
         assert name in _found(browser, typed), typed
     assert "Çela" not in _found(browser, "cela")  # c is ц, a letter of its own
+
+
+def test_a_registration_reports_every_mistake_of_the_household_and_its_head_at_once(
+    make: Factory,
+) -> None:
+    municipality = make.municipality("KIC")
+    coordinator = make.coordinator(municipality)
+    with pytest.raises(ValidationError) as refused:
+        create_household(
+            coordinator,
+            municipality,
+            HouseholdData(address=" ", phone="070 abc", consent_on=date(2030, 1, 1)),
+            MemberData(" ", "Јашаровски", date(2030, 1, 1), sex="M"),
+            today=TODAY,
+        )
+    assert {field for field, _message in refused.value.errors} == {
+        "consent_on",
+        "address",
+        "phone",
+        "first_name",
+        "birth_date",
+    }
+    assert count(Household) == 0 and count(Member) == 0
+
+
+def test_a_member_reports_all_its_mistakes_at_once(make: Factory) -> None:
+    household = make.household()
+    member = household.members[0]
+    before = (member.first_name, member.birth_date)
+    with pytest.raises(ValidationError) as refused:
+        update_member(
+            make.coordinator(household.municipality),
+            member,
+            MemberData("", "", date(1850, 1, 1), sex="X", relation="head"),
+            today=TODAY,
+        )
+    assert {field for field, _message in refused.value.errors} >= {
+        "first_name",
+        "last_name",
+    }
+    db.session.expire_all()
+    assert (member.first_name, member.birth_date) == before
+
+
+def test_the_registration_page_shows_every_mistake_in_one_answer(login_as) -> None:  # type: ignore[no-untyped-def]
+    browser, coordinator = login_as(Role.COORDINATOR)
+    before_audit = count(AuditEvent)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            consent_on="2030-01-01",
+            phone="070 abc",
+            **{"head-national_id": "", "head-birth_date": "1985-03-15", "head-sex": ""},
+        ),
+    )
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "The consent date cannot be in the future." in body
+    assert "A phone number may contain digits" in body
+    assert "Choose the member&#39;s sex." in body or "Choose the member's sex." in body
+    assert count(Household) == 0 and count(Member) == 0
+    assert count(AuditEvent) == before_audit
+
+
+def test_a_birth_date_that_does_not_exist_is_named_as_such(login_as) -> None:  # type: ignore[no-untyped-def]
+    browser, coordinator = login_as(Role.COORDINATOR)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            **{"head-national_id": "", "head-birth_date": "1984-02-31", "head-sex": "M"},
+        ),
+    )
+    body = response.get_data(as_text=True)
+    assert "The date 1984-02-31 does not exist." in body
+    assert "Not a valid date value." not in body
+    assert count(Household) == 0
+
+
+def test_a_case_note_dated_in_the_future_is_refused(make: Factory) -> None:
+    from datetime import timedelta
+
+    from casework.households.models import CaseNote
+    from casework.households.services import add_note
+
+    household = make.household()
+    with pytest.raises(ValidationError, match="future") as refused:
+        add_note(
+            make.coordinator(household.municipality),
+            household,
+            "Посета на домот.",
+            "ngo",
+            written_on=TODAY + timedelta(days=1),
+            today=TODAY,
+        )
+    assert refused.value.field == "written_on"
+    assert count(CaseNote) == 0
+
+
+def test_a_field_the_form_refuses_does_not_hide_the_services_refusals_of_the_others(  # type: ignore[no-untyped-def]
+    login_as,
+) -> None:
+    browser, coordinator = login_as(Role.COORDINATOR)
+    response = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            address="",  # the form's own refusal
+            consent_on="2030-01-01",
+            phone="070 abc",
+        ),
+    )
+    body = response.get_data(as_text=True)
+    assert "This field is required." in body
+    assert "The consent date cannot be in the future." in body
+    assert "A phone number may contain digits" in body
+    assert "Enter the household&#39;s address." not in body  # said once, by the form
+    assert count(Household) == 0 and count(Member) == 0

@@ -310,7 +310,7 @@ def test_each_bad_cell_is_reported_by_row_and_column(setting: Any, make: Factory
     errors = {r.line: r.errors for r in report.rows}
     assert "formula" in errors[2]["address"]
     assert "row 2" in errors[3]["national_id"]
-    assert "23.11.2026" in errors[4]["birth_date"]
+    assert "31.02.1990 does not exist" in errors[4]["birth_date"]  # not "write it as ..."
     assert "Братучед" in errors[5]["relation"]
     assert not errors[6] and report.rows[4].changes == ["address", "application to the programme"]
     assert "exactly one row" in errors[7]["relation"]
@@ -473,6 +473,28 @@ def test_bad_statement_rows_name_their_column_and_store_nothing(
     assert "not enrolled" in errors[9]["customer_number"]
     assert "something owed" in errors[10]["principal"]
     assert count(Arrear) == 1 and count(UtilityAccount) == 1
+
+
+def test_a_statement_row_reports_every_mistake_and_a_too_large_amount(
+    setting: Any, make: Factory
+) -> None:
+    coordinator, programme = setting
+    enrollment = make.active_enrollment(programme)
+    known = make.arrear(enrollment)
+    db.session.commit()
+    number = known.account.customer_number
+    content = csv_bytes(
+        f"EVN Home;{number};;31.10.2021;01.11.2020;100;-5;A-1",  # reversed period, penalty < 0
+        f"EVN Home;{number};;01.11.2020;31.10.2021;1000000000000;0;A-2",  # a zero too many
+        f"EVN Home;{number};;31.02.2021;31.10.2021;100;0;A-3",  # no such day
+        header=ARREAR_HEADERS,
+    )
+    report = run(coordinator, programme, content, kind="arrears")
+    errors = {r.line: r.errors for r in report.rows}
+    assert set(errors[2]) == {"period_to", "penalty"}
+    assert "too large" in errors[3]["principal"] and "Principal" in errors[3]["principal"]
+    assert "31.02.2021 does not exist" in errors[4]["period_from"]
+    assert count(Arrear) == 1
 
 
 # --- the page ------------------------------------------------------------------------------

@@ -782,3 +782,140 @@ def test_through_the_pages_a_rejected_request_is_edited_resubmitted_and_cancelle
         "cancelled",
     ]
     assert committed(programme) == 0
+
+
+# --- every mistake at once, and amounts too large ------------------------------------------
+
+
+def test_a_statement_with_four_mistakes_reports_all_four_at_once(
+    make: Factory, coordinator: User, enrollment: Enrollment
+) -> None:
+    account = services.open_account(
+        coordinator, enrollment.household, make.creditor("EVN Home"), "556"
+    )
+    data = services.ArrearData(
+        period_from=date(2021, 6, 30),
+        period_to=date(2021, 1, 1),  # reversed
+        principal_deni=1_000_00,
+        penalty_deni=-1,
+        statement_ref=" ",
+        received_on=TODAY + timedelta(days=1),
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.record_arrear(coordinator, account, data, today=TODAY)
+    fields = dict(refused.value.errors)
+    assert set(fields) == {"period_to", "received_on", "penalty", "statement_ref"}
+    assert fields["received_on"] == "The date cannot be in the future."
+    assert refused.value.field == "period_to"  # the first one still leads
+    assert count(Arrear) == 0
+
+
+def test_an_amount_above_ten_million_denars_is_refused_as_too_large_naming_it(
+    make: Factory, coordinator: User, enrollment: Enrollment
+) -> None:
+    account = services.open_account(
+        coordinator, enrollment.household, make.creditor("EVN Home"), "557"
+    )
+    data = services.ArrearData(
+        period_from=date(2021, 1, 1),
+        period_to=date(2021, 6, 30),
+        principal_deni=10_000_000_00 + 1,
+        penalty_deni=0,
+        statement_ref="Опомена 3",
+        received_on=date(2021, 7, 5),
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.record_arrear(coordinator, account, data, today=TODAY)
+    assert refused.value.field == "principal"
+    assert "Principal" in refused.value.message and "too large" in refused.value.message
+    assert "zero or more" not in refused.value.message
+    assert count(Arrear) == 0
+    at_the_bound = services.record_arrear(
+        coordinator,
+        account,
+        services.ArrearData(**vars(data) | {"principal_deni": 10_000_000_00}),
+        today=TODAY,
+    )
+    assert at_the_bound.principal_deni == 10_000_000_00
+
+
+def test_a_request_above_the_bound_is_too_large(
+    coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    with pytest.raises(ValidationError, match="too large") as refused:
+        services.create_request(coordinator, enrollment, arrear, 10_000_000_01, "", today=TODAY)
+    assert refused.value.field == "amount"
+    assert count(PaymentRequest) == 0
+
+
+def test_a_payment_reports_its_amount_date_and_reference_at_once(
+    coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear)
+    wrong = services.PaymentData(
+        paid_on=TODAY + timedelta(days=1), reference=" ", amount_deni=request.amount_deni + 1
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.record_payment(officer, request, wrong, today=TODAY)
+    assert {field for field, _message in refused.value.errors} == {
+        "amount",
+        "paid_on",
+        "reference",
+    }
+    assert count(Payment) == 0
+
+
+def test_a_reversal_without_a_reason_dated_in_the_future_reports_both(
+    coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = approved(coordinator, officer, enrollment, arrear)
+    payment = services.record_payment(
+        officer, request, services.PaymentData(PAID_ON, "BR-1", request.amount_deni), today=TODAY
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.reverse_payment(officer, payment, " ", on=TODAY + timedelta(days=1), today=TODAY)
+    assert {field for field, _message in refused.value.errors} == {"reason", "reversed_on"}
+    assert count(PaymentReversal) == 0
+
+
+def test_the_statement_page_shows_every_mistake_in_one_answer_and_stores_nothing(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    enrollment = make.active_enrollment(programme)
+    household_id = enrollment.household_id
+    browser, coordinator = login_as(Role.COORDINATOR)
+    account = services.open_account(
+        coordinator, enrollment.household, make.creditor("EVN Home"), "4401-779"
+    )
+    db.session.commit()
+    form = {
+        "arrear-account_id": account.id,
+        "arrear-period_from": "2021-10-31",
+        "arrear-period_to": "2020-11-01",  # reversed
+        "arrear-principal": "",  # missing: the form's own refusal
+        "arrear-penalty": "2.500,00",
+        "arrear-statement_ref": "Опомена 17/2021",
+        "arrear-received_on": (TODAY + timedelta(days=3)).isoformat(),  # in the future
+    }
+    body = browser.post(f"/households/{household_id}/arrears", form).get_data(as_text=True)
+    assert "This field is required." in body
+    assert "The period must end on or after its start." in body
+    assert "The date cannot be in the future." in body
+    assert count(Arrear) == 0
+    huge = browser.post(
+        f"/households/{household_id}/arrears",
+        form
+        | {
+            "arrear-principal": "1000000000000",
+            "arrear-period_to": "2021-10-31",
+            "arrear-received_on": "2021-11-15",
+        },
+    ).get_data(as_text=True)
+    assert "too large" in huge and "zero or more" not in huge
+    impossible = browser.post(
+        f"/households/{household_id}/arrears",
+        form | {"arrear-principal": "1.000,00", "arrear-received_on": "2021-02-31"},
+    ).get_data(as_text=True)
+    assert "The date 2021-02-31 does not exist." in impossible
+    assert count(Arrear) == 0

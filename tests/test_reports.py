@@ -664,3 +664,23 @@ def test_the_report_counts_early_closings_apart_from_completions(
     ).get_data(as_text=True)
     assert "Families closed early, with hours owed</dt><dd>1" in page
     assert "Families who completed their hours</dt><dd>1" in page
+
+
+def test_targets_above_the_shared_bounds_are_refused_as_too_large_all_at_once(
+    make: Factory, programme: Programme
+) -> None:
+    from casework.errors import ValidationError
+    from casework.programmes.services import Targets, set_targets
+
+    coordinator = make.coordinator(programme.municipality)
+    with pytest.raises(ValidationError) as refused:
+        set_targets(
+            coordinator,
+            programme,
+            Targets(families=0, debt_deni=10_000_000_01, minutes=1_000_001 * 60),
+        )
+    fields = dict(refused.value.errors)
+    assert set(fields) == {"target_families", "target_debt_deni", "target_minutes"}
+    assert "too large" in fields["target_debt_deni"] and "too large" in fields["target_minutes"]
+    db.session.expire_all()
+    assert programme.target_debt_deni is None and programme.target_minutes is None

@@ -469,3 +469,12 @@ def test_another_workers_family_cannot_be_logged_through_the_form(  # type: igno
     )
     assert response.status_code == 404
     assert count(WorkLog) == 0
+
+
+def test_a_shift_in_the_future_that_ends_before_it_starts_reports_both_at_once(
+    worker: User, head: Member, site: WorkSite, enrollment: Enrollment
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        log(worker, head, site, shift(TODAY + timedelta(days=1), "11:00", "08:00"))
+    assert {field for field, _message in refused.value.errors} == {"work_date", "end_time"}
+    assert count(WorkLog) == 0

@@ -70,9 +70,16 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, str]:
 
 class ErrorBody(ma.Schema):
     code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
+    message = ma.fields.String(
+        required=True, metadata={"description": "Every refusal, one sentence each"}
+    )
     # "fields" is taken on a Schema: the attribute is named otherwise, the key is "fields".
-    fields_ = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), data_key="fields")
+    fields_ = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        data_key="fields",
+        metadata={"description": "Every field at fault and why, all at once (_: the request)"},
+    )
 
 
 class ErrorEnvelope(ma.Schema):
@@ -112,9 +119,23 @@ def _http_message(status: int) -> str:
 
 def domain_error_response(exc: DomainError) -> Response:
     """A service's refusal: a conflict with the record's state is a 409, a forbidden action a
-    403, anything else a 422 naming the field at fault."""
+    403, anything else a 422 naming every field at fault (``message`` says all of it)."""
     if isinstance(exc, PermissionDenied):
         return error_response(403, exc.message)
     if isinstance(exc, ConflictError):
         return error_response(409, exc.message, {exc.field: exc.message} if exc.field else None)
-    return error_response(422, exc.message, {exc.field or "_": exc.message})
+    return error_response(422, " ".join(_messages(exc)), refused_fields(exc))
+
+
+def _messages(exc: DomainError) -> list[str]:
+    return list(dict.fromkeys(message for _name, message in exc.errors))
+
+
+def refused_fields(exc: DomainError) -> dict[str, str]:
+    """Every refused field and why (``"_"`` for the request as a whole); two refusals of one
+    field are joined, as webargs joins a field's messages."""
+    fields: dict[str, str] = {}
+    for name, message in exc.errors:
+        key = name or "_"
+        fields[key] = f"{fields[key]} {message}" if key in fields else message
+    return fields

@@ -86,8 +86,7 @@ def fields_renamed(names: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except DomainError as error:
-        if error.field is not None and error.field in names:
-            error.field = names[error.field]
+        error.rename(lambda name: names.get(name, name) if name is not None else None)
         raise
 
 

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import (
-    BooleanField,
-    DateField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from casework.forms_common import KeyedForm
+from casework.forms_common import DayField, KeyedForm
 from casework.labels import CLOSE_REASON_LABELS, SEAT_LABELS, VOTE_LABELS
 
 
 class ApplyForm(KeyedForm):
     programme_id = SelectField(_l("Programme"), coerce=int)
-    applied_on = DateField(_l("Application received on"), validators=[DataRequired()])
+    applied_on = DayField(_l("Application received on"), validators=[DataRequired()])
 
 
 class DecisionForm(KeyedForm):
     """Votes are read from ``vote-<member id>`` fields, one per commission member."""
 
-    decided_on = DateField(_l("Decided on"), validators=[DataRequired()])
+    decided_on = DayField(_l("Decided on"), validators=[DataRequired()])
     outcome = SelectField(
         _l("Decision"),
         choices=[("approved", _l("Approved")), ("rejected", _l("Rejected"))],
@@ -42,7 +35,7 @@ def vote_choices() -> list[tuple[str, str]]:
 
 
 class AgreementForm(KeyedForm):
-    signed_on = DateField(_l("Signed on"), validators=[DataRequired()])
+    signed_on = DayField(_l("Signed on"), validators=[DataRequired()])
     reference = StringField(_l("Agreement number"), validators=[DataRequired(), Length(max=120)])
     signatories = SelectMultipleField(
         _l("Signed by"),
@@ -54,14 +47,14 @@ class AgreementForm(KeyedForm):
 
 
 class CloseForm(KeyedForm):
-    effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    effective_on = DayField(_l("Effective on"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 
 class CloseEarlyForm(KeyedForm):
     """Ending an enrollment with hours still owed; the page shows the balance first."""
 
-    effective_on = DateField(_l("Effective on"), validators=[DataRequired()])
+    effective_on = DayField(_l("Effective on"), validators=[DataRequired()])
     close_reason = SelectField(
         _l("Reason"), choices=[("", "—"), *((k, v) for k, v in CLOSE_REASON_LABELS.items())]
     )

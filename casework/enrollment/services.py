@@ -34,7 +34,7 @@ from casework.enrollment.models import (
     Vote,
 )
 from casework.enrollment.queries import open_enrollment
-from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.errors import Checks, ConflictError, PermissionDenied, ValidationError, checking
 from casework.extensions import db
 from casework.households.models import DuplicateDecision, DuplicateReview, Household, Member
 from casework.programmes.models import Programme
@@ -301,22 +301,24 @@ def _count_votes(votes: Mapping[int, str], commission: Iterable[int]) -> tuple[i
     return votes_for, votes_against
 
 
-def _check_outcome(enrollment: Enrollment, target: Status, data: DecisionData) -> None:
+def _check_outcome(
+    enrollment: Enrollment, target: Status, data: DecisionData, checks: Checks
+) -> None:
     """The outcome follows the votes, a rejection says why, and an approval waits for the
     household's possible duplicates to be decided."""
     commission = [m.id for m in commission_of(enrollment.programme)]
-    votes_for, votes_against = _count_votes(data.votes, commission)
-    if (target == Status.APPROVED) != (votes_for > votes_against):
-        raise ValidationError(
+    counted = checks.run(lambda: _count_votes(data.votes, commission))
+    if counted is not None and (target == Status.APPROVED) != (counted[0] > counted[1]):
+        checks.refuse(
             _(
                 "The outcome does not follow the votes (%(for)d for, %(against)d against).",
-                **{"for": votes_for, "against": votes_against},
+                **{"for": counted[0], "against": counted[1]},
             ),
             "outcome",
         )
     if target == Status.REJECTED and not data.reason.strip():
-        raise ValidationError(_("Give the reason for the rejection."), "reason")
-    if target == Status.APPROVED and pending_duplicates(enrollment.household):
+        checks.refuse(_("Give the reason for the rejection."), "reason")
+    if not checks.errors and target == Status.APPROVED and pending_duplicates(enrollment.household):
         raise ConflictError(
             _("A possible duplicate of this household is still to be checked: decide it first.")
         )
@@ -332,8 +334,13 @@ def record_decision(
         raise ValidationError(_("Choose the commission's decision."), "outcome")
     if target not in TRANSITIONS[enrollment.status]:
         raise _refuse_transition(enrollment, target)
-    _check_date(data.decided_on, today, "decided_on", not_before=enrollment.applied_on)
-    _check_outcome(enrollment, target, data)
+    with checking() as checks:
+        checks.run(
+            lambda: _check_date(
+                data.decided_on, today, "decided_on", not_before=enrollment.applied_on
+            )
+        )
+        _check_outcome(enrollment, target, data, checks)
     decision = CommissionDecision(
         enrollment=enrollment,
         decided_on=data.decided_on,
@@ -358,32 +365,8 @@ def record_decision(
     return decision
 
 
-def sign_agreement(
-    actor: User,
-    enrollment: Enrollment,
-    *,
-    signed_on: date,
-    reference: str,
-    signatory_ids: Iterable[int],
-    today: date,
-) -> Agreement:
-    """The family signs the agreement: the enrollment becomes active from that day."""
-    _check_manage(actor, enrollment)
-    if Status.ACTIVE not in TRANSITIONS[enrollment.status]:
-        raise _refuse_transition(enrollment, Status.ACTIVE)
-    approval = next(
-        (d for d in reversed(enrollment.decisions) if d.outcome == Status.APPROVED), None
-    )
-    _check_date(
-        signed_on,
-        today,
-        "signed_on",
-        not_before=approval.decided_on if approval else enrollment.applied_on,
-    )
-    if not reference.strip():
-        raise ValidationError(_("Enter the agreement's reference number."), "reference")
+def _check_signatories(enrollment: Enrollment, chosen: set[int], signed_on: date) -> None:
     members = {m.id: m for m in enrollment.household.members}
-    chosen = set(signatory_ids)
     if not chosen:
         raise ValidationError(
             _("At least one adult member must sign the agreement."), "signatories"
@@ -400,6 +383,37 @@ def sign_agreement(
             _("A minor cannot sign the agreement: %(names)s.", names=", ".join(minors)),
             "signatories",
         )
+
+
+def sign_agreement(
+    actor: User,
+    enrollment: Enrollment,
+    *,
+    signed_on: date,
+    reference: str,
+    signatory_ids: Iterable[int],
+    today: date,
+) -> Agreement:
+    """The family signs the agreement: the enrollment becomes active from that day."""
+    _check_manage(actor, enrollment)
+    if Status.ACTIVE not in TRANSITIONS[enrollment.status]:
+        raise _refuse_transition(enrollment, Status.ACTIVE)
+    approval = next(
+        (d for d in reversed(enrollment.decisions) if d.outcome == Status.APPROVED), None
+    )
+    chosen = set(signatory_ids)
+    with checking() as checks:
+        checks.run(
+            lambda: _check_date(
+                signed_on,
+                today,
+                "signed_on",
+                not_before=approval.decided_on if approval else enrollment.applied_on,
+            )
+        )
+        if not reference.strip():
+            checks.refuse(_("Enter the agreement's reference number."), "reference")
+        checks.run(lambda: _check_signatories(enrollment, chosen, signed_on))
     agreement = Agreement(
         enrollment=enrollment,
         signed_on=signed_on,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, Form, FormField, SelectField, StringField, TextAreaField
+from wtforms import Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from casework.config import LOCALES
-from casework.forms_common import LANGUAGE_NAMES, KeyedForm
+from casework.forms_common import LANGUAGE_NAMES, DayField, KeyedForm
 from casework.households.models import Relation
 from casework.labels import EXEMPTION_LABELS, NOTE_VISIBILITY_LABELS, RELATION_LABELS, SEX_LABELS
 
@@ -30,7 +30,7 @@ class MemberFields(Form):
         validators=[Optional(), Length(min=13, max=16)],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
-    birth_date = DateField(_l("Birth date"), validators=[Optional()])
+    birth_date = DayField(_l("Birth date"), validators=[Optional()])
     sex = SelectField(_l("Sex"), validators=[Optional()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -58,7 +58,7 @@ class HouseholdForm(KeyedForm):
         _l("Language for letters and statements"),
         choices=[(code, LANGUAGE_NAMES[code]) for code in LOCALES],
     )
-    consent_on = DateField(_l("Consent to data processing signed on"), validators=[Optional()])
+    consent_on = DayField(_l("Consent to data processing signed on"), validators=[Optional()])
     assigned_worker_id = SelectField(_l("Social worker"), coerce=int, validators=[Optional()])
 
 
@@ -73,8 +73,8 @@ class ExemptionForm(KeyedForm):
         _l("Supporting document (number and issuer)"),
         validators=[DataRequired(), Length(max=120)],
     )
-    starts_on = DateField(_l("From"), validators=[DataRequired()])
-    ends_on = DateField(_l("Until"), validators=[Optional()])
+    starts_on = DayField(_l("From"), validators=[DataRequired()])
+    ends_on = DayField(_l("Until"), validators=[Optional()])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -82,7 +82,7 @@ class ExemptionForm(KeyedForm):
 
 
 class NoteForm(KeyedForm):
-    written_on = DateField(_l("Date"), validators=[DataRequired()])
+    written_on = DayField(_l("Date"), validators=[DataRequired()])
     text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=5000)])
     visibility = SelectField(_l("Who may read it"))
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -20,7 +21,14 @@ from casework.audit.models import AccessAction
 from casework.audit.services import diff, log_access, log_households_seen, record, snapshot
 from casework.config import LOCALES
 from casework.db import utcnow
-from casework.errors import ConflictError, DomainError, PermissionDenied, ValidationError
+from casework.errors import (
+    Checks,
+    ConflictError,
+    DomainError,
+    PermissionDenied,
+    ValidationError,
+    checking,
+)
 from casework.extensions import db
 from casework.households.models import (
     CaseloadAssignment,
@@ -111,21 +119,22 @@ def mask_national_id(number: str | None) -> str:
 
 
 def _clean_household(data: HouseholdData, today: date) -> HouseholdData:
-    if data.consent_on is not None and data.consent_on > today:
-        # The day the family signed its consent has happened: a later one is a typing error.
-        raise ValidationError(_("The consent date cannot be in the future."), "consent_on")
-    address = data.address.strip()
-    if not address:
-        raise ValidationError(_("Enter the household's address."), "address")
-    if len(address) > 200:
-        raise ValidationError(_("The address is too long (at most 200 characters)."), "address")
-    if data.language not in LOCALES:
-        raise ValidationError(_("Choose one of the offered languages."), "language")
-    phone = data.phone.strip()
-    if phone and not all(c.isdigit() or c in "+ -/()" for c in phone):
-        raise ValidationError(
-            _("A phone number may contain digits, spaces and + - / ( ) only."), "phone"
-        )
+    """The household's fields as stored, or every mistake of them at once."""
+    address, phone = data.address.strip(), data.phone.strip()
+    with checking() as checks:
+        if data.consent_on is not None and data.consent_on > today:
+            # The day the family signed its consent has happened: a later one is a typing error.
+            checks.refuse(_("The consent date cannot be in the future."), "consent_on")
+        if not address:
+            checks.refuse(_("Enter the household's address."), "address")
+        elif len(address) > 200:
+            checks.refuse(_("The address is too long (at most 200 characters)."), "address")
+        if data.language not in LOCALES:
+            checks.refuse(_("Choose one of the offered languages."), "language")
+        if phone and not all(c.isdigit() or c in "+ -/()" for c in phone):
+            checks.refuse(
+                _("A phone number may contain digits, spaces and + - / ( ) only."), "phone"
+            )
     return HouseholdData(
         address=address,
         settlement=data.settlement.strip()[:120],
@@ -135,30 +144,29 @@ def _clean_household(data: HouseholdData, today: date) -> HouseholdData:
     )
 
 
-def _clean_names(data: MemberData) -> tuple[str, str]:
+def _clean_names(data: MemberData, checks: Checks) -> tuple[str, str]:
     first, last = data.first_name.strip(), data.last_name.strip()
-    if not first:
-        raise ValidationError(_("Enter the first name."), "first_name")
-    if not last:
-        raise ValidationError(_("Enter the last name."), "last_name")
-    if len(first) > 80 or len(last) > 80:
-        raise ValidationError(
-            _("A name may have at most 80 characters."),
-            "last_name" if len(last) > 80 else "first_name",
-        )
+    for name, value, missing in (
+        ("first_name", first, _("Enter the first name.")),
+        ("last_name", last, _("Enter the last name.")),
+    ):
+        if not value:
+            checks.refuse(missing, name)
+        elif len(value) > 80:
+            checks.refuse(_("A name may have at most 80 characters."), name)
     return first, last
 
 
 def _from_national_id(
-    national_id: str, birth_date: date | None, sex: Sex | str | None
-) -> tuple[date, Sex | str]:
+    national_id: str, birth_date: date | None, sex: Sex | str | None, checks: Checks
+) -> tuple[date, Sex | str | None]:
     """The birth date and sex the ЕМБГ holds: filled in when left out, refused when they
     differ from what was typed."""
     embedded = birth_date_from_national_id(national_id)
     if birth_date is None:
         birth_date = embedded
     elif birth_date != embedded:
-        raise ValidationError(
+        checks.refuse(
             _(
                 "The birth date does not match the one in the national ID (%(date)s).",
                 date=embedded.strftime("%d.%m.%Y"),
@@ -168,35 +176,54 @@ def _from_national_id(
     if sex is None:
         sex = sex_from_national_id(national_id)
     elif sex != sex_from_national_id(national_id):
-        raise ValidationError(_("The sex does not match the national ID."), "sex")
+        checks.refuse(_("The sex does not match the national ID."), "sex")
     return birth_date, sex
 
 
-def _check_birth_date(birth_date: date | None, today: date) -> date:
+def _check_birth_date(birth_date: date | None, today: date, checks: Checks) -> None:
+    if not checks.ok("birth_date"):
+        return
     if birth_date is None:
-        raise ValidationError(_("Enter the birth date or the national ID."), "birth_date")
-    if birth_date > today:
-        raise ValidationError(_("The birth date cannot be in the future."), "birth_date")
-    if birth_date.year < 1900:
-        raise ValidationError(_("The birth date is too far in the past."), "birth_date")
-    return birth_date
+        checks.refuse(_("Enter the birth date or the national ID."), "birth_date")
+    elif birth_date > today:
+        checks.refuse(_("The birth date cannot be in the future."), "birth_date")
+    elif birth_date.year < 1900:
+        checks.refuse(_("The birth date is too far in the past."), "birth_date")
 
 
 def _clean_member(data: MemberData, today: date) -> MemberData:
-    first, last = _clean_names(data)
-    if data.relation not in set(Relation):
-        raise ValidationError(
-            _("Choose the member's relation to the head of the household."), "relation"
-        )
-    national_id = data.national_id.strip() if data.national_id else None
-    birth_date, sex = data.birth_date, data.sex
-    if national_id:
-        national_id = validate_national_id(national_id)
-        birth_date, sex = _from_national_id(national_id, birth_date, sex)
-    birth_date = _check_birth_date(birth_date, today)
-    if sex not in set(Sex):
-        raise ValidationError(_("Choose the member's sex."), "sex")
+    """The member as stored, or every mistake of it at once."""
+    with checking() as checks:
+        first, last = _clean_names(data, checks)
+        if data.relation not in set(Relation):
+            checks.refuse(
+                _("Choose the member's relation to the head of the household."), "relation"
+            )
+        national_id = data.national_id.strip() if data.national_id else None
+        birth_date, sex = data.birth_date, data.sex
+        if national_id:
+            national_id = checks.run(lambda: validate_national_id(national_id or ""))
+        if national_id:
+            birth_date, sex = _from_national_id(national_id, birth_date, sex, checks)
+        # A refused ЕМБГ was to give the birth date and sex: their absence is not news.
+        if checks.ok("national_id") or birth_date is not None:
+            _check_birth_date(birth_date, today, checks)
+        if checks.ok("sex", "national_id") and sex not in set(Sex):
+            checks.refuse(_("Choose the member's sex."), "sex")
     return MemberData(first, last, birth_date, Sex(str(sex)), Relation(data.relation), national_id)
+
+
+def check_household(data: HouseholdData, *, today: date) -> HouseholdData:
+    """The household as it would be stored, or every refusal of it: for the edit page to show
+    them beside the form's own refusals."""
+    return _clean_household(data, today)
+
+
+def check_registration(
+    data: HouseholdData, head: MemberData, *, today: date
+) -> tuple[HouseholdData, MemberData]:
+    """The registration's household and head as they would be stored, or every refusal."""
+    return _clean_registration(data, head, today)
 
 
 def check_member(data: MemberData, *, today: date) -> MemberData:
@@ -248,14 +275,26 @@ def _apply_member(member: Member, data: MemberData) -> None:
     member.national_id = data.national_id
 
 
+def _clean_registration(
+    data: HouseholdData, head: MemberData, today: date
+) -> tuple[HouseholdData, MemberData]:
+    """The household and its head as stored, or the mistakes of both at once (one form)."""
+    checks = Checks()
+    clean = checks.run(lambda: _clean_household(data, today))
+    member = checks.run(lambda: _clean_member(head, today))
+    checks.raise_any()
+    if clean is None or member is None:  # pragma: no cover - raise_any raised
+        raise AssertionError
+    return clean, member
+
+
 def create_household(
     actor: User, municipality: Municipality, data: HouseholdData, head: MemberData, *, today: date
 ) -> Household:
     """Register a household with its head; the case number is the municipality code and id."""
     if not policies.can_create_household(actor, municipality.id):
         raise PermissionDenied()
-    clean = _clean_household(data, today)
-    head = _clean_member(replace(head, relation=Relation.HEAD), today)
+    clean, head = _clean_registration(data, replace(head, relation=Relation.HEAD), today)
     _check_unique_national_id(head.national_id)
     household = Household(
         municipality_id=municipality.id,
@@ -423,9 +462,24 @@ def _member_at(index: int) -> Iterator[None]:
     try:
         yield
     except DomainError as error:
-        if error.field in PERSON_FIELDS:
-            error.field = f"members.{index}.{error.field}"
+        error.rename(lambda name: f"members.{index}.{name}" if name in PERSON_FIELDS else name)
         raise
+
+
+def _check_applicant(
+    data: HouseholdData, members: Sequence[MemberData], head_at: int, today: date
+) -> None:
+    """The household's and every member's mistakes at once, before anything is written."""
+
+    def member(index: int, person: MemberData) -> None:
+        with _member_at(index):
+            head = index == head_at
+            _clean_member(replace(person, relation=Relation.HEAD) if head else person, today)
+
+    with checking() as checks:
+        checks.run(lambda: _clean_household(data, today))
+        for index, person in enumerate(members):
+            checks.run(partial(member, index, person))
 
 
 def register_applicant(
@@ -445,6 +499,7 @@ def register_applicant(
 
     municipality = programme.municipality
     data = replace(data, language=data.language or municipality.default_locale)
+    _check_applicant(data, members, head_at, today)
     with _member_at(head_at):
         household = create_household(actor, municipality, data, members[head_at], today=today)
     for index, member in enumerate(members):

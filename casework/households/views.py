@@ -176,6 +176,9 @@ def create() -> str | Response:
         then=lambda household: _to_detail(household.id),
         success=lambda household: _("Household %(case)s registered.", case=household.case_number),
         forms=(form.head,),
+        also=lambda: services.check_registration(
+            _household_data(form), _member_data(form.head, Relation.HEAD), today=clock.today()
+        ),
     ) or render_template("households/new.html", form=form)
 
 
@@ -198,6 +201,7 @@ def edit(household_id: int) -> str | Response:
         ),
         then=lambda _household: _to_detail(household.id),
         success=_("Changes saved."),
+        also=lambda: services.check_household(_household_data(form), today=clock.today()),
     ) or recorded(
         render_template("households/edit.html", form=form, household=household),
         lambda: services.record_view(current_user, household),
@@ -219,6 +223,9 @@ def add_member(household_id: int) -> str | Response:
         ),
         then=lambda _member: _to_detail(household.id),
         success=lambda member: _("%(name)s added to the household.", name=member.full_name),
+        also=lambda: services.check_member(
+            _member_data(form, form.relation.data or ""), today=clock.today()
+        ),
     ) or render_template("households/member_form.html", form=form, household=household, member=None)
 
 

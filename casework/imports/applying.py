@@ -55,8 +55,11 @@ def _attempt(act: Callable[[], T]) -> T | DomainError:
     return done
 
 
-def _column(error: DomainError, columns: set[str], fallback: str) -> str:
-    return error.field if error.field in columns else fallback
+def _fail(result: RowResult, error: DomainError, columns: set[str], fallback: str) -> None:
+    """Each of a service's refusals on the column it names (a column of the file), or on
+    ``fallback``."""
+    for name, message in error.errors:
+        result.fail(name if name in columns else fallback, message)
 
 
 def _changed(wanted: Any, stored: Any, names: Sequence[str]) -> list[str]:
@@ -117,7 +120,7 @@ def _import_family(
         open_programme = enrolled.get(existing_id)
         refused = _attempt(lambda: _update_family(run, household, people, open_programme, at))
     if isinstance(refused, DomainError):
-        at[0].result.fail(_column(refused, _HOUSEHOLD_KEYS, "household"), refused.message)
+        _fail(at[0].result, refused, _HOUSEHOLD_KEYS, "household")
         _fail_family(family, at[0])
 
 
@@ -162,7 +165,7 @@ def _apply(run: ImportRun, household: Household, row: Row) -> None:
             today=run.today,
         )
     except DomainError as error:
-        error.field = error.field if error.field == "applied_on" else "household"
+        error.rename(lambda name: name if name == "applied_on" else "household")
         raise
     row.result.changes.append(str(_("application to the programme")))
 
@@ -278,7 +281,7 @@ def _import_statement(run: ImportRun, ledger: matching.Ledger, statement: Statem
         return
     done = _attempt(lambda: _record(run, ledger, statement, data, account, household_id))
     if isinstance(done, DomainError):
-        result.fail(_column(done, _ARREAR_KEYS, "statement_ref"), done.message)
+        _fail(result, done, _ARREAR_KEYS, "statement_ref")
         return
     result.action = CREATE
     result.subject = f"{done.household.case_number} · {statement.reference}"

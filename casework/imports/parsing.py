@@ -16,9 +16,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from casework import labels
+from casework.bounds import MAX_AMOUNT_DENI, too_large_amount
 from casework.config import LOCALES
 from casework.errors import ValidationError
-from casework.formatting import parse_day, parse_money
+from casework.formatting import NoSuchDay, no_such_day, parse_day, parse_money
 from casework.households import services as household_services
 from casework.households.models import Relation
 from casework.i18n import language_name
@@ -209,9 +210,11 @@ def day(row: Row, key: str, default: date | None = None) -> date | None:
         return default
     try:
         return parse_day(raw)
+    except NoSuchDay:
+        row.result.fail(key, no_such_day(raw))
     except ValueError:
         row.result.fail(key, _("Write the date as 23.11.2026, 2026-11-23 or 23/11/2026."))
-        return None
+    return None
 
 
 def money(row: Row, key: str) -> int | None:
@@ -219,10 +222,15 @@ def money(row: Row, key: str) -> int | None:
     if not raw:
         return 0 if key == "penalty" else None
     try:
-        return parse_money(raw)
+        amount = parse_money(raw)
     except ValueError:
         row.result.fail(key, _("Write the amount in denars, such as 15.000,00."))
         return None
+    if amount > MAX_AMOUNT_DENI:
+        label = next(str(c.label) for c in ARREAR_COLUMNS if c.key == key)
+        row.result.fail(key, too_large_amount(label))
+        return None
+    return amount
 
 
 def national_id(row: Row) -> str:
@@ -339,7 +347,8 @@ def parse_household_row(row: Row, words: Words, today: date) -> Person | None:
     try:
         household_services.check_member(data, today=today)
     except ValidationError as error:
-        row.result.fail(error.field or "", error.message)
+        for name, message in error.errors:
+            row.result.fail(name or "", message)
         return None
     return Person(row, data)
 

@@ -33,6 +33,7 @@ from casework.api.views import (
 )
 from casework.audit.models import AccessAction
 from casework.audit.services import log_households_seen
+from casework.bounds import amount_range
 from casework.errors import ConflictError, ValidationError
 from casework.households.models import Household
 from casework.payments import queries, services
@@ -85,8 +86,8 @@ class UtilityAccountSchema(RecordSchema):
 class ArrearIn(ma.Schema):
     period_from = ma.fields.Date(required=True)
     period_to = ma.fields.Date(required=True)
-    principal_deni = ma.fields.Integer(required=True, strict=True)
-    penalty_deni = ma.fields.Integer(load_default=0, strict=True)
+    principal_deni = ma.fields.Integer(required=True, strict=True, validate=amount_range())
+    penalty_deni = ma.fields.Integer(load_default=0, strict=True, validate=amount_range())
     statement_ref = ma.fields.String(required=True, validate=ma.validate.Length(max=120))
     received_on = ma.fields.Date(
         required=True, metadata={"description": "When the statement reached the NGO"}
@@ -107,7 +108,7 @@ class ArrearSchema(RecordSchema):
 
 class PaymentRequestIn(ma.Schema):
     arrear_id = ma.fields.Integer(required=True, validate=ID)
-    amount_deni = ma.fields.Integer(required=True, strict=True)
+    amount_deni = ma.fields.Integer(required=True, strict=True, validate=amount_range())
     justification = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
 
 
@@ -122,7 +123,7 @@ class RejectionIn(ma.Schema):
 class PaymentIn(ma.Schema):
     paid_on = ma.fields.Date(required=True)
     reference = ma.fields.String(required=True, validate=ma.validate.Length(max=120))
-    amount_deni = ma.fields.Integer(required=True, strict=True)
+    amount_deni = ma.fields.Integer(required=True, strict=True, validate=amount_range())
 
 
 class PaymentReversalIn(ma.Schema):

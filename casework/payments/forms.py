@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from casework.forms_common import KeyedForm, MoneyField
+from casework.forms_common import DayField, KeyedForm, MoneyField
 
 
 class CreditorForm(KeyedForm):
@@ -23,14 +23,14 @@ class AccountForm(KeyedForm):
 
 class ArrearForm(KeyedForm):
     account_id = SelectField(_l("Utility account"), coerce=int)
-    period_from = DateField(_l("Debt period from"), validators=[DataRequired()])
-    period_to = DateField(_l("Debt period to"), validators=[DataRequired()])
+    period_from = DayField(_l("Debt period from"), validators=[DataRequired()])
+    period_to = DayField(_l("Debt period to"), validators=[DataRequired()])
     principal = MoneyField(_l("Principal (ден.)"), validators=[InputRequired()])
     penalty = MoneyField(_l("Penalty interest (ден.)"), validators=[Optional()])
     statement_ref = StringField(
         _l("Statement or invoice number"), validators=[DataRequired(), Length(max=120)]
     )
-    received_on = DateField(_l("Received on"), validators=[DataRequired()])
+    received_on = DayField(_l("Received on"), validators=[DataRequired()])
 
 
 class RequestForm(KeyedForm):
@@ -50,7 +50,7 @@ class ReasonForm(KeyedForm):
 
 
 class PaymentForm(KeyedForm):
-    paid_on = DateField(_l("Paid on"), validators=[DataRequired()])
+    paid_on = DayField(_l("Paid on"), validators=[DataRequired()])
     reference = StringField(
         _l("Bank or receipt reference"), validators=[DataRequired(), Length(max=120)]
     )
@@ -58,7 +58,7 @@ class PaymentForm(KeyedForm):
 
 
 class ReversalForm(KeyedForm):
-    reversed_on = DateField(_l("Reversed on"), validators=[DataRequired()])
+    reversed_on = DayField(_l("Reversed on"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 

@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from casework import formatting
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access, record
+from casework.bounds import MAX_AMOUNT_DENI, too_large_amount
 from casework.enrollment.models import Enrollment, Status
-from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.errors import Checks, ConflictError, PermissionDenied, ValidationError, checking
 from casework.extensions import db
 from casework.households.models import Household
 from casework.labels import REQUEST_STATUS_LABELS, label
@@ -44,7 +45,13 @@ from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
 
-MAX_AMOUNT_DENI = 100_000_000_00  # a hundred million denars: anything above is a typing error
+# The form's labels, to name the amount that is too large (the same words as the form).
+_AMOUNT_LABELS = {
+    "principal": lambda: _("Principal (ден.)"),
+    "penalty": lambda: _("Penalty interest (ден.)"),
+    "amount": lambda: _("Amount to pay (ден.)"),
+    "settled": lambda: _("Amount settled (ден.)"),
+}
 
 
 def _money(deni: int) -> str:
@@ -136,25 +143,60 @@ class ArrearData:
     received_on: date
 
 
+@dataclass(frozen=True)
+class ArrearDraft:
+    """A statement as far as it was typed: ``None`` where a date or an amount is missing or
+    unreadable (the form says so itself); what is there is checked all the same."""
+
+    period_from: date | None
+    period_to: date | None
+    principal_deni: int | None
+    penalty_deni: int | None
+    statement_ref: str
+    received_on: date | None
+
+
+def check_arrear(draft: ArrearDraft | ArrearData, *, today: date) -> None:
+    """Every mistake of a statement at once: its period, its day of receipt, its amounts.
+    The form calls it too when a field of its own is refused, to show all of them together."""
+    with checking() as checks:
+        _check_period(checks, draft, today)
+        _check_amounts(checks, draft)
+        if not draft.statement_ref.strip():
+            checks.refuse(_("Enter the statement or invoice number."), "statement_ref")
+
+
+def _check_period(checks: Checks, draft: ArrearDraft | ArrearData, today: date) -> None:
+    start, end, received = draft.period_from, draft.period_to, draft.received_on
+    if start is not None and end is not None and end < start:
+        checks.refuse(_("The period must end on or after its start."), "period_to")
+    if received is not None and received > today:
+        checks.refuse(_("The date cannot be in the future."), "received_on")
+    elif received is not None and start is not None and received < start:
+        checks.refuse(
+            _("A statement cannot be received before the period it covers."), "received_on"
+        )
+
+
+def _check_amounts(checks: Checks, draft: ArrearDraft | ArrearData) -> None:
+    for field, value in (("principal", draft.principal_deni), ("penalty", draft.penalty_deni)):
+        if value is not None and value < 0:
+            checks.refuse(_("Enter an amount of zero or more."), field)
+        elif value is not None and value > MAX_AMOUNT_DENI:
+            checks.refuse(too_large_amount(_AMOUNT_LABELS[field]()), field)
+    if (
+        checks.ok("principal", "penalty")
+        and draft.principal_deni is not None
+        and (draft.principal_deni + (draft.penalty_deni or 0)) == 0
+    ):
+        checks.refuse(_("A statement must show something owed."), "principal")
+
+
 def record_arrear(actor: User, account: UtilityAccount, data: ArrearData, *, today: date) -> Arrear:
     """A creditor's statement. Entered once; a wrong statement is answered by a new one."""
     if not policies.can_record_arrears(actor, account.household):
         raise PermissionDenied()
-    if data.period_to < data.period_from:
-        raise ValidationError(_("The period must end on or after its start."), "period_to")
-    if data.received_on > today:
-        raise ValidationError(_("The date cannot be in the future."), "received_on")
-    if data.received_on < data.period_from:
-        raise ValidationError(
-            _("A statement cannot be received before the period it covers."), "received_on"
-        )
-    for field, value in (("principal", data.principal_deni), ("penalty", data.penalty_deni)):
-        if value < 0 or value > MAX_AMOUNT_DENI:
-            raise ValidationError(_("Enter an amount of zero or more."), field)
-    if data.principal_deni + data.penalty_deni == 0:
-        raise ValidationError(_("A statement must show something owed."), "principal")
-    if not data.statement_ref.strip():
-        raise ValidationError(_("Enter the statement or invoice number."), "statement_ref")
+    check_arrear(data, today=today)
     arrear = Arrear(
         account=account,
         period_from=data.period_from,
@@ -243,34 +285,36 @@ def ineligibility(arrear: Arrear, programme: Programme) -> str | None:
 # --- requests ----------------------------------------------------------------------------------
 
 
-def _check_amount(amount_deni: int) -> None:
+def _check_amount(amount_deni: int, label: str = "amount") -> None:
     if amount_deni <= 0:
         raise ValidationError(_("Enter an amount greater than zero."), "amount")
     if amount_deni > MAX_AMOUNT_DENI:
-        raise ValidationError(_("This amount is too large."), "amount")
+        raise ValidationError(too_large_amount(_AMOUNT_LABELS[label]()), "amount")
 
 
 def _check_request_fits(
     request: PaymentRequest | None, enrollment: Enrollment, arrear: Arrear, amount_deni: int
 ) -> None:
-    _check_amount(amount_deni)
     if enrollment.status != Status.ACTIVE:
         raise ConflictError(_("Payments can be requested only for an active enrollment."))
-    if arrear.account.household_id != enrollment.household_id:
-        raise ValidationError(_("This debt belongs to another household."), "arrear_id")
-    reason = ineligibility(arrear, enrollment.programme)
-    if reason is not None:
-        raise ValidationError(reason, "arrear_id")
-    available = available_for_request(arrear, excluding=request)
-    if amount_deni > available:
-        raise ValidationError(
-            _(
-                "At most %(available)s of this debt can still be requested "
-                "(outstanding, less other open requests).",
-                available=_money(max(available, 0)),
-            ),
-            "amount",
-        )
+    with checking() as checks:
+        checks.run(lambda: _check_amount(amount_deni))
+        if arrear.account.household_id != enrollment.household_id:
+            checks.refuse(_("This debt belongs to another household."), "arrear_id")
+        elif (reason := ineligibility(arrear, enrollment.programme)) is not None:
+            checks.refuse(reason, "arrear_id")
+        if not checks.ok("amount", "arrear_id"):
+            return
+        available = available_for_request(arrear, excluding=request)
+        if amount_deni > available:
+            checks.refuse(
+                _(
+                    "At most %(available)s of this debt can still be requested "
+                    "(outstanding, less other open requests).",
+                    available=_money(max(available, 0)),
+                ),
+                "amount",
+            )
 
 
 def _event(
@@ -590,6 +634,32 @@ class PaymentData:
     amount_deni: int
 
 
+def _check_payment(request: PaymentRequest, data: PaymentData, today: date) -> None:
+    """Every mistake of a payment at once: its amount, its day and its reference."""
+    with checking() as checks:
+        checks.run(lambda: _check_amount(data.amount_deni, "settled"))
+        if checks.ok("amount") and data.amount_deni > request.amount_deni:
+            checks.refuse(
+                _(
+                    "At most the approved %(amount)s can be paid.",
+                    amount=_money(request.amount_deni),
+                ),
+                "amount",
+            )
+        if data.paid_on > today:
+            checks.refuse(_("The date cannot be in the future."), "paid_on")
+        elif request.approved_on is not None and data.paid_on < request.approved_on:
+            checks.refuse(
+                _(
+                    "The payment cannot be before its approval on %(date)s.",
+                    date=_day(request.approved_on),
+                ),
+                "paid_on",
+            )
+        if not data.reference.strip():
+            checks.refuse(_("Enter the bank or receipt reference."), "reference")
+
+
 def record_payment(
     actor: User, request: PaymentRequest, data: PaymentData, *, today: date
 ) -> Payment:
@@ -597,27 +667,7 @@ def record_payment(
     _check_officer(actor, request)
     if request.status != RequestStatus.APPROVED:
         raise _refuse_state(request, _("paid"))
-    _check_amount(data.amount_deni)
-    if data.amount_deni > request.amount_deni:
-        raise ValidationError(
-            _(
-                "At most the approved %(amount)s can be paid.",
-                amount=_money(request.amount_deni),
-            ),
-            "amount",
-        )
-    if data.paid_on > today:
-        raise ValidationError(_("The date cannot be in the future."), "paid_on")
-    if request.approved_on is not None and data.paid_on < request.approved_on:
-        raise ValidationError(
-            _(
-                "The payment cannot be before its approval on %(date)s.",
-                date=_day(request.approved_on),
-            ),
-            "paid_on",
-        )
-    if not data.reference.strip():
-        raise ValidationError(_("Enter the bank or receipt reference."), "reference")
+    _check_payment(request, data, today)
     enrollment, programme = request.enrollment, request.enrollment.programme
     approved_amount = request.amount_deni
     _move(request, RequestStatus.APPROVED, status=RequestStatus.PAID)
@@ -671,18 +721,19 @@ def reverse_payment(
     _check_officer(actor, request)
     if payment.reversal is not None:
         raise ConflictError(_("This payment has been reversed already."))
-    if not reason.strip():
-        raise ValidationError(_("Give the reason for the reversal."), "reason")
-    if on > today:
-        raise ValidationError(_("The date cannot be in the future."), "reversed_on")
-    if on < payment.paid_on:
-        raise ValidationError(
-            _(
-                "A reversal cannot be dated before the payment (%(date)s).",
-                date=_day(payment.paid_on),
-            ),
-            "reversed_on",
-        )
+    with checking() as checks:
+        if not reason.strip():
+            checks.refuse(_("Give the reason for the reversal."), "reason")
+        if on > today:
+            checks.refuse(_("The date cannot be in the future."), "reversed_on")
+        elif on < payment.paid_on:
+            checks.refuse(
+                _(
+                    "A reversal cannot be dated before the payment (%(date)s).",
+                    date=_day(payment.paid_on),
+                ),
+                "reversed_on",
+            )
     reversal = PaymentReversal(
         payment_id=payment.id, reason=reason.strip(), reversed_on=on, reversed_by_id=actor.id
     )

@@ -130,20 +130,27 @@ def add_arrear(household_id: int) -> str | Response:
     accounts = {a.id: a for a in services.accounts_of(household)}
     form = _arrear_form(accounts.values())
 
+    draft = services.ArrearDraft(
+        period_from=form.period_from.data,
+        period_to=form.period_to.data,
+        principal_deni=form.principal.data,
+        penalty_deni=form.penalty.data or 0,
+        statement_ref=form.statement_ref.data or "",
+        received_on=form.received_on.data,
+    )
+
     def _record() -> Arrear:
         account = _chosen(accounts.get(form.account_id.data or 0))
-        data = services.ArrearData(
-            period_from=form.period_from.data,
-            period_to=form.period_to.data,
-            principal_deni=form.principal.data or 0,
-            penalty_deni=form.penalty.data or 0,
-            statement_ref=form.statement_ref.data or "",
-            received_on=form.received_on.data,
-        )
+        # The form validated: every date is there, and an amount left empty is zero.
+        data = services.ArrearData(**vars(draft) | {"principal_deni": draft.principal_deni or 0})
         return services.record_arrear(current_user, account, data, today=clock.today())
 
     return submit(
-        form, _record, then=_to_money(household), success=_("Debt statement recorded.")
+        form,
+        _record,
+        then=_to_money(household),
+        success=_("Debt statement recorded."),
+        also=lambda: services.check_arrear(draft, today=clock.today()),
     ) or _render_money(household, arrear_form=form)
 
 

@@ -9,7 +9,8 @@ from apscheduler.triggers.cron import CronTrigger
 from flask_babel import gettext as _
 
 from casework.audit.services import record
-from casework.errors import PermissionDenied, ValidationError
+from casework.bounds import MAX_AMOUNT_DENI, MAX_MINUTES, too_large_amount, too_large_hours
+from casework.errors import PermissionDenied, ValidationError, checking
 from casework.extensions import db
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.programmes.models import (
@@ -124,17 +125,27 @@ class Targets:
     minutes: int | None
 
 
+def _check_targets(targets: Targets) -> None:
+    """Each target above zero (or left empty) and within the shared bounds, all at once."""
+    with checking() as checks:
+        for name, value in (
+            ("target_families", targets.families),
+            ("target_debt_deni", targets.debt_deni),
+            ("target_minutes", targets.minutes),
+        ):
+            if value is not None and not 0 < value < 10**13:
+                checks.refuse(_("A target is a number above zero, or left empty."), name)
+        if checks.ok("target_debt_deni") and (targets.debt_deni or 0) > MAX_AMOUNT_DENI:
+            checks.refuse(too_large_amount(_("Debt to pay (ден.)")), "target_debt_deni")
+        if checks.ok("target_minutes") and (targets.minutes or 0) > MAX_MINUTES:
+            checks.refuse(too_large_hours(_("Hours of community work")), "target_minutes")
+
+
 def set_targets(actor: User, programme: Programme, targets: Targets) -> Programme:
     """The results promised to the donor: families covered, debt paid, hours worked."""
     if not policies.can_manage_programme(actor, programme):
         raise PermissionDenied()
-    for name, value in (
-        ("target_families", targets.families),
-        ("target_debt_deni", targets.debt_deni),
-        ("target_minutes", targets.minutes),
-    ):
-        if value is not None and not 0 < value < 10**13:
-            raise ValidationError(_("A target is a number above zero, or left empty."), name)
+    _check_targets(targets)
     before = {
         "families": programme.target_families,
         "debt_deni": programme.target_debt_deni,

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
-from casework.forms_common import KeyedForm
+from casework.forms_common import DayField, KeyedForm
 
 DURATION_RE = re.compile(r"^\s*(\d{1,2})(?:[:.,h]\s*(\d{1,2}))?\s*$")
 
@@ -40,7 +40,7 @@ class LogForm(KeyedForm):
     # The service says why a member may not work; a plain "not a valid choice" would not.
     member_id = SelectField(_l("Who worked"), coerce=int, validate_choice=False)
     site_id = SelectField(_l("Work site"), coerce=int, validate_choice=False)
-    work_date = DateField(_l("Date"), validators=[DataRequired()])
+    work_date = DayField(_l("Date"), validators=[DataRequired()])
     start_time = TimeField(_l("From"), validators=[Optional()])
     end_time = TimeField(_l("To"), validators=[Optional()])
     duration = DurationField(_l("Or how long (h:mm)"), validators=[Optional()])

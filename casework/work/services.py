@@ -15,7 +15,7 @@ from casework import formatting
 from casework.audit.services import record
 from casework.db import utcnow
 from casework.enrollment.services import open_enrollment, work_refusal
-from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.errors import ConflictError, PermissionDenied, ValidationError, checking
 from casework.extensions import db
 from casework.households.models import Member
 from casework.organizations.models import Organization, OrganizationKind
@@ -181,16 +181,19 @@ def log_work(
     household = member.household
     if not policies.can_log_work(actor, household):
         raise PermissionDenied(_("This family is not in your caseload."))
-    if site.municipality_id != household.municipality_id or not site.active:
-        raise ValidationError(_("Choose a work site of the family's municipality."), "site_id")
     day = shift.work_date
-    if day > today:
-        raise ValidationError(_("Hours cannot be logged for a future date."), "work_date")
-    minutes = shift.minutes()
     enrollment = open_enrollment(household)
-    refusal = work_refusal(member, enrollment, day)
-    if refusal is not None or enrollment is None:
-        raise ValidationError(refusal or _("The household has no active enrollment."), "member_id")
+    with checking() as checks:  # each of these at once; the caps once they all hold
+        if site.municipality_id != household.municipality_id or not site.active:
+            checks.refuse(_("Choose a work site of the family's municipality."), "site_id")
+        if day > today:
+            checks.refuse(_("Hours cannot be logged for a future date."), "work_date")
+        minutes = checks.run(shift.minutes) or 0
+        refusal = work_refusal(member, enrollment, day)
+        if refusal is not None or enrollment is None:
+            checks.refuse(refusal or _("The household has no active enrollment."), "member_id")
+    if enrollment is None:  # pragma: no cover - refused above
+        raise AssertionError
     # Serialise logs for one member (a row lock on PostgreSQL; SQLite holds the write lock).
     db.session.execute(select(Member.id).where(Member.id == member.id).with_for_update())
     live = _live_logs(member).subquery()
