@@ -172,6 +172,7 @@ def init_app(app: Flask) -> None:
             "seat_label": lambda code: labels.label(labels.SEAT_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
+            "action_label": labels.action_label,
             "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
             "can_import": lambda programme: (
                 current_user.is_authenticated and policies.can_import(current_user, programme)

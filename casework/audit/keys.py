@@ -54,6 +54,9 @@ PERSONAL_FIELDS = frozenset(
         "justification",
         "rejection_reason",
         "text",
+        # the search typed before an export (it may be a family's name): about no one
+        # household, so hidden from auditors but not sealed
+        "q",
     }
 )
 

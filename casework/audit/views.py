@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
-from casework.actions import allow
+from casework.actions import allow, recorded
 from casework.audit import queries
 from casework.audit.forms import ACCESS_ACTIONS, LogSearchForm
+from casework.audit.models import AccessAction
+from casework.audit.readable import ReadableEvent, readable_events
+from casework.audit.services import log_access
 from casework.security import policies
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -28,17 +31,34 @@ def search() -> str:
             date_to=form.date_to.data,
         )
     page = request.args.get("page", 1, type=int) or 1
+    events: list[ReadableEvent] = []
+    shown: set[int] = set()
     if form.log.data == "access":
         found = queries.search_access(scope, flt, page=page)
         cases = queries.case_numbers(r.household_id for r in found.items)
     else:
         found = queries.search_events(scope, flt, page=page)
-        cases = {}
-    return render_template(
+        events, shown = readable_events(found.items, current_user)
+        cases = queries.case_numbers(shown)
+    rendered = render_template(
         "audit/search.html",
         form=form,
         found=found,
+        events=events,
         cases=cases,
         access_actions=ACCESS_ACTIONS,
         query_args={k: v for k, v in request.args.items() if k != "page"},
+    )
+    if not shown:
+        return rendered
+    # A coordinator read families' names and addresses in their events: the access log says so.
+    listed = ", ".join(sorted(cases.get(h, str(h)) for h in shown))
+    return recorded(
+        rendered,
+        lambda: log_access(
+            current_user,
+            AccessAction.VIEW_LIST,
+            municipality_id=policies.export_municipality(current_user),
+            detail=f"audit page {found.page}: {listed}",
+        ),
     )
