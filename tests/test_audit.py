@@ -265,7 +265,9 @@ def test_an_unknown_action_is_shown_by_its_code(make: Factory, login_as: Any) ->
     from casework.labels import action_label
 
     household = make.household()
-    record(None, "something.new", "household", household.id, municipality_id=household.municipality_id)
+    record(
+        None, "something.new", "household", household.id, municipality_id=household.municipality_id
+    )
     db.session.commit()
     assert action_label("something.new") == "something.new"
     browser, _ = login_as(Role.AUDITOR)
@@ -312,9 +314,7 @@ def test_a_coordinator_of_the_municipality_reads_them_and_the_access_log_says_so
     assert count(AccessRecord, AccessRecord.user_id == reader_id) == 0
 
 
-def test_another_municipalitys_coordinator_does_not_read_them(
-    make: Factory, login_as: Any
-) -> None:
+def test_another_municipalitys_coordinator_does_not_read_them(make: Factory, login_as: Any) -> None:
     household = family_with_a_history(make)
     elsewhere = make.municipality("STR", "Струга")
     browser, _ = login_as(Role.COORDINATOR, elsewhere)
@@ -335,9 +335,7 @@ def test_a_personal_field_is_stored_sealed_and_the_chain_hashes_what_is_stored(
     raw = "\n".join(stored)
     assert [name for name in personal_data_of(household) if name in raw] == []
     assert "$sealed" in raw and case_number not in raw  # ids, not even case numbers
-    member = next(
-        json.loads(row) for row in stored if '"after"' in row and '"first_name"' in row
-    )
+    member = next(json.loads(row) for row in stored if '"after"' in row and '"first_name"' in row)
     assert set(member["after"]["first_name"]) == {"$sealed", "household"}
     assert member["after"]["sex"] == "F"  # what is not personal stays readable
     assert verify_chain().ok

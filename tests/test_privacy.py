@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 from flask import Flask
+from pypdf import PdfReader
 from sqlalchemy import event, func, select, text, update
 
 from casework.audit.models import AccessAction, AccessRecord, AuditEvent
@@ -639,7 +639,8 @@ def audit_pages(browser: Any) -> str:
 def stored_payloads() -> str:
     db.session.remove()
     with db.engine.connect() as conn:
-        return "\n".join(row[0] for row in conn.execute(text("SELECT changes FROM audit_events ORDER BY id")))
+        rows = conn.execute(text("SELECT changes FROM audit_events ORDER BY id"))
+        return "\n".join(row[0] for row in rows)
 
 
 def test_after_anonymising_the_familys_personal_data_is_unreadable_in_the_audit_trail_too(
@@ -676,7 +677,7 @@ def test_the_stored_payload_of_a_personal_field_is_ciphertext_until_and_after_th
     from casework.audit.models import HouseholdKey
 
     personal, household_id = personal_strings(family), family.household.id
-    household = completed(family)
+    completed(family)
     db.session.commit()
     raw = stored_payloads()
     assert [s for s in personal if s in raw] == []

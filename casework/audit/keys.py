@@ -263,9 +263,7 @@ def _path_to_households(entity_type: str) -> list[tuple[Mapper[Any], str]] | Non
     return found
 
 
-def household_of(
-    entity_type: str, entity_id: int | None, changes: Mapping[str, Any]
-) -> int | None:
+def household_of(entity_type: str, entity_id: int | None, changes: Mapping[str, Any]) -> int | None:
     """The household an event is about: its entity, the payload's ``household_id``, or the
     foreign keys from the entity's row to a household (through the session's rows)."""
     if entity_type == "household":

@@ -122,18 +122,7 @@ def _record(event: AuditEvent, reading: _Reading) -> str:
 def _differences(event: AuditEvent, reading: _Reading) -> list[Difference]:
     changes = event.changes or {}
     is_open = event.municipality_id in reading.open_in
-    before, after = changes.get("before"), changes.get("after")
-    found: list[Difference] = []
-    if isinstance(after, Mapping):
-        old = before if isinstance(before, Mapping) else None
-        for name in [*after, *(k for k in (old or {}) if k not in after)]:
-            new_value = _revealed(name, after.get(name), is_open, reading)
-            text = _text(name, new_value, reading)
-            if old is None:
-                found.append(Difference(_label(name), None, text))
-            else:
-                old_value = _revealed(name, old.get(name), is_open, reading)
-                found.append(Difference(_label(name), _text(name, old_value, reading), text))
+    found = _snapshots(changes, is_open, reading)
     for name, value in changes.items():
         if name in ("before", "after") and isinstance(value, Mapping):
             continue
@@ -143,6 +132,24 @@ def _differences(event: AuditEvent, reading: _Reading) -> list[Difference]:
             found.append(Difference(_label(name), old_text, new_text))
         else:
             found.append(Difference(_label(name), None, _text(name, shown, reading)))
+    return found
+
+
+def _snapshots(changes: Mapping[str, Any], is_open: bool, reading: _Reading) -> list[Difference]:
+    """``{"after": {...}}`` (the values recorded) or ``{"before": ..., "after": ...}``."""
+    before, after = changes.get("before"), changes.get("after")
+    if not isinstance(after, Mapping):
+        return []
+    old = before if isinstance(before, Mapping) else None
+    found = []
+    for name in [*after, *(k for k in (old or {}) if k not in after)]:
+        text = _text(name, _revealed(name, after.get(name), is_open, reading), reading)
+        old_text = (
+            None
+            if old is None
+            else _text(name, _revealed(name, old.get(name), is_open, reading), reading)
+        )
+        found.append(Difference(_label(name), old_text, text))
     return found
 
 
@@ -167,7 +174,7 @@ def _label(name: str) -> str:
     return str(text) if text is not None else name.replace("_", " ")
 
 
-def _text(name: str, value: Any, reading: _Reading) -> str:  # noqa: PLR0911 - one per kind
+def _text(name: str, value: Any, reading: _Reading) -> str:
     """One value as the rest of the app shows it."""
     if value is HIDDEN:
         return _("personal data, not shown")
@@ -177,18 +184,25 @@ def _text(name: str, value: Any, reading: _Reading) -> str:  # noqa: PLR0911 - o
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    if isinstance(value, int) and name.endswith("_deni"):
-        return formatting.money(value, reading.locale)
-    if isinstance(value, int) and (name == "minutes" or name.endswith("_minutes")):
-        return formatting.hours(value, reading.locale)
-    if isinstance(value, int) and name in ("household_id", "other_household_id"):
-        return reading.cases.get(value, f"#{value}")
+    if isinstance(value, int):
+        return _number(name, value, reading)
     if isinstance(value, list):
         joiner = " – " if name == "period" else ", "
         return joiner.join(_text(name, v, reading) for v in value)
     if isinstance(value, Mapping):
         return ", ".join(f"{_label(k)}: {_text(k, v, reading)}" for k, v in value.items())
     return _coded(name, str(value))
+
+
+def _number(name: str, value: int, reading: _Reading) -> str:
+    """Money in deni, minutes as hours, households by case number."""
+    if name.endswith("_deni"):
+        return formatting.money(value, reading.locale)
+    if name == "minutes" or name.endswith("_minutes"):
+        return formatting.hours(value, reading.locale)
+    if name in ("household_id", "other_household_id"):
+        return reading.cases.get(value, f"#{value}")
+    return str(value)
 
 
 def _coded(name: str, text: str) -> str:
