@@ -196,6 +196,7 @@ _FILLED = (
     "utility_accounts",
     "arrears",
     "audit_events",
+    "household_keys",
 )
 ANALYZE_EVERY_ROWS = 1_000
 
