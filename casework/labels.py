@@ -186,6 +186,7 @@ AUDIT_FIELD_LABELS = {
     "language": _l("Language"),
     "consent_on": _l("Consent to data processing signed on"),
     "national_id": _l("National ID"),
+    "national_id_set": _l("National ID entered"),
     "customer_number": _l("Customer number"),
     "status": _l("Status"),
     "reason": _l("Reason"),
@@ -217,4 +218,5 @@ AUDIT_FIELD_LABELS = {
     "username": _l("Username"),
     "roles": _l("Roles"),
     "file": _l("File"),
+    "rows": _l("Rows"),
 }

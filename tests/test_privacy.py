@@ -702,3 +702,32 @@ def test_the_subject_access_export_opens_the_familys_audit_events_but_never_hold
     services.anonymise_household(None, household, now=NOW)
     after = json.dumps(services.household_data(household), ensure_ascii=False)
     assert "removed (retention)" in after and "погрешна сметка" not in after
+
+
+def test_an_event_written_before_fields_were_sealed_reads_removed_once_anonymised(
+    family: Family, login_as: Any
+) -> None:
+    """Events older than the sealing keep their plain text (the chain forbids rewriting them):
+    the page still hides it from auditors, and from everyone once the family is anonymised."""
+    household_id = family.household.id
+    db.session.add(  # as record() wrote it before fields were sealed
+        AuditEvent(
+            action="member.create",
+            entity_type="member",
+            entity_id=family.spouse.id,
+            municipality_id=family.household.municipality_id,
+            changes={"household_id": household_id, "after": {"first_name": "Старојменка"}},
+        )
+    )
+    completed(family)
+    db.session.commit()
+    coordinator, _ = login_as(Role.COORDINATOR)
+    auditor, _ = login_as(Role.AUDITOR)
+    assert "Старојменка" in audit_pages(coordinator)
+    assert "Старојменка" not in audit_pages(auditor)
+    services.anonymise_household(None, db.session.get(Household, household_id), now=NOW)
+    db.session.commit()
+    for browser in (coordinator, auditor):
+        page = audit_pages(browser)
+        assert "Старојменка" not in page and "removed (retention)" in page
+    assert verify_chain().ok

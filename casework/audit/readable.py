@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from casework import formatting, labels
 from casework.audit import keys
 from casework.audit.models import AuditEvent, HouseholdKey
-from casework.audit.queries import case_numbers
+from casework.audit.queries import anonymised_households, case_numbers
 from casework.security import policies
 from casework.security.models import User
 
@@ -36,6 +36,9 @@ class _Hidden:
 
 
 HIDDEN = _Hidden()
+
+# How a reader sees an event's personal fields.
+OPEN, CLOSED, ERASED = "open", "closed", "erased"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class _Reading:
     """What one page of events needs: who reads, the case numbers, the households' keys."""
 
     open_in: set[int]
+    erased: set[int]  # households anonymised by retention
     cases: dict[int, str]
     keys: dict[int, HouseholdKey]
     locale: str
@@ -91,7 +95,11 @@ def readable_events(
         for h in keys.sealed_households(e.changes or {})
     }
     reading = _Reading(
-        open_in, case_numbers(households), keys.household_keys(sealed), str(get_locale() or "mk")
+        open_in,
+        anonymised_households(households),
+        case_numbers(households),
+        keys.household_keys(sealed),
+        str(get_locale() or "mk"),
     )
     rows = [
         ReadableEvent(
@@ -121,12 +129,11 @@ def _record(event: AuditEvent, reading: _Reading) -> str:
 
 def _differences(event: AuditEvent, reading: _Reading) -> list[Difference]:
     changes = event.changes or {}
-    is_open = event.municipality_id in reading.open_in
-    found = _snapshots(changes, is_open, reading)
+    found = _snapshots(changes, _sight(event, reading), reading)
     for name, value in changes.items():
         if name in ("before", "after") and isinstance(value, Mapping):
             continue
-        shown = _revealed(name, value, is_open, reading)
+        shown = _revealed(name, value, _sight(event, reading), reading)
         if isinstance(shown, list) and len(shown) == 2 and name not in VALUE_PAIRS:
             old_text, new_text = (_text(name, v, reading) for v in shown)
             found.append(Difference(_label(name), old_text, new_text))
@@ -135,7 +142,15 @@ def _differences(event: AuditEvent, reading: _Reading) -> list[Difference]:
     return found
 
 
-def _snapshots(changes: Mapping[str, Any], is_open: bool, reading: _Reading) -> list[Difference]:
+def _sight(event: AuditEvent, reading: _Reading) -> str:
+    """Erased once retention anonymised the household (for events written before fields
+    were sealed, too); open to the readers who see the family's data; closed to the rest."""
+    if household_of(event) in reading.erased:
+        return ERASED
+    return OPEN if event.municipality_id in reading.open_in else CLOSED
+
+
+def _snapshots(changes: Mapping[str, Any], sight: str, reading: _Reading) -> list[Difference]:
     """``{"after": {...}}`` (the values recorded) or ``{"before": ..., "after": ...}``."""
     before, after = changes.get("before"), changes.get("after")
     if not isinstance(after, Mapping):
@@ -143,29 +158,30 @@ def _snapshots(changes: Mapping[str, Any], is_open: bool, reading: _Reading) -> 
     old = before if isinstance(before, Mapping) else None
     found = []
     for name in [*after, *(k for k in (old or {}) if k not in after)]:
-        text = _text(name, _revealed(name, after.get(name), is_open, reading), reading)
+        text = _text(name, _revealed(name, after.get(name), sight, reading), reading)
         old_text = (
             None
             if old is None
-            else _text(name, _revealed(name, old.get(name), is_open, reading), reading)
+            else _text(name, _revealed(name, old.get(name), sight, reading), reading)
         )
         found.append(Difference(_label(name), old_text, text))
     return found
 
 
-def _revealed(name: str, value: Any, is_open: bool, reading: _Reading) -> Any:
+def _revealed(name: str, value: Any, sight: str, reading: _Reading) -> Any:
     """The value the reader may see: opened, hidden, or removed with its household's key."""
+    personal = keys.is_sealed(value) or (name in keys.PERSONAL_FIELDS and value is not None)
+    if personal and sight == ERASED:
+        return keys.REMOVED
+    if personal and sight == CLOSED:
+        return HIDDEN
     if keys.is_sealed(value):
-        if not is_open:
-            return HIDDEN
         opened = keys.open_value(value, reading.keys)
         if opened is not keys.REMOVED:
             reading.shown.add(int(value["household"]))
         return opened
-    if name in keys.PERSONAL_FIELDS and value is not None and not is_open:
-        return HIDDEN  # written before the fields were sealed: still not for this reader
     if isinstance(value, Mapping):
-        return {k: _revealed(k, v, is_open, reading) for k, v in value.items()}
+        return {k: _revealed(k, v, sight, reading) for k, v in value.items()}
     return value
 
 
