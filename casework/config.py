@@ -6,6 +6,7 @@ in the middle of a request.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -60,6 +61,11 @@ class ConfigError(ValueError):
 class Settings:
     env: str = "development"
     secret_key: str = INSECURE_SECRET_KEY
+    # The master key that wraps each household's audit key (casework.audit.keys): a Fernet
+    # key (python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())').
+    # Empty: derived from the secret key, so changing that key then loses the audit trail's
+    # personal fields; set it apart in production and keep it beside the database's backups.
+    audit_key: str = ""
     database_url: str = ""
     instance_path: Path = DEFAULT_INSTANCE_PATH
     default_locale: str = "mk"
@@ -136,6 +142,17 @@ class Settings:
                 "in production (for example: "
                 "python -c 'import secrets; print(secrets.token_hex(32))')"
             )
+        if self.audit_key:
+            try:
+                ok = len(base64.urlsafe_b64decode(self.audit_key.encode("ascii"))) == 32
+            except (ValueError, UnicodeEncodeError):
+                ok = False
+            if not ok:
+                raise ConfigError(
+                    "CASEWORK_AUDIT_KEY must be a Fernet key: 32 bytes in URL-safe base64 "
+                    "(python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())')"
+                )
 
     def _check_urls_and_locale(self) -> None:
         if self.database_url and not self.database_url.startswith(

@@ -180,6 +180,7 @@ def init_app(app: Flask) -> None:
             "close_reason_label": lambda code: labels.label(labels.CLOSE_REASON_LABELS, code),
             "vote_label": lambda code: labels.label(labels.VOTE_LABELS, code),
             "visibility_label": lambda code: labels.label(labels.NOTE_VISIBILITY_LABELS, code),
+            "action_label": labels.action_label,
             "language_name": lambda code: LANGUAGE_NAMES.get(code, code),
             "can_import": lambda programme: (
                 current_user.is_authenticated and policies.can_import(current_user, programme)

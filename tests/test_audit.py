@@ -4,9 +4,11 @@ app's back is found by ``casework audit verify``, which names the first broken e
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,8 +18,9 @@ from sqlalchemy.exc import DBAPIError
 from casework.audit.models import AuditEvent, AuditLink
 from casework.audit.services import record, verify_chain
 from casework.extensions import db
+from casework.households.models import Household
 from casework.security.models import Role
-from tests.conftest import Factory, append_only_lifted
+from tests.conftest import TODAY, Factory, append_only_lifted
 
 
 def events() -> list[AuditEvent]:
@@ -181,3 +184,158 @@ def test_the_database_refuses_to_change_or_remove_audit_and_access_rows(
             conn.execute(statement)
     with db.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(rows))
+
+
+# --- the Audit page: readable, and pseudonymised for auditors ------------------------------------
+
+NEW_ADDRESS = "ул. Илинденска бр. 12"
+SPOUSE = ("Ајше", "Мамудовска", "02.06.1988")
+REVERSAL_REASON = "Уплатено на погрешна сметка"
+
+
+def family_with_a_history(make: Factory) -> Household:
+    """A household whose trail holds an address changed, a member added and a payment
+    reversed: personal fields, old and new values, and amounts."""
+    from casework.households.services import HouseholdData, update_household
+    from casework.payments.services import reverse_payment
+
+    enrollment = make.active_enrollment(make.programme(), make.household())
+    household = enrollment.household
+    coordinator = make.coordinator(household.municipality)
+    make.member(household)
+    update_household(
+        coordinator, household, HouseholdData(address=NEW_ADDRESS, settlement="Кичево"), today=TODAY
+    )
+    payment = make.paid(enrollment, 5_000_00)
+    reverse_payment(make.user(Role.OFFICER), payment, REVERSAL_REASON, on=TODAY, today=TODAY)
+    db.session.commit()
+    return household
+
+
+def audit_page(browser: Any, household: Household) -> str:
+    """Every page of the audit trail the reader may search, as one text."""
+    pages = []
+    for number in itertools.count(1):
+        response = browser.get(f"/audit/?page={number}")
+        assert response.status_code == 200
+        pages.append(response.get_data(as_text=True))
+        if ">Older</a>" not in pages[-1]:
+            return "\n".join(pages)
+    raise AssertionError("unreachable")
+
+
+def personal_data_of(household: Household) -> list[str]:
+    return [
+        "Мамудовски",  # the head's surname, in the case notes' events if anywhere
+        *SPOUSE,
+        "ул. Гоце Делчев бр. 7",
+        NEW_ADDRESS,
+        REVERSAL_REASON,
+    ]
+
+
+def test_the_audit_page_shows_each_change_field_by_field_with_the_action_in_words(
+    make: Factory, login_as: Any
+) -> None:
+    household = family_with_a_history(make)
+    browser, _ = login_as(Role.COORDINATOR)
+    page = audit_page(browser, household)
+    assert "Payment reversed" in page and "Member added" in page and "Household changed" in page
+    assert "<del>ул. Гоце Делчев бр. 7</del> → <ins>ул. Илинденска бр. 12</ins>" in page
+    assert "<dt>First name</dt>" in page and "<dd>Ајше</dd>" in page
+    assert "<dd>02.06.1988</dd>" in page  # a birth date as a date, not 1988-06-02
+    assert "5,000.00" in page  # the reversed amount as money, not 500000 deni
+    assert '"address"' not in page and "$sealed" not in page  # no raw JSON any more
+    assert household.case_number in page
+
+
+def test_the_audit_page_speaks_macedonian_too(make: Factory, login_as: Any) -> None:
+    from flask_babel import force_locale, gettext
+
+    household = family_with_a_history(make)
+    browser, _ = login_as(Role.COORDINATOR, locale="mk")
+    page = audit_page(browser, household)
+    with make.app.test_request_context(), force_locale("mk"):
+        reversed_in_mk = gettext("Payment reversed")
+    assert reversed_in_mk in page
+    assert "<dt>Адреса</dt>" in page and "<dt>Име</dt>" in page and "<dt>Износ</dt>" in page
+
+
+def test_an_unknown_action_is_shown_by_its_code(make: Factory, login_as: Any) -> None:
+    from casework.labels import action_label
+
+    household = make.household()
+    record(
+        None, "something.new", "household", household.id, municipality_id=household.municipality_id
+    )
+    db.session.commit()
+    assert action_label("something.new") == "something.new"
+    browser, _ = login_as(Role.AUDITOR)
+    assert "something.new" in audit_page(browser, household)
+
+
+def test_an_auditor_reads_case_numbers_and_amounts_but_no_names_birth_dates_or_addresses(
+    make: Factory, login_as: Any
+) -> None:
+    household = family_with_a_history(make)
+    auditor, _ = login_as(Role.AUDITOR)
+    page = audit_page(auditor, household)
+    assert household.case_number in page and "5,000.00" in page and "Payment reversed" in page
+    assert [text for text in personal_data_of(household) if text in page] == []
+    assert "personal data, not shown" in page
+    admin, _ = login_as(Role.ADMIN)
+    page = audit_page(admin, household)
+    assert [text for text in personal_data_of(household) if text in page] == []
+
+
+def test_a_coordinator_of_the_municipality_reads_them_and_the_access_log_says_so(
+    make: Factory, login_as: Any
+) -> None:
+    from casework.audit.models import AccessAction, AccessRecord
+    from tests.conftest import count
+
+    household = family_with_a_history(make)
+    case_number = household.case_number
+    browser, coordinator = login_as(Role.COORDINATOR)
+    coordinator_id = coordinator.id
+    page = audit_page(browser, household)
+    assert [text for text in personal_data_of(household)[1:] if text not in page] == []
+    db.session.remove()
+    entries = db.session.scalars(
+        select(AccessRecord).where(AccessRecord.user_id == coordinator_id)
+    ).all()
+    assert entries  # one per page of the trail that opened a family's fields
+    entry = entries[-1]
+    assert entry.action == AccessAction.VIEW_LIST and case_number in entry.detail
+    # An auditor's pseudonymised page opens nothing, so it logs nothing.
+    auditor, reader = login_as(Role.AUDITOR)
+    reader_id = reader.id
+    audit_page(auditor, household)
+    assert count(AccessRecord, AccessRecord.user_id == reader_id) == 0
+
+
+def test_another_municipalitys_coordinator_does_not_read_them(make: Factory, login_as: Any) -> None:
+    household = family_with_a_history(make)
+    elsewhere = make.municipality("STR", "Струга")
+    browser, _ = login_as(Role.COORDINATOR, elsewhere)
+    response = browser.get(f"/audit/?household={household.case_number}")
+    page = response.get_data(as_text=True)
+    assert "0 entries" in page
+    assert [text for text in personal_data_of(household) if text in page] == []
+
+
+def test_a_personal_field_is_stored_sealed_and_the_chain_hashes_what_is_stored(
+    make: Factory,
+) -> None:
+    household = family_with_a_history(make)
+    case_number = household.case_number
+    db.session.remove()
+    with db.engine.connect() as conn:
+        stored = [row[0] for row in conn.execute(text("SELECT changes FROM audit_events"))]
+    raw = "\n".join(stored)
+    assert [name for name in personal_data_of(household) if name in raw] == []
+    assert "$sealed" in raw and case_number not in raw  # ids, not even case numbers
+    member = next(json.loads(row) for row in stored if '"after"' in row and '"first_name"' in row)
+    assert set(member["after"]["first_name"]) == {"$sealed", "household"}
+    assert member["after"]["sex"] == "F"  # what is not personal stays readable
+    assert verify_chain().ok

@@ -56,3 +56,13 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_the_audit_master_key_must_be_a_fernet_key() -> None:
+    from cryptography.fernet import Fernet
+
+    with pytest.raises(ConfigError, match="CASEWORK_AUDIT_KEY"):
+        from_env({"CASEWORK_AUDIT_KEY": "not-a-key"})
+    key = Fernet.generate_key().decode()
+    assert from_env({"CASEWORK_AUDIT_KEY": key}).audit_key == key
+    assert from_env({}).audit_key == ""  # derived from the secret key (audit.keys.master_key)

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from casework.audit import keys
 from casework.audit.models import AuditEvent
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
@@ -242,7 +243,10 @@ def test_members_are_added_and_edited_through_the_pages(login_as, make: Factory)
     assert child.relation == "grandchild"
     assert child.national_id == stored_id  # left empty: kept
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "member.update")).one()
-    assert event.changes["last_name"] == ["Мамудовска", "Мамудовска-Ибраимовска"]
+    # Stored sealed with the household's key (audit.keys); opened, it reads old and new.
+    assert keys.is_sealed(event.changes["last_name"])
+    opened = keys.opened(event.changes, keys.household_keys([child.household_id]))
+    assert opened["last_name"] == ["Мамудовска", "Мамудовска-Ибраимовска"]
 
 
 def test_a_second_head_is_refused(make: Factory) -> None:

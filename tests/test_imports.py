@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
+from casework.audit import keys
 from casework.audit.models import AuditEvent
 from casework.enrollment.models import Enrollment
 from casework.errors import PermissionDenied, ValidationError
@@ -146,7 +147,9 @@ def test_a_changed_address_updates_the_household_through_its_service(setting: An
     household = db.session.scalars(select(Household)).one()
     assert household.address == "ул. Ѓорче Петров бр. 9"
     update = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "household.update"))
-    assert update is not None and update.changes["address"][1] == "ул. Ѓорче Петров бр. 9"
+    assert update is not None and keys.is_sealed(update.changes["address"])  # issue 20
+    opened = keys.opened(update.changes, keys.household_keys([household.id]))
+    assert opened["address"][1] == "ул. Ѓорче Петров бр. 9"
 
 
 def test_a_new_member_of_a_registered_household_is_added(setting: Any) -> None:

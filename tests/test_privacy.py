@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from pypdf import PdfReader
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
 
 from casework.audit.models import AccessAction, AccessRecord, AuditEvent
-from casework.audit.services import log_access
+from casework.audit.services import log_access, verify_chain
 from casework.balances.services import run_check
 from casework.db import utcnow
 from casework.enrollment import services as enrollment_services
@@ -146,6 +147,8 @@ def test_the_export_holds_every_column_of_every_table_that_refers_to_the_househo
     json.dumps(data)  # JSON-safe as it is
     expected = tables_referring_to_households() | {"audit_events"}
     assert expected <= set(data["tables"])
+    # The household's audit key is never exported (it would open its sealed audit fields).
+    assert "household_keys" not in data["tables"]
     for name in sorted(expected):
         rows = data["tables"][name]
         assert rows, f"the test family has no {name} rows: give it some, so its columns are checked"
@@ -618,3 +621,130 @@ def test_the_retention_command_lists_case_numbers_on_a_dry_run_and_then_anonymis
     assert again.returncode == 0 and "No household is due" in again.stdout
     future = casework(["retention", "--today", "2999-01-01"], tmp_path, **env)
     assert future.returncode == 1 and "--today" in future.stderr
+
+
+# --- the audit trail after anonymisation: crypto-shredding --------------------------------------
+
+
+def personal_strings(family: Family) -> list[str]:
+    """What the family's audit events said about its people, as typed and as stored."""
+    spouse = family.spouse
+    return [
+        spouse.first_name,
+        spouse.last_name,
+        spouse.birth_date.isoformat(),
+        spouse.birth_date.strftime("%d.%m.%Y"),
+        family.household.address,
+        "070 123 456",
+        "погрешна сметка",  # the reversal's reason
+        "Погрешен ден",  # the correction's reason
+    ]
+
+
+def audit_pages(browser: Any) -> str:
+    pages = []
+    number = 1
+    while True:
+        response = browser.get(f"/audit/?page={number}")
+        assert response.status_code == 200
+        pages.append(response.get_data(as_text=True))
+        if ">Older</a>" not in pages[-1]:
+            return "\n".join(pages)
+        number += 1
+
+
+def stored_payloads() -> str:
+    db.session.remove()
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT changes FROM audit_events ORDER BY id"))
+        return "\n".join(row[0] for row in rows)
+
+
+def test_after_anonymising_the_familys_personal_data_is_unreadable_in_the_audit_trail_too(
+    family: Family, login_as: Any, app: Flask
+) -> None:
+    from casework.cli import audit_verify
+
+    personal = personal_strings(family)
+    household = completed(family)
+    db.session.commit()
+    coordinator, _ = login_as(Role.COORDINATOR)
+    before = audit_pages(coordinator)
+    # Until now the coordinator read them (the birth date as shown, never as stored).
+    assert [s for s in personal if s not in before] == [personal[2]]
+    services.anonymise_household(None, db.session.get(Household, household.id), now=NOW)
+    db.session.commit()
+    raw = stored_payloads()
+    assert [s for s in personal if s in raw] == []
+    auditor, _ = login_as(Role.AUDITOR)
+    admin, _ = login_as(Role.ADMIN)
+    for browser in (coordinator, auditor, admin):
+        page = audit_pages(browser)
+        assert [s for s in personal if s in page] == []
+    assert "removed (retention)" in audit_pages(coordinator)
+    assert verify_chain().ok
+    result = app.test_cli_runner().invoke(audit_verify)
+    assert result.exit_code == 0 and "intact" in result.output
+
+
+def test_the_stored_payload_of_a_personal_field_is_ciphertext_until_and_after_the_shredding(
+    family: Family,
+) -> None:
+    from casework.audit.keys import SEALED
+    from casework.audit.models import HouseholdKey
+
+    personal, household_id = personal_strings(family), family.household.id
+    completed(family)
+    db.session.commit()
+    raw = stored_payloads()
+    assert [s for s in personal if s in raw] == []
+    assert SEALED in raw
+    key = db.session.get(HouseholdKey, household_id)
+    assert key is not None and key.wrapped_key and key.shredded_at is None
+    services.anonymise_household(None, db.session.get(Household, household_id), now=NOW)
+    db.session.commit()
+    assert stored_payloads().startswith(raw)  # no audit row changed: the chain still holds
+    key = db.session.get(HouseholdKey, household_id)
+    assert key is not None and key.wrapped_key is None and key.shredded_at == NOW
+
+
+def test_the_subject_access_export_opens_the_familys_audit_events_but_never_holds_a_key(
+    family: Family,
+) -> None:
+    data = services.household_data(family.household)
+    events = json.dumps(data["tables"]["audit_events"], ensure_ascii=False)
+    assert family.spouse.first_name in events and "погрешна сметка" in events
+    assert "$sealed" not in events and "household_keys" not in data["tables"]
+    household = completed(family)
+    services.anonymise_household(None, household, now=NOW)
+    after = json.dumps(services.household_data(household), ensure_ascii=False)
+    assert "removed (retention)" in after and "погрешна сметка" not in after
+
+
+def test_an_event_written_before_fields_were_sealed_reads_removed_once_anonymised(
+    family: Family, login_as: Any
+) -> None:
+    """Events older than the sealing keep their plain text (the chain forbids rewriting them):
+    the page still hides it from auditors, and from everyone once the family is anonymised."""
+    household_id = family.household.id
+    db.session.add(  # as record() wrote it before fields were sealed
+        AuditEvent(
+            action="member.create",
+            entity_type="member",
+            entity_id=family.spouse.id,
+            municipality_id=family.household.municipality_id,
+            changes={"household_id": household_id, "after": {"first_name": "Старојменка"}},
+        )
+    )
+    completed(family)
+    db.session.commit()
+    coordinator, _ = login_as(Role.COORDINATOR)
+    auditor, _ = login_as(Role.AUDITOR)
+    assert "Старојменка" in audit_pages(coordinator)
+    assert "Старојменка" not in audit_pages(auditor)
+    services.anonymise_household(None, db.session.get(Household, household_id), now=NOW)
+    db.session.commit()
+    for browser in (coordinator, auditor):
+        page = audit_pages(browser)
+        assert "Старојменка" not in page and "removed (retention)" in page
+    assert verify_chain().ok

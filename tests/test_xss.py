@@ -800,6 +800,7 @@ EXEMPT: dict[str, str] = {
     # Written by the app itself, never typed by a person.
     "households.case_number": "municipality code and a number",
     "households.address_key": "search key derived from the address, never shown",
+    "household_keys.wrapped_key": "a Fernet token the app makes, never shown",
     "members.name_key": "search key derived from the name, never shown",
     "audit_events.actor_roles": "role codes",
     "audit_events.action": "action code",

@@ -59,6 +59,26 @@ class AuditChainHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
+class HouseholdKey(Base):
+    """A household's own key for the personal fields of its audit events (``audit.keys``).
+
+    ``wrapped_key`` is the household's Fernet key encrypted with the instance's master key
+    (``CASEWORK_AUDIT_KEY``); anonymisation empties it (crypto-shredding), so the events keep
+    their ciphertext, and the hash chain over it, while nobody can read them any more. Not
+    append-only, on purpose: destroying the key is its point. Never exported nor logged.
+    """
+
+    __tablename__ = "household_keys"
+
+    household_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    shredded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:  # never the key, even wrapped, in a log or a traceback
+        return f"<HouseholdKey household={self.household_id} shredded={self.shredded_at}>"
+
+
 class AccessAction(StrEnum):
     VIEW_LIST = "view_list"
     VIEW_HOUSEHOLD = "view_household"

@@ -146,3 +146,15 @@ def case_numbers(household_ids: Iterable[int]) -> dict[int, str]:
         select(Household.id, Household.case_number).where(Household.id.in_(ids))
     ).all()
     return {household_id: case_number for household_id, case_number in rows}
+
+
+def anonymised_households(household_ids: Iterable[int]) -> set[int]:
+    """Which of a page's households retention has anonymised (their fields read "removed")."""
+    ids = {i for i in household_ids if i is not None}
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Household.id).where(Household.id.in_(ids), Household.anonymised_at.is_not(None))
+        )
+    )

@@ -20,6 +20,7 @@ from flask import g, has_request_context
 from sqlalchemy import Select, String, event, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from casework.audit import keys
 from casework.audit.models import AccessAction, AccessRecord, AuditChainHead, AuditEvent, AuditLink
 from casework.db import chunked, utcnow
 from casework.extensions import db
@@ -63,6 +64,13 @@ def record(
     municipality_id: int | None = None,
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    """Add an audit event to the session; personal fields are sealed with the household's key
+    (``audit.keys``), so the chain hashes their ciphertext and anonymisation can shred them."""
+    payload = {k: _jsonable(v) for k, v in (changes or {}).items()}
+    if keys.has_personal_fields(payload):
+        household_id = keys.household_of(entity_type, entity_id, payload)
+        if household_id is not None:
+            payload = keys.seal(payload, household_id)
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
         actor_roles=roles_of(actor),
@@ -71,7 +79,7 @@ def record(
         entity_id=entity_id,
         municipality_id=municipality_id,
         request_id=g.get("request_id") if has_request_context() else None,
-        changes={k: _jsonable(v) for k, v in (changes or {}).items()},
+        changes=payload,
     )
     db.session.add(event)
     return event
@@ -119,6 +127,7 @@ def _remember_new_events(session: Session, _context: Any) -> None:
 def _forget_events(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the whole transaction, not a savepoint, has ended
         session.info.pop(_PENDING, None)
+        session.info.pop(keys.OPENED, None)
 
 
 @event.listens_for(Session, "before_commit")

@@ -197,6 +197,7 @@ _FILLED = (
     "utility_accounts",
     "arrears",
     "audit_events",
+    "household_keys",
 )
 ANALYZE_EVERY_ROWS = 1_000
 

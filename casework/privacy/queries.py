@@ -30,8 +30,9 @@ from casework.programmes.models import Programme
 
 # The audit trail is append-only and hash-chained: the export takes the household's events by
 # entity (their before/after values describe the family), the walk never enters it, and
-# anonymisation never changes it.
-AUDIT_TABLES = frozenset({"audit_events", "audit_links", "audit_chain_head"})
+# anonymisation never changes it (it destroys the household's key in ``household_keys``
+# instead, which is never exported: audit.keys).
+AUDIT_TABLES = frozenset({"audit_events", "audit_links", "audit_chain_head", "household_keys"})
 
 # Rows of the household point at staff, programmes, sites, creditors: the export keeps the id
 # and adds the first of these columns as a readable name, never the rest of those rows.

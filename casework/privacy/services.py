@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import RowMapping
 
+from casework.audit import keys as audit_keys
 from casework.audit.services import record
 from casework.db import utcnow
 from casework.enrollment.models import Status
@@ -88,7 +89,7 @@ def household_data(household: Household, *, now: datetime | None = None) -> dict
         point_outward(part.table, rows)
     audit = db.metadata.tables["audit_events"]
     events = queries.fetch(audit, queries.audit_condition(parts))
-    tables[audit.name] = queries.as_dicts(audit, events)
+    tables[audit.name] = _opened_events(queries.as_dicts(audit, events))
     point_outward(audit, events)
     return {
         "household": {"id": household.id, "case_number": household.case_number},
@@ -96,6 +97,18 @@ def household_data(household: Household, *, now: datetime | None = None) -> dict
         "tables": tables,
         "references": queries.references(pointed),
     }
+
+
+def _opened_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The family's audit events with their sealed personal fields opened: the family's own
+    data, as they were written (never the keys)."""
+    household_keys = audit_keys.household_keys(
+        h for e in events for h in audit_keys.sealed_households(e["changes"] or {})
+    )
+    return [
+        {**e, "changes": audit_keys.jsonable_opened(e["changes"] or {}, household_keys)}
+        for e in events
+    ]
 
 
 # --- retention and anonymisation -----------------------------------------------------------------
@@ -271,7 +284,8 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
     Arrears, requests, approvals, payments, reversals, obligations, work logs with their
     minutes, balance checks and the case number stay, so the programme's accounts still add up.
     The copies of alert mail kept in the outbox lose the family's names too. The audit trail
-    and the access log are append-only and stay as they are.
+    and the access log are append-only and stay as they are, but the household's audit key is
+    destroyed (``audit.keys.shred``), so the personal fields sealed with it are unreadable.
 
     Rows go through the ORM, so the models' @validates keep derived columns in step. Written
     in the caller's transaction with one audit event that counts the rows, never names them.
@@ -301,6 +315,7 @@ def anonymise_household(actor: User | None, household: Household, *, now: dateti
                     setattr(row, keys[name], after)
         changed[part.table.name] = len(rows)
     changed["outbox"] = _scrub_outbox(case_number, names[::-1])
+    audit_keys.shred(household.id, now=now)
     db.session.flush()
     record(
         actor,

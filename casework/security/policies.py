@@ -260,16 +260,24 @@ def can_view_statement(user: User, household: Household) -> bool:
 
 
 def audit_municipalities(user: User) -> set[int] | None:
-    """Whose audit trail and access log a user may search: None means every municipality."""
+    """Whose audit trail and access log a user may search: None means every municipality.
+    Coordinators read their own municipalities' (who changed a family's record, and when)."""
     if is_global_admin(user):
         return None
-    return user.municipalities_as(Role.AUDITOR, Role.ADMIN)
+    return user.municipalities_as(Role.AUDITOR, Role.ADMIN, Role.COORDINATOR)
 
 
 def can_search_audit(user: User) -> bool:
-    """Auditors (and the donor, who uses the auditor role) and admins read both logs."""
+    """Auditors (and the donor, who uses the auditor role), admins and coordinators."""
     scope = audit_municipalities(user)
     return scope is None or bool(scope)
+
+
+def audit_personal_data_municipalities(user: User) -> set[int]:
+    """Whose events a user reads with their personal fields (names, birth dates, addresses,
+    reasons): the coordinators of the families' municipality, who see them on the household
+    pages anyway (``can_manage_household``). Auditors and admins read case numbers only."""
+    return user.municipalities_as(Role.COORDINATOR)
 
 
 def can_reveal_national_id(user: User, household: Household) -> bool:
