@@ -28,6 +28,7 @@ from casework.organizations.models import Municipality, Organization
 from casework.payments.models import (
     Approval,
     Arrear,
+    CustomerNumberCorrection,
     Obligation,
     Payment,
     PaymentRequest,
@@ -55,6 +56,7 @@ __all__ = [
     "CaseloadAssignment",
     "CommissionDecision",
     "CommissionMember",
+    "CustomerNumberCorrection",
     "DecisionVote",
     "DuplicateReview",
     "Enrollment",

@@ -396,7 +396,9 @@ def test_bad_statement_rows_name_their_column_and_store_nothing(
     assert "not registered" in errors[3]["customer_number"]
     assert "such as 15.000,00" in errors[4]["principal"]
     assert "end on or after" in errors[5]["period_to"]
-    assert "other figures" in errors[6]["statement_ref"]
+    assert (
+        f"Statement {reference} is already recorded on this account" in errors[6]["statement_ref"]
+    )
     assert 7 not in errors or not errors[7]
     assert "row 7" in errors[8]["statement_ref"]
     assert "not enrolled" in errors[9]["customer_number"]
