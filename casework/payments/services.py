@@ -23,7 +23,7 @@ from casework import formatting
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access, record
 from casework.enrollment.models import Enrollment, Status
-from casework.errors import ConflictError, PermissionDenied, ValidationError
+from casework.errors import ConflictError, DomainError, PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import Household
 from casework.labels import REQUEST_STATUS_LABELS, label
@@ -245,24 +245,7 @@ STANDING_REQUEST_STATUSES = (
 )
 
 
-def void_arrear(actor: User, arrear: Arrear, reason: str, *, today: date) -> Arrear:
-    """A statement entered wrongly no longer counts; it stays in the history with the reason.
-    Only while nothing stands on it: the row is marked first (the second of two voids finds it
-    marked), then the requests are read, so one made meanwhile is seen and the void refused."""
-    if not policies.can_correct_arrear(actor, arrear):
-        raise PermissionDenied()
-    if arrear.voided_on is not None:
-        raise ConflictError(_("This statement has been voided already."))
-    if not reason.strip():
-        raise ValidationError(_("Give the reason for voiding the statement."), "reason")
-    result = db.session.execute(
-        update(Arrear)
-        .where(Arrear.id == arrear.id, Arrear.voided_on.is_(None))
-        .values(voided_on=today, voided_by_id=actor.id, void_reason=reason.strip())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError(_("This statement has been voided already."))
+def _refuse_standing_request(arrear: Arrear) -> None:
     standing = db.session.scalar(
         select(PaymentRequest)
         .where(
@@ -283,6 +266,28 @@ def void_arrear(actor: User, arrear: Arrear, reason: str, *, today: date) -> Arr
                 status=label(REQUEST_STATUS_LABELS, standing.status),
             )
         )
+
+
+def void_arrear(actor: User, arrear: Arrear, reason: str, *, today: date) -> Arrear:
+    """A statement entered wrongly no longer counts; it stays in the history with the reason.
+    Only while nothing stands on it: the row is marked first (the second of two voids finds it
+    marked), then the requests are read, so one made meanwhile is seen and the void refused."""
+    if not policies.can_correct_arrear(actor, arrear):
+        raise PermissionDenied()
+    if arrear.voided_on is not None:
+        raise ConflictError(_("This statement has been voided already."))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for voiding the statement."), "reason")
+    with db.session.begin_nested():  # a refusal below leaves the statement as it was
+        result = db.session.execute(
+            update(Arrear)
+            .where(Arrear.id == arrear.id, Arrear.voided_on.is_(None))
+            .values(voided_on=today, voided_by_id=actor.id, void_reason=reason.strip())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(_("This statement has been voided already."))
+        _refuse_standing_request(arrear)
     db.session.expire(arrear)
     record(
         actor,
@@ -305,10 +310,15 @@ def replace_arrear(
 ) -> Arrear:
     """Void a wrong statement and enter the right one in its place, in one step: the new
     statement points at the one it replaces (and may carry the same number)."""
-    void_arrear(actor, arrear, reason, today=today)
-    replacement = record_arrear(actor, arrear.account, data, today=today)
-    replacement.replaces_id = arrear.id
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # refused, neither the void nor the new one stays
+            void_arrear(actor, arrear, reason, today=today)
+            replacement = record_arrear(actor, arrear.account, data, today=today)
+            replacement.replaces_id = arrear.id
+            db.session.flush()
+    except DomainError:
+        db.session.expire(arrear)  # read inside the savepoint: voided, as it no longer is
+        raise
     db.session.expire(arrear, ["replaced_by"])
     record(
         actor,
