@@ -406,6 +406,39 @@ def test_bad_statement_rows_name_their_column_and_store_nothing(
     assert count(Arrear) == 1 and count(UtilityAccount) == 1
 
 
+def test_an_imported_statement_meets_the_forms_rule_and_a_voided_one_may_come_again(
+    setting: Any, make: Factory
+) -> None:
+    from casework.payments import services as payment_services
+
+    coordinator, programme = setting
+    enrollment = make.active_enrollment(programme)
+    stored = make.arrear(enrollment)  # 40.000,00 + 2.500,00, received 15.11.2021
+    number, reference = stored.account.customer_number, stored.statement_ref
+    db.session.commit()
+    content = csv_bytes(
+        f"EVN Home;{number};;01.11.2020;31.10.2021;4.000,00;250,00;{reference}",
+        header=ARREAR_HEADERS,
+    )
+    refused = run(coordinator, programme, content, kind="arrears")
+    message = refused.rows[0].errors["statement_ref"]
+    assert f"Statement {reference} is already recorded on this account" in message
+    assert "15.11.2021" in message  # the page's message, naming the stored statement
+    assert count(Arrear) == 1
+    payment_services.void_arrear(coordinator, stored, "Погрешен износ", today=TODAY)
+    db.session.commit()
+    report = run(coordinator, programme, content, kind="arrears")
+    assert report.ok and report.counts["create"] == 1
+    live = db.session.scalars(select(Arrear).where(Arrear.voided_on.is_(None))).one()
+    assert (live.statement_ref, live.principal_deni, live.penalty_deni) == (
+        reference,
+        4_000_00,
+        250_00,
+    )
+    again = run(coordinator, programme, content, kind="arrears")
+    assert again.counts["unchanged"] == 1 and count(Arrear) == 2
+
+
 # --- the page ------------------------------------------------------------------------------
 
 
