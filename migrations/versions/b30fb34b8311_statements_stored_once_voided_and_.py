@@ -91,14 +91,10 @@ def _void_statements_stored_twice():
 def downgrade():
     op.drop_index('uq_arrears_one_statement_per_account', table_name='arrears', sqlite_where=sa.text('voided_on IS NULL'), postgresql_where=sa.text('voided_on IS NULL'))
     op.drop_index(op.f('ix_arrears_replaces_id'), table_name='arrears')
-    # Columns with a foreign key cannot be dropped by ALTER TABLE on SQLite: batch mode here
-    # (a downgrade of a database that holds payment requests is refused there); the columns'
-    # foreign keys go with them.
-    with op.batch_alter_table('arrears', schema=None) as batch_op:
-        batch_op.drop_column('void_reason')
-        batch_op.drop_column('voided_by_id')
-        batch_op.drop_column('voided_on')
-        batch_op.drop_column('replaces_id')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the same reason as above; the
+    # columns' foreign keys go with them.
+    for column in ('void_reason', 'voided_by_id', 'voided_on', 'replaces_id'):
+        op.drop_column('arrears', column)
 
     with op.batch_alter_table('customer_number_corrections', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_number_corrections_account_id'))
