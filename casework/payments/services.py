@@ -271,7 +271,9 @@ def _refuse_standing_request(arrear: Arrear) -> None:
 def void_arrear(actor: User, arrear: Arrear, reason: str, *, today: date) -> Arrear:
     """A statement entered wrongly no longer counts; it stays in the history with the reason.
     Only while nothing stands on it: the row is marked first (the second of two voids finds it
-    marked), then the requests are read, so one made meanwhile is seen and the void refused."""
+    marked), then the requests are read, so one committed meanwhile is seen and the void
+    refused; a draft still being made then is refused when it is submitted (a voided statement
+    takes no request)."""
     if not policies.can_correct_arrear(actor, arrear):
         raise PermissionDenied()
     if arrear.voided_on is not None:
@@ -356,12 +358,13 @@ def correct_customer_number(
     ):
         raise ValidationError(taken, "customer_number")
     try:
-        result = db.session.execute(
-            update(UtilityAccount)
-            .where(UtilityAccount.id == account.id, UtilityAccount.customer_number == old)
-            .values(customer_number=number)
-            .execution_options(synchronize_session=False)
-        )
+        with db.session.begin_nested():  # taken a moment ago: the unique key refuses it
+            result = db.session.execute(
+                update(UtilityAccount)
+                .where(UtilityAccount.id == account.id, UtilityAccount.customer_number == old)
+                .values(customer_number=number)
+                .execution_options(synchronize_session=False)
+            )
     except IntegrityError:
         raise ValidationError(taken, "customer_number") from None
     if result.rowcount != 1:  # type: ignore[attr-defined]
