@@ -29,6 +29,7 @@ from casework.organizations.models import Municipality, Organization
 from casework.payments.models import (
     Approval,
     Arrear,
+    CustomerNumberCorrection,
     Obligation,
     Payment,
     PaymentRequest,
@@ -56,6 +57,7 @@ __all__ = [
     "CaseloadAssignment",
     "CommissionDecision",
     "CommissionMember",
+    "CustomerNumberCorrection",
     "DecisionVote",
     "DuplicateReview",
     "Enrollment",

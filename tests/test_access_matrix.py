@@ -328,6 +328,19 @@ API_BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
         "amount_deni": 10_000_00,
     },
     "api_payments.reverse_payment": lambda ids: {"reason": "Погрешна уплата"},
+    "api_payments.void_arrear": lambda ids: {"reason": "Внесена двапати"},
+    "api_payments.replace_arrear": lambda ids: {
+        "period_from": "2020-11-01",
+        "period_to": "2021-10-31",
+        "principal_deni": 5_000_00,
+        "statement_ref": "Опомена 98",
+        "received_on": "2021-11-20",
+        "reason": "Погрешен износ",
+    },
+    "api_payments.correct_customer_number": lambda ids: {
+        "customer_number": f"EVN-{ids['account_id']}-K",
+        "reason": "Погрешна цифра",
+    },
     "api_payments.approve_request": lambda ids: {},
     "api_payments.submit_request": lambda ids: {},
     "api_work.log_work": lambda ids: {

@@ -595,3 +595,105 @@ def test_an_amount_above_the_bound_is_a_422_on_its_field(  # type: ignore[no-unt
     request = api.post("/payment-requests", {"arrear_id": arrear.id, "amount_deni": 10**10})
     assert request.status_code == 422 and set(error_of(request)["fields"]) == {"amount_deni"}
     assert count(Arrear) == 1 and count(PaymentRequest) == 0
+
+
+def _statement_body(arrear: Arrear, **changes: Any) -> dict[str, Any]:
+    return {
+        "period_from": arrear.period_from.isoformat(),
+        "period_to": arrear.period_to.isoformat(),
+        "principal_deni": arrear.principal_deni,
+        "penalty_deni": arrear.penalty_deni,
+        "statement_ref": arrear.statement_ref,
+        "received_on": arrear.received_on.isoformat(),
+    } | changes
+
+
+def test_the_api_stores_a_statement_once(  # type: ignore[no-untyped-def]
+    api_as, arrear: Arrear
+) -> None:
+    api, _user = api_as(Role.COORDINATOR)
+    again = api.post(f"/accounts/{arrear.account_id}/arrears", _statement_body(arrear))
+    assert again.status_code == 422
+    error = error_of(again)
+    assert set(error["fields"]) == {"statement_ref"}
+    assert (
+        f"Statement {arrear.statement_ref} is already recorded"
+        in str(error["fields"]["statement_ref"])  # one message, or a list of them
+    )
+    assert count(Arrear) == 1
+
+
+def test_the_api_voids_and_replaces_a_statement_and_refuses_one_with_a_standing_request(  # type: ignore[no-untyped-def]
+    api_as, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    api, user = api_as(Role.COORDINATOR)
+    request = submitted(coordinator, enrollment, arrear, 5_000_00)
+    refused = api.post(f"/arrears/{arrear.id}/void", {"reason": "Погрешен износ"})
+    assert refused.status_code == 409
+    assert f"payment request #{request.id}" in error_of(refused)["message"]
+    assert db.session.get_one(Arrear, arrear.id).voided_on is None
+    wrong = services.record_arrear(
+        coordinator,
+        arrear.account,
+        services.ArrearData(
+            arrear.period_from, arrear.period_to, 196_805_00, 0, "EVN-777/2026", arrear.received_on
+        ),
+        today=TODAY,
+    )
+    no_reason = api.post(f"/arrears/{wrong.id}/replace", _statement_body(wrong) | {"reason": ""})
+    assert no_reason.status_code == 422 and set(error_of(no_reason)["fields"]) == {"reason"}
+    bad = api.post(
+        f"/arrears/{wrong.id}/replace",
+        _statement_body(wrong, principal_deni=-1) | {"reason": "Една нула повеќе"},
+    )
+    assert bad.status_code == 422 and set(error_of(bad)["fields"]) == {"principal_deni"}
+    replaced = api.post(
+        f"/arrears/{wrong.id}/replace",
+        _statement_body(wrong, principal_deni=19_680_50) | {"reason": "Една нула повеќе"},
+    )
+    assert replaced.status_code == 201, replaced.get_json()
+    body = replaced.get_json()
+    assert (body["replaces_id"], body["total_deni"], body["voided_on"]) == (
+        wrong.id,
+        19_680_50,
+        None,
+    )
+    old = db.session.get_one(Arrear, wrong.id)
+    assert (old.voided_on, old.voided_by_id, old.void_reason) == (
+        TODAY,
+        user.id,
+        "Една нула повеќе",
+    )
+    voided = api.post(f"/arrears/{body['id']}/void", {"reason": "Пак погрешно"})
+    assert voided.status_code == 200
+    assert (voided.get_json()["voided_on"], voided.get_json()["void_reason"]) == (
+        TODAY.isoformat(),
+        "Пак погрешно",
+    )
+    twice = api.post(f"/arrears/{body['id']}/void", {"reason": "Пак"})
+    assert twice.status_code == 409
+    assert count(Arrear, Arrear.voided_on.is_(None)) == 1
+
+
+def test_the_api_corrects_a_customer_number_and_keeps_the_old_one(  # type: ignore[no-untyped-def]
+    api_as, make: Factory, arrear: Arrear
+) -> None:
+    api, user = api_as(Role.COORDINATOR)
+    old = arrear.account.customer_number
+    url = f"/accounts/{arrear.account_id}/customer-number"
+    missing = api.post(url, {"customer_number": "EVN-DEMO-00012345"})
+    assert missing.status_code == 422
+    done = api.post(url, {"customer_number": "EVN-DEMO-00012345", "reason": "Грешна цифра"})
+    assert done.status_code == 200, done.get_json()
+    body = done.get_json()
+    assert body["customer_number"] == "EVN-DEMO-00012345"
+    assert [
+        (c["old_number"], c["new_number"], c["corrected_by_id"]) for c in body["corrections"]
+    ] == [(old, "EVN-DEMO-00012345", user.id)]
+    assert db.session.get_one(UtilityAccount, arrear.account_id).customer_number == (
+        "EVN-DEMO-00012345"
+    )
+    officer_api, _officer = api_as(Role.OFFICER)
+    forbidden = officer_api.post(url, {"customer_number": "X-2", "reason": "Грешка"})
+    assert forbidden.status_code == 403
+    assert officer_api.post(f"/arrears/{arrear.id}/void", {"reason": "Грешка"}).status_code == 403

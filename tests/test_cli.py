@@ -156,6 +156,14 @@ def test_demo_fills_a_database_from_nothing(tmp_path: Path) -> None:
     assert rows(db, "SELECT count(*) FROM households") == [(32,)]
     assert rows(db, "SELECT count(DISTINCT assigned_worker_id) FROM households") == [(2,)]
     assert rows(db, "SELECT count(DISTINCT reason) FROM exemptions") == [(4,)]
+    # A statement entered with the wrong amount, voided with the reason and replaced.
+    assert rows(
+        db,
+        "SELECT count(*) FROM arrears AS wrong JOIN arrears AS right ON right.replaces_id = "
+        "wrong.id WHERE wrong.voided_on IS NOT NULL AND wrong.void_reason <> '' "
+        "AND right.statement_ref = wrong.statement_ref "
+        "AND right.principal_deni < wrong.principal_deni",
+    ) == [(1,)]
     # A second run recreates it rather than adding to it.
     assert run(["demo", "--no-serve", "--db", str(db)], tmp_path).returncode == 0
     assert rows(db, "SELECT count(*) FROM households") == [(32,)]

@@ -470,7 +470,9 @@ def test_bad_statement_rows_name_their_column_and_store_nothing(
     assert "not registered" in errors[3]["customer_number"]
     assert "such as 15.000,00" in errors[4]["principal"]
     assert "end on or after" in errors[5]["period_to"]
-    assert "other figures" in errors[6]["statement_ref"]
+    assert (
+        f"Statement {reference} is already recorded on this account" in errors[6]["statement_ref"]
+    )
     assert 7 not in errors or not errors[7]
     assert "row 7" in errors[8]["statement_ref"]
     assert "not enrolled" in errors[9]["customer_number"]
@@ -746,3 +748,36 @@ def test_a_large_import_keeps_the_planners_statistics_current_on_postgresql(
     )
     assert report.ok and report.counts["create"] == 1_200
     assert seen[-1] >= 900  # the import's own rows (about 1.000 when last analysed), not 0
+
+
+def test_an_imported_statement_meets_the_forms_rule_and_a_voided_one_may_come_again(
+    setting: Any, make: Factory
+) -> None:
+    from casework.payments import services as payment_services
+
+    coordinator, programme = setting
+    enrollment = make.active_enrollment(programme)
+    stored = make.arrear(enrollment)  # 40.000,00 + 2.500,00, received 15.11.2021
+    number, reference = stored.account.customer_number, stored.statement_ref
+    db.session.commit()
+    content = csv_bytes(
+        f"EVN Home;{number};;01.11.2020;31.10.2021;4.000,00;250,00;{reference}",
+        header=ARREAR_HEADERS,
+    )
+    refused = run(coordinator, programme, content, kind="arrears")
+    message = refused.rows[0].errors["statement_ref"]
+    assert f"Statement {reference} is already recorded on this account" in message
+    assert "15.11.2021" in message  # the page's message, naming the stored statement
+    assert count(Arrear) == 1
+    payment_services.void_arrear(coordinator, stored, "Погрешен износ", today=TODAY)
+    db.session.commit()
+    report = run(coordinator, programme, content, kind="arrears")
+    assert report.ok and report.counts["create"] == 1
+    live = db.session.scalars(select(Arrear).where(Arrear.voided_on.is_(None))).one()
+    assert (live.statement_ref, live.principal_deni, live.penalty_deni) == (
+        reference,
+        4_000_00,
+        250_00,
+    )
+    again = run(coordinator, programme, content, kind="arrears")
+    assert again.counts["unchanged"] == 1 and count(Arrear) == 2

@@ -182,3 +182,39 @@ def test_the_closing_migration_widens_the_status_checks_and_keeps_every_row(
         assert reason == "moved_away: Се преселија"
     upgrade()
     assert _schema_differences() == []
+
+
+def test_the_statements_migration_voids_statements_stored_twice_before_the_unique_index(
+    app: Flask, make: Factory
+) -> None:
+    """A database with the same statement twice (the defect the index closes) keeps the one a
+    request was made on and has the other voided, in the name of whoever entered it."""
+    enrollment = make.active_enrollment(make.programme())
+    requested = make.paid(enrollment).request.arrear_id
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="a05bb0e3cb60")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO arrears (account_id, period_from, period_to, principal_deni, "
+                "penalty_deni, statement_ref, received_on, recorded_by_id, recorded_at) "
+                "SELECT account_id, period_from, period_to, principal_deni, penalty_deni, "
+                "statement_ref, received_on, recorded_by_id, recorded_at FROM arrears "
+                "WHERE id = :id"
+            ),
+            {"id": requested},
+        )
+        conn.execute(  # the copy entered first: the request is on the later one
+            text("UPDATE arrears SET id = 0 WHERE id = (SELECT max(id) FROM arrears)")
+        )
+    upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, voided_on IS NOT NULL, voided_by_id = recorded_by_id, void_reason "
+                "FROM arrears ORDER BY id"
+            )
+        ).all()
+    assert [(r[0], bool(r[1])) for r in rows] == [(0, True), (requested, False)]
+    assert rows[0][2] and "Stored twice" in rows[0][3]

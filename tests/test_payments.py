@@ -26,6 +26,7 @@ from casework.payments.models import (
     PaymentRequest,
     PaymentReversal,
     RequestStatus,
+    UtilityAccount,
 )
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
@@ -919,3 +920,385 @@ def test_the_statement_page_shows_every_mistake_in_one_answer_and_stores_nothing
     ).get_data(as_text=True)
     assert "The date 2021-02-31 does not exist." in impossible
     assert count(Arrear) == 0
+
+
+def statement_data(arrear: Arrear, **changes: object) -> services.ArrearData:
+    """The figures of a stored statement, as they would be typed again (with ``changes``)."""
+    figures: dict[str, object] = {
+        "period_from": arrear.period_from,
+        "period_to": arrear.period_to,
+        "principal_deni": arrear.principal_deni,
+        "penalty_deni": arrear.penalty_deni,
+        "statement_ref": arrear.statement_ref,
+        "received_on": arrear.received_on,
+    }
+    return services.ArrearData(**(figures | changes))  # type: ignore[arg-type]
+
+
+def test_a_statement_number_is_stored_once_per_account(
+    make: Factory, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.record_arrear(coordinator, arrear.account, statement_data(arrear), today=TODAY)
+    assert refused.value.field == "statement_ref"
+    message = refused.value.message
+    assert f"Statement {arrear.statement_ref} is already recorded on this account" in message
+    assert "01.11.2020" in message and "31.10.2021" in message and "15.11.2021" in message
+    assert count(Arrear, Arrear.account_id == arrear.account_id) == 1
+    # Other figures under the same number are refused too; the number on another account is not.
+    with pytest.raises(ValidationError, match="already recorded"):
+        services.record_arrear(
+            coordinator,
+            arrear.account,
+            statement_data(arrear, principal_deni=1_00, statement_ref=f" {arrear.statement_ref} "),
+            today=TODAY,
+        )
+    other = make.arrear(enrollment, creditor="ЈКП Комуналец")
+    services.record_arrear(
+        coordinator, other.account, statement_data(arrear, principal_deni=1_00), today=TODAY
+    )
+    assert count(Arrear) == 3
+
+
+def test_a_statement_stored_by_a_concurrent_request_is_refused_by_the_database_alike(
+    monkeypatch: pytest.MonkeyPatch, coordinator: User, arrear: Arrear
+) -> None:
+    """The other request committed between this one's check and its insert: the unique index
+    refuses it, with the same message, and the rest of the unit of work stands."""
+    monkeypatch.setattr(services, "check_statement_is_new", lambda *_args: None)
+    arrear_id, account_id = arrear.id, arrear.account_id
+    with pytest.raises(ValidationError) as refused:
+        services.record_arrear(coordinator, arrear.account, statement_data(arrear), today=TODAY)
+    assert refused.value.field == "statement_ref"
+    assert f"Statement {arrear.statement_ref} is already recorded" in refused.value.message
+    db.session.commit()  # the transaction is whole: only the savepoint was rolled back
+    assert db.session.scalars(select(Arrear.id).where(Arrear.account_id == account_id)).all() == [
+        arrear_id
+    ]
+
+
+def _record_at_once(
+    app: Flask, actor_id: int, account_id: int, data: services.ArrearData
+) -> list[str]:
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                actor = db.session.get_one(User, actor_id)
+                account = db.session.get_one(UtilityAccount, account_id)
+                services.record_arrear(actor, account, data, today=TODAY)
+                db.session.commit()
+                outcomes.append("recorded")
+            except ValidationError as error:
+                db.session.rollback()
+                outcomes.append(f"refused {error.field}")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_requests_recording_one_statement_at_once_store_it_once(
+    app: Flask, coordinator: User, enrollment: Enrollment, arrear: Arrear, attempt: int
+) -> None:
+    data = statement_data(arrear, statement_ref="EVN-777/2026", principal_deni=19_680_50)
+    actor_id, account_id = coordinator.id, arrear.account_id
+    db.session.commit()
+    outcomes = _record_at_once(app, actor_id, account_id, data)
+    assert sorted(outcomes) == ["recorded", "refused statement_ref"]
+    assert count(Arrear, Arrear.statement_ref == "EVN-777/2026") == 1
+
+
+def test_a_voided_statement_counts_nowhere_but_stays_in_the_history(
+    make: Factory,
+    coordinator: User,
+    officer: User,
+    programme: Programme,
+    enrollment: Enrollment,
+    arrear: Arrear,
+) -> None:
+    from casework.reports.queries import statement
+
+    twice = services.record_arrear(
+        coordinator,
+        arrear.account,
+        statement_data(arrear, statement_ref="EVN-777/2026"),
+        today=TODAY,
+    )
+    submitted(coordinator, enrollment, arrear, 5_000_00)  # a request: the family is in the queue
+    household = enrollment.household
+    assert queries.household_money(household, programme).arrears_total == 2 * 42_500_00
+    services.void_arrear(coordinator, twice, "Внесена двапати", today=TODAY)
+    stored = db.session.get_one(Arrear, twice.id)
+    assert (stored.voided_on, stored.voided_by_id, stored.void_reason) == (
+        TODAY,
+        coordinator.id,
+        "Внесена двапати",
+    )
+    money = queries.household_money(household, programme)
+    assert (money.arrears_total, money.outstanding_total) == (42_500_00, 42_500_00)
+    assert money.eligible_outstanding == 42_500_00
+    assert [line.arrear.id for line in money.lines] == [arrear.id]
+    assert [c.arrears for c in money.by_creditor] == [42_500_00]
+    assert [line.arrear.id for line in money.lines_by_account[arrear.account_id]] == [
+        arrear.id,
+        twice.id,
+    ]
+    assert services.outstanding(stored) == 0
+    assert [row.arrears_total for row in queries.officer_queue(officer)] == [42_500_00]
+    assert statement(household, TODAY).money.arrears_total == 42_500_00
+    with pytest.raises(ValidationError, match="voided") as refused:
+        services.create_request(coordinator, enrollment, stored, 1_000_00, "", today=TODAY)
+    assert refused.value.field == "arrear_id"
+    events = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "arrear.void", AuditEvent.entity_id == twice.id
+        )
+    ).all()
+    assert len(events) == 1 and events[0].actor_id == coordinator.id
+    with pytest.raises(ConflictError, match="voided already"):
+        services.void_arrear(coordinator, stored, "Again", today=TODAY)
+
+
+def test_a_statement_is_voided_only_while_no_request_stands_on_it(
+    make: Factory, coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = services.create_request(coordinator, enrollment, arrear, 5_000_00, "", today=TODAY)
+    for step in (
+        lambda: None,  # a draft
+        lambda: services.submit(coordinator, request, today=TODAY),
+        lambda: services.approve(officer, request, today=TODAY),
+    ):
+        step()
+        with pytest.raises(ConflictError) as refused:
+            services.void_arrear(coordinator, arrear, "Погрешен износ", today=TODAY)
+        assert f"payment request #{request.id} on it is {request.status}" in refused.value.message
+        assert db.session.get_one(Arrear, arrear.id).voided_on is None
+    services.cancel(coordinator, request, "Нема да се плати", today=TODAY)
+    services.void_arrear(coordinator, arrear, "Погрешен износ", today=TODAY)
+    assert db.session.get_one(Arrear, arrear.id).voided_on == TODAY
+    paid = make.paid(enrollment).request.arrear
+    with pytest.raises(ConflictError, match="is paid"):
+        services.void_arrear(coordinator, paid, "Погрешен износ", today=TODAY)
+    with pytest.raises(ValidationError) as no_reason:
+        services.void_arrear(coordinator, make.arrear(enrollment), "  ", today=TODAY)
+    assert no_reason.value.field == "reason"
+
+
+def test_a_rejected_request_does_not_keep_its_statement_from_being_voided(
+    coordinator: User, officer: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = submitted(coordinator, enrollment, arrear, 5_000_00)
+    services.reject(officer, request, "Нема копија од опомената", today=TODAY)
+    services.void_arrear(coordinator, arrear, "Погрешен износ", today=TODAY)
+    with pytest.raises(ValidationError, match="voided"):
+        services.submit(coordinator, request, today=TODAY)  # nor goes back on a voided one
+    assert db.session.get_one(PaymentRequest, request.id).status == RequestStatus.REJECTED
+
+
+def test_a_replacement_voids_the_wrong_statement_and_points_at_it(
+    programme: Programme, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    replacement = services.replace_arrear(
+        coordinator,
+        arrear,
+        statement_data(arrear, principal_deni=4_000_00),  # the same number, the right amount
+        "Внесено 40.000 наместо 4.000",
+        today=TODAY,
+    )
+    old = db.session.get_one(Arrear, arrear.id)
+    assert old.voided_on == TODAY and old.void_reason == "Внесено 40.000 наместо 4.000"
+    assert replacement.replaces_id == old.id and old.replaced_by is replacement
+    assert (replacement.statement_ref, replacement.total_deni) == (old.statement_ref, 6_500_00)
+    money = queries.household_money(enrollment.household, programme)
+    assert money.arrears_total == 6_500_00
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.entity_type == "arrear").order_by(AuditEvent.id)
+    ).all()
+    assert actions[-3:] == ["arrear.void", "arrear.create", "arrear.replace"]
+
+
+def test_a_replacement_refused_leaves_the_wrong_statement_as_it_was(
+    coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.replace_arrear(
+            coordinator,
+            arrear,
+            statement_data(arrear, period_to=date(2019, 1, 1)),
+            "Погрешен период",
+            today=TODAY,
+        )
+    assert refused.value.field == "period_to"
+    assert db.session.get_one(Arrear, arrear.id).voided_on is None
+    assert count(Arrear) == 1
+
+
+def test_a_customer_number_is_corrected_and_the_old_one_kept_in_the_history(
+    make: Factory, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    from casework.payments.models import CustomerNumberCorrection
+
+    account = arrear.account
+    old = account.customer_number
+    payment = make.paid(enrollment)  # on another account: it stays where it was
+    services.correct_customer_number(
+        coordinator, account, " EVN-DEMO-00012345 ", "Грешна цифра", today=TODAY
+    )
+    stored = db.session.get_one(UtilityAccount, account.id)
+    assert stored.customer_number == "EVN-DEMO-00012345"
+    assert [
+        (c.old_number, c.new_number, c.reason, c.corrected_by_id) for c in stored.corrections
+    ] == [(old, "EVN-DEMO-00012345", "Грешна цифра", coordinator.id)]
+    assert [a.id for a in stored.arrears] == [arrear.id]
+    assert count(CustomerNumberCorrection) == 1
+    assert db.session.get_one(Payment, payment.id).request.arrear.account_id != account.id
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "utility_account.correct_number")
+    ).one()
+    assert event.entity_id == account.id
+    taken = payment.request.arrear.account.customer_number
+    for number, reason, field in (
+        ("EVN-DEMO-00012345", "Пак", "customer_number"),  # its number already
+        (taken, "Пак", "customer_number"),  # another family's
+        ("", "Пак", "customer_number"),
+        ("EVN-DEMO-1", " ", "reason"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            services.correct_customer_number(coordinator, stored, number, reason, today=TODAY)
+        assert refused.value.field == field
+    assert count(CustomerNumberCorrection) == 1
+
+
+def test_only_those_who_record_statements_correct_them(
+    make: Factory, worker: User, officer: User, arrear: Arrear
+) -> None:
+    for actor in (worker, officer):
+        with pytest.raises(PermissionDenied):
+            services.void_arrear(actor, arrear, "Грешка", today=TODAY)
+        with pytest.raises(PermissionDenied):
+            services.replace_arrear(actor, arrear, statement_data(arrear), "Грешка", today=TODAY)
+        with pytest.raises(PermissionDenied):
+            services.correct_customer_number(actor, arrear.account, "X-1", "Грешка", today=TODAY)
+    assert db.session.get_one(Arrear, arrear.id).voided_on is None
+
+
+def _statement_form(account_id: int, **changes: str) -> dict[str, object]:
+    return {
+        "arrear-account_id": account_id,
+        "arrear-period_from": "2020-11-01",
+        "arrear-period_to": "2021-10-31",
+        "arrear-principal": "19.680,50",
+        "arrear-penalty": "",
+        "arrear-statement_ref": "EVN-777/2026",
+        "arrear-received_on": "2021-11-15",
+    } | changes
+
+
+def test_a_double_submit_of_the_statement_form_stores_one_statement(  # type: ignore[no-untyped-def]
+    login_as, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    browser, _user = login_as(Role.COORDINATOR)
+    url = f"/households/{enrollment.household_id}/arrears"
+    form = _statement_form(arrear.account_id)
+    first = browser.post(url, form)
+    second = browser.post(url, form)
+    assert first.status_code == 302
+    assert count(Arrear, Arrear.statement_ref == "EVN-777/2026") == 1
+    assert second.status_code in (200, 302)  # refused beside the field, or the first's answer
+    again = browser.post(url, form | {"arrear-principal": "1.000,00"})
+    page = again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert "Statement EVN-777/2026 is already recorded on this account" in page
+    assert count(Arrear, Arrear.statement_ref == "EVN-777/2026") == 1
+    money = browser.get(f"/households/{enrollment.household_id}/money").get_data(as_text=True)
+    assert "62,180.50 MKD" in money  # 42.500,00 + 19.680,50, not twice
+
+
+def test_through_the_pages_a_statement_is_voided_or_replaced_and_struck_out(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    wrong = services.record_arrear(
+        coordinator,
+        arrear.account,
+        statement_data(arrear, statement_ref="EVN-777/2026", principal_deni=196_805_00),
+        today=TODAY,
+    )
+    household_id = enrollment.household_id
+    browser, user = login_as(Role.COORDINATOR)
+    money = browser.get(f"/households/{household_id}/money").get_data(as_text=True)
+    assert f"/arrears/{wrong.id}/correct" in money
+    page = browser.get(f"/arrears/{wrong.id}/correct")
+    assert page.status_code == 200 and "Void the statement" in page.get_data(as_text=True)
+    no_reason = browser.post(f"/arrears/{wrong.id}/replace", {"replace-reason": ""})
+    assert no_reason.status_code == 200
+    assert db.session.get_one(Arrear, wrong.id).voided_on is None
+    replaced = browser.post(
+        f"/arrears/{wrong.id}/replace",
+        {
+            "replace-period_from": "2020-11-01",
+            "replace-period_to": "2021-10-31",
+            "replace-principal": "19.680,50",
+            "replace-statement_ref": "EVN-777/2026",
+            "replace-received_on": "2021-11-15",
+            "replace-reason": "Една нула повеќе",
+        },
+    )
+    assert replaced.status_code == 302
+    old = db.session.get_one(Arrear, wrong.id)
+    assert (old.voided_on is not None, old.voided_by_id, old.void_reason) == (
+        True,
+        user.id,
+        "Една нула повеќе",
+    )
+    new = db.session.scalars(select(Arrear).where(Arrear.replaces_id == wrong.id)).one()
+    assert (new.statement_ref, new.principal_deni) == ("EVN-777/2026", 19_680_50)
+    money = browser.get(f"/households/{household_id}/money").get_data(as_text=True)
+    assert "<s>196,805.00 MKD</s>" in money and "Една нула повеќе" in money
+    assert "62,180.50 MKD" in money  # the card: 42.500,00 + 19.680,50
+    assert "replaced by EVN-777/2026" in money
+    voided = browser.post(f"/arrears/{new.id}/void", {"void-reason": "Пак погрешно"})
+    assert voided.status_code == 302
+    assert db.session.get_one(Arrear, new.id).void_reason == "Пак погрешно"
+
+
+def test_the_page_names_the_request_that_keeps_a_statement_from_being_voided(  # type: ignore[no-untyped-def]
+    login_as, coordinator: User, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    request = submitted(coordinator, enrollment, arrear, 5_000_00)
+    browser, _user = login_as(Role.COORDINATOR)
+    refused = browser.post(f"/arrears/{arrear.id}/void", {"void-reason": "Погрешен износ"})
+    assert refused.status_code == 200
+    assert f"payment request #{request.id} on it is submitted" in refused.get_data(as_text=True)
+    assert db.session.get_one(Arrear, arrear.id).voided_on is None
+    worker_browser, _w = login_as(Role.SOCIAL_WORKER)
+    assert worker_browser.get(f"/arrears/{arrear.id}/correct").status_code in (403, 404)
+
+
+def test_through_the_page_a_customer_number_is_corrected(  # type: ignore[no-untyped-def]
+    login_as, enrollment: Enrollment, arrear: Arrear
+) -> None:
+    from casework.payments.models import CustomerNumberCorrection
+
+    old = arrear.account.customer_number
+    browser, _user = login_as(Role.COORDINATOR)
+    url = f"/accounts/{arrear.account_id}/customer-number"
+    assert browser.get(url).status_code == 200
+    missing = browser.post(url, {"customer_number": "EVN-DEMO-00012345", "reason": ""})
+    assert missing.status_code == 200 and count(CustomerNumberCorrection) == 0
+    done = browser.post(url, {"customer_number": "EVN-DEMO-00012345", "reason": "Грешна цифра"})
+    assert done.status_code == 302
+    assert db.session.get_one(UtilityAccount, arrear.account_id).customer_number == (
+        "EVN-DEMO-00012345"
+    )
+    money = browser.get(f"/households/{enrollment.household_id}/money").get_data(as_text=True)
+    assert f"corrected from {old}" in money and "Грешна цифра" in money

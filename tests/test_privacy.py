@@ -111,6 +111,24 @@ def family(make: Factory) -> Family:
         on=date(2021, 12, 2),
         today=TODAY,
     )
+    mistyped = wrong.request.arrear  # entered wrongly: voided and replaced, its number corrected
+    payment_services.correct_customer_number(
+        coordinator, mistyped.account, "EVN-DEMO-00099999", "Грешна цифра", today=TODAY
+    )
+    payment_services.replace_arrear(
+        coordinator,
+        mistyped,
+        payment_services.ArrearData(
+            period_from=mistyped.period_from,
+            period_to=mistyped.period_to,
+            principal_deni=4_500_00,
+            penalty_deni=0,
+            statement_ref=mistyped.statement_ref,
+            received_on=mistyped.received_on,
+        ),
+        "Погрешен износ",
+        today=TODAY,
+    )
     log = work_services.log_work(
         coordinator,
         head,

@@ -43,7 +43,7 @@ from casework.jobs.models import Job
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
 from casework.payments import services as payments
-from casework.payments.models import PaymentRequest
+from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
 from casework.programmes.models import Programme
 from casework.programmes.services import ProgrammeData, create_programme
 from casework.security.models import Role, User
@@ -347,6 +347,26 @@ def build_world(app: Flask) -> World:
         today=TODAY,
     )
 
+    # Corrections: a customer number and a statement entered wrongly, corrected.
+    mistyped = payments.open_account(coordinator, main, creditor, c("CustomerOld", 40))
+    payments.correct_customer_number(
+        coordinator, mistyped, c("CustomerNew", 40), c("NumberWhy", 2000), today=TODAY
+    )
+    twice = payments.record_arrear(
+        coordinator,
+        mistyped,
+        payments.ArrearData(
+            period_from=date(2020, 11, 1),
+            period_to=date(2021, 10, 31),
+            principal_deni=1_000_00,
+            penalty_deni=0,
+            statement_ref=c("StatementX", 120),
+            received_on=date(2021, 11, 15),
+        ),
+        today=TODAY,
+    )
+    payments.void_arrear(coordinator, twice, c("VoidWhy", 2000), today=TODAY)
+
     # Hours: verified, rejected, and verified then corrected.
     head = main.members[0]
     shifts = [work.Shift(date(2022, 1, d), 8 * 60, 10 * 60) for d in (10, 11, 12, 13)]
@@ -492,6 +512,8 @@ def parameter_values(world: World) -> dict[str, list[Any]]:
         "member_id": [m.id for m in world.members()],
         "enrollment_id": [e.id for e in world.enrollments],
         "request_id": [r.id for r in world.requests],
+        "account_id": list(db.session.scalars(select(UtilityAccount.id))),
+        "arrear_id": list(db.session.scalars(select(Arrear.id))),
         "programme_id": [world.programme.id],
         "site_id": [world.site.id],
         "upload_id": [world.upload.id],
@@ -571,7 +593,8 @@ def expected_pages(app: Flask, world: World, role: Role) -> dict[str, set[str]]:
         url(app, "households.detail", household_id=completed): {"Completion"},
         url(app, "households.detail", household_id=rejected): {"Refusal3", "Minutes3"},
         url(app, "payments.money", household_id=main): {
-            "Customer", "Statement", "Rejection", "CredShort",
+            "Customer", "Statement", "Rejection", "CredShort", "CustomerOld", "CustomerNew",
+            "NumberWhy", "StatementX", "VoidWhy",
         },
         url(app, "payments.request_detail", request_id=refused): {"Why0", "Rejection"},
         url(app, "payments.request_detail", request_id=cancelled): {"Why1", "Cancel"},

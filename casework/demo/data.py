@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from stdnum.si import emso
 
-from casework import clock
+from casework import clock, formatting
 from casework.api.services import create_token
 from casework.audit.models import AccessAction
 from casework.audit.services import log_access
@@ -37,6 +37,7 @@ from casework.households.services import (
 )
 from casework.organizations.models import Municipality, Organization, OrganizationKind
 from casework.organizations.services import create_municipality, create_organization
+from casework.payments import queries as payment_queries
 from casework.payments import services as payment_services
 from casework.privacy.services import anonymise_household, households_due_for_retention
 from casework.programmes.models import Programme
@@ -839,6 +840,35 @@ def _closings(active: list[Household], users: DemoUsers, today: date) -> None:
             return
 
 
+def _corrected_statement(active: list[Household], users: DemoUsers, today: date) -> None:
+    """A communal statement entered with the wrong amount (900 ден. too much), on which nothing
+    was requested yet, replaced by the right one: the money page shows it struck out, with the
+    reason, and only the right one counts."""
+    for household in active[10:]:
+        account = max(payment_services.accounts_of(household), key=lambda a: a.customer_number)
+        typed = next((a for a in account.arrears if a.counts), None)
+        if typed is None or payment_queries.requests_on(typed) or typed.principal_deni < 1_000_00:
+            continue
+        right = typed.principal_deni - 900_00
+        payment_services.replace_arrear(
+            users.coordinator,
+            typed,
+            payment_services.ArrearData(
+                period_from=typed.period_from,
+                period_to=typed.period_to,
+                principal_deni=right,
+                penalty_deni=typed.penalty_deni,
+                statement_ref=typed.statement_ref,
+                received_on=typed.received_on,
+            ),
+            "Погрешно внесен главен долг: внесено "
+            f"{formatting.money(typed.principal_deni, 'mk')}, на опомената стои "
+            f"{formatting.money(right, 'mk')}",
+            today=min(typed.received_on + timedelta(days=3), today),
+        )
+        return
+
+
 def programme_opening(today: date) -> date:
     """The Monday about ten weeks before ``today``: the call for applications opens."""
     ten_weeks_ago = today - timedelta(weeks=10)
@@ -1041,6 +1071,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     for active_index, household in enumerate(active):
         _work(active_index, household, sites, users, today)
     _one_correction(active[9], users, today)
+    _corrected_statement(active, users, today)
     monday = today - timedelta(days=today.weekday())
     for weeks_ago in range(5, -1, -1):
         run_check(

@@ -187,9 +187,12 @@ def accounts(numbers: list[str]) -> dict[tuple[int, str], UtilityAccount]:
 
 
 def statements(account_ids: list[int]) -> dict[tuple[int, str], Arrear]:
+    """The statements of the accounts that count (a voided one may come again, corrected)."""
     found: dict[tuple[int, str], Arrear] = {}
     for chunk in chunks(sorted(set(account_ids))):
-        for arrear in db.session.scalars(select(Arrear).where(Arrear.account_id.in_(chunk))):
+        for arrear in db.session.scalars(
+            select(Arrear).where(Arrear.account_id.in_(chunk), Arrear.voided_on.is_(None))
+        ):
             found.setdefault((arrear.account_id, arrear.statement_ref), arrear)
     return found
 
@@ -272,21 +275,17 @@ class Ledger:
         return self.people[number][0]
 
     def recorded(self, account: UtilityAccount, statement: Statement) -> bool:
-        """Whether the statement is recorded already with the same figures (then unchanged);
-        recorded with others, it is a mismatch: corrections come as new statements."""
+        """Whether the statement is recorded already with the same figures (then unchanged).
+        Recorded with others, the service refuses it as it refuses the form's (a statement is
+        stored once; a wrong one is voided or replaced on the household's money page)."""
         stored = self.statements.get((account.id, statement.reference))
         if stored is None or statement.data is None:
             return False
         data = statement.data
         figures = (data.period_from, data.period_to, data.principal_deni, data.penalty_deni)
-        if (stored.period_from, stored.period_to, stored.principal_deni, stored.penalty_deni) == (
-            figures
-        ):
-            return True
-        raise Mismatch(
-            "statement_ref",
-            _(
-                "This statement is already recorded with other figures: a correction "
-                "comes as a new statement with its own number."
-            ),
-        )
+        return (
+            stored.period_from,
+            stored.period_to,
+            stored.principal_deni,
+            stored.penalty_deni,
+        ) == figures

@@ -75,12 +75,33 @@ class UtilityAccountIn(ma.Schema):
     customer_number = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
 
 
+class CustomerNumberCorrectionSchema(ma.Schema):
+    old_number = ma.fields.String(required=True)
+    new_number = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+    corrected_on = ma.fields.Date(required=True)
+    corrected_by_id = ma.fields.Integer(required=True)
+
+
 class UtilityAccountSchema(RecordSchema):
     id = ma.fields.Integer(required=True)
     household_id = ma.fields.Integer(required=True)
     creditor_id = ma.fields.Integer(required=True)
     creditor = ma.fields.Function(lambda a: a.creditor.name, required=True)
     customer_number = ma.fields.String(required=True)
+
+
+class CorrectedAccountSchema(UtilityAccountSchema):
+    corrections = ma.fields.List(
+        ma.fields.Nested(CustomerNumberCorrectionSchema),
+        required=True,
+        metadata={"description": "Earlier customer numbers, corrected, oldest first"},
+    )
+
+
+class CustomerNumberIn(ma.Schema):
+    customer_number = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
 
 
 class ArrearIn(ma.Schema):
@@ -104,6 +125,22 @@ class ArrearSchema(RecordSchema):
     total_deni = ma.fields.Integer(required=True)
     statement_ref = ma.fields.String(required=True)
     received_on = ma.fields.Date(required=True)
+    voided_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "Set when voided: it then counts nowhere"}
+    )
+    voided_by_id = ma.fields.Integer(allow_none=True)
+    void_reason = ma.fields.String(required=True)
+    replaces_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The voided statement this one replaces"}
+    )
+
+
+class VoidIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
+
+
+class ReplacementIn(ArrearIn):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
 
 
 class PaymentRequestIn(ma.Schema):
@@ -242,6 +279,65 @@ def add_arrear(args: dict[str, Any], account_id: int) -> Arrear:
         return services.record_arrear(
             current_user, account, services.ArrearData(**args), today=clock.today()
         )
+
+
+def _corrected_arrear(arrear_id: int) -> Arrear:
+    arrear = visible(queries.get_visible_arrear(current_user, arrear_id))
+    allow(policies.can_correct_arrear(current_user, arrear))
+    return arrear
+
+
+@blp.route(f"/arrears/<{ID_IN_PATH}:arrear_id>/void", methods=["POST"])
+@write
+@blp.arguments(VoidIn)
+@blp.response(200, ArrearSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.alt_response(422, schema=ErrorEnvelope)
+def void_arrear(args: dict[str, Any], arrear_id: int) -> Arrear:
+    """Void a statement entered wrongly, with the reason (coordinators): it then counts
+    nowhere. Refused while a payment request stands on it (not rejected, cancelled or
+    reversed)."""
+    arrear = _corrected_arrear(arrear_id)
+    return services.void_arrear(current_user, arrear, args["reason"], today=clock.today())
+
+
+@blp.route(f"/arrears/<{ID_IN_PATH}:arrear_id>/replace", methods=["POST"])
+@write
+@blp.arguments(ReplacementIn)
+@blp.response(201, ArrearSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.alt_response(422, schema=ErrorEnvelope)
+def replace_arrear(args: dict[str, Any], arrear_id: int) -> Arrear:
+    """Void a wrong statement and record the right one in its place, in one step
+    (coordinators); the answer is the new statement, pointing at the one it replaces."""
+    arrear = _corrected_arrear(arrear_id)
+    reason = args.pop("reason")
+    with api_fields():
+        return services.replace_arrear(
+            current_user, arrear, services.ArrearData(**args), reason, today=clock.today()
+        )
+
+
+@blp.route(f"/accounts/<{ID_IN_PATH}:account_id>/customer-number", methods=["POST"])
+@write
+@blp.arguments(CustomerNumberIn)
+@blp.response(200, CorrectedAccountSchema)
+@blp.alt_response(403, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.alt_response(422, schema=ErrorEnvelope)
+def correct_customer_number(args: dict[str, Any], account_id: int) -> UtilityAccount:
+    """Correct a customer number entered wrongly, with the reason (coordinators). The account
+    keeps its statements and payments; the old number stays in ``corrections``."""
+    account = visible(queries.get_visible_account(current_user, account_id))
+    allow(policies.can_correct_account(current_user, account))
+    return services.correct_customer_number(
+        current_user, account, args["customer_number"], args["reason"], today=clock.today()
+    )
 
 
 # --- payment requests --------------------------------------------------------------------------

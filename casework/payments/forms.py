@@ -64,3 +64,17 @@ class ReversalForm(KeyedForm):
 
 class ActionForm(KeyedForm):
     """A button that only needs the CSRF token (submit, approve)."""
+
+
+class ReplaceArrearForm(ArrearForm):
+    """The statement entered in place of a wrong one: on the same account, with the reason."""
+
+    account_id = None
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
+class CustomerNumberForm(KeyedForm):
+    customer_number = StringField(
+        _l("Customer number"), validators=[DataRequired(), Length(max=40)]
+    )
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])

@@ -15,10 +15,12 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -66,10 +68,37 @@ class UtilityAccount(Base):
     arrears: Mapped[list[Arrear]] = relationship(
         back_populates="account", order_by="Arrear.period_from"
     )
+    corrections: Mapped[list[CustomerNumberCorrection]] = relationship(
+        back_populates="account", order_by="CustomerNumberCorrection.id"
+    )
+
+
+class CustomerNumberCorrection(Base):
+    """A customer number entered wrongly, corrected: the number the account had, the one it has
+    since, who and why. The account itself stays, with its statements and their payments: the
+    number is only how the creditor names the family's account, the debt is the same."""
+
+    __tablename__ = "customer_number_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("utility_accounts.id"), index=True)
+    old_number: Mapped[str] = mapped_column(String(40))
+    new_number: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    corrected_on: Mapped[date] = mapped_column(Date)
+    corrected_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[UtilityAccount] = relationship(back_populates="corrections")
+    corrected_by: Mapped[User] = relationship()
 
 
 class Arrear(Base):
-    """One statement of debt from a creditor: the period it covers and what it says is owed."""
+    """One statement of debt from a creditor: the period it covers and what it says is owed.
+
+    Its figures are never edited. A statement entered wrongly is voided, with the reason (it
+    then counts nowhere, but stays in the history), and the right one, if any, is entered in
+    its place pointing back at it (``replaces_id``)."""
 
     __tablename__ = "arrears"
     __table_args__ = (
@@ -77,6 +106,17 @@ class Arrear(Base):
         CheckConstraint("penalty_deni >= 0", name="penalty_not_negative"),
         CheckConstraint("principal_deni + penalty_deni > 0", name="something_owed"),
         CheckConstraint("period_to >= period_from", name="period_in_order"),
+        # A statement is stored once: one number per account among the statements that count,
+        # so a double submit or two requests at once store one, and a voided statement's
+        # number may be entered again as its replacement.
+        Index(
+            "uq_arrears_one_statement_per_account",
+            "account_id",
+            "statement_ref",
+            unique=True,
+            sqlite_where=text("voided_on IS NULL"),
+            postgresql_where=text("voided_on IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,12 +129,30 @@ class Arrear(Base):
     received_on: Mapped[date] = mapped_column(Date)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("arrears.id"), unique=True, index=True
+    )
+    voided_on: Mapped[date | None] = mapped_column(Date)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
 
     account: Mapped[UtilityAccount] = relationship(back_populates="arrears")
+    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id])
+    replaces: Mapped[Arrear | None] = relationship(
+        remote_side=[id], foreign_keys=[replaces_id], back_populates="replaced_by"
+    )
+    replaced_by: Mapped[Arrear | None] = relationship(
+        foreign_keys=[replaces_id], back_populates="replaces", uselist=False
+    )
 
     @property
     def total_deni(self) -> int:
         return self.principal_deni + self.penalty_deni
+
+    @property
+    def counts(self) -> bool:
+        """Whether the statement counts in the family's debt: every one not voided."""
+        return self.voided_on is None
 
 
 class PaymentRequest(Base):

@@ -18,6 +18,7 @@ from casework.payments.models import (
     OPEN_REQUEST_STATUSES,
     Approval,
     Arrear,
+    CustomerNumberCorrection,
     Obligation,
     Payment,
     PaymentRequest,
@@ -76,6 +77,17 @@ def get_visible_arrear(user: User, arrear_id: int) -> Arrear | None:
     return arrear
 
 
+def requests_on(arrear: Arrear) -> list[PaymentRequest]:
+    """The payment requests made on one statement, oldest first (its correction page)."""
+    return list(
+        db.session.scalars(
+            select(PaymentRequest)
+            .where(PaymentRequest.arrear_id == arrear.id)
+            .order_by(PaymentRequest.id)
+        )
+    )
+
+
 def _live_payments() -> Select[int, int]:
     """(request id, amount) of every payment that has not been reversed."""
     return (
@@ -117,7 +129,8 @@ class ArrearLine:
 
     @property
     def outstanding(self) -> int:
-        return self.arrear.total_deni - self.paid
+        """Nothing on a voided statement: it no longer says the family owes anything."""
+        return self.arrear.total_deni - self.paid if self.arrear.counts else 0
 
     @property
     def requestable(self) -> int:
@@ -140,7 +153,7 @@ class Money:
     """Everything the household money page shows, from a handful of queries."""
 
     accounts: list[UtilityAccount]
-    lines: list[ArrearLine]
+    lines: list[ArrearLine]  # the statements that count (every total is theirs)
     by_creditor: list[CreditorLine]
     requests: list[PaymentRequest]
     obligations: list[Obligation]
@@ -148,6 +161,7 @@ class Money:
     paid_total: int = 0
     eligible_outstanding: int = 0
     minutes_owed: int = 0
+    # Every statement of each account, voided ones too (struck out in the history).
     lines_by_account: dict[int, list[ArrearLine]] = field(default_factory=dict)
 
     @property
@@ -215,15 +229,26 @@ def _obligations_of(household: Household) -> list[Obligation]:
 
 
 def household_money(household: Household, programme: Programme | None) -> Money:
+    """The family's debts, payments and hours. A voided statement counts nowhere (not in the
+    totals, by creditor, eligibility or what can be requested) but stays in the history."""
     accounts = list(
         db.session.scalars(
             select(UtilityAccount)
             .where(UtilityAccount.household_id == household.id)
-            .options(selectinload(UtilityAccount.arrears), selectinload(UtilityAccount.creditor))
+            .options(
+                selectinload(UtilityAccount.arrears).selectinload(Arrear.voided_by),
+                selectinload(UtilityAccount.arrears).selectinload(Arrear.replaced_by),
+                selectinload(UtilityAccount.arrears).selectinload(Arrear.replaces),
+                selectinload(UtilityAccount.creditor),
+                selectinload(UtilityAccount.corrections).selectinload(
+                    CustomerNumberCorrection.corrected_by
+                ),
+            )
             .order_by(UtilityAccount.id)
         )
     )
-    lines = _arrear_lines(accounts, programme)
+    every_line = _arrear_lines(accounts, programme)
+    lines = [line for line in every_line if line.arrear.counts]
     obligations = _obligations_of(household)
     money = Money(
         accounts=accounts,
@@ -236,7 +261,7 @@ def household_money(household: Household, programme: Programme | None) -> Money:
         eligible_outstanding=sum(line.outstanding for line in lines if not line.not_eligible),
         minutes_owed=sum(o.minutes for o in obligations if o.payment.reversal is None),
     )
-    for line in lines:
+    for line in every_line:
         money.lines_by_account.setdefault(line.arrear.account_id, []).append(line)
     return money
 
@@ -311,6 +336,7 @@ def officer_queue(user: User) -> list[QueueRow]:
             func.sum(Arrear.principal_deni + Arrear.penalty_deni).label("total"),
         )
         .join(Arrear, Arrear.account_id == UtilityAccount.id)
+        .where(Arrear.voided_on.is_(None))
         .group_by(UtilityAccount.household_id)
         .subquery()
     )

@@ -24,7 +24,14 @@ from casework.audit.models import AccessAction
 from casework.audit.services import log_access, record
 from casework.bounds import MAX_AMOUNT_DENI, too_large_amount
 from casework.enrollment.models import Enrollment, Status
-from casework.errors import Checks, ConflictError, PermissionDenied, ValidationError, checking
+from casework.errors import (
+    Checks,
+    ConflictError,
+    DomainError,
+    PermissionDenied,
+    ValidationError,
+    checking,
+)
 from casework.extensions import db
 from casework.households.models import Household
 from casework.labels import REQUEST_STATUS_LABELS, label
@@ -33,6 +40,7 @@ from casework.payments.models import (
     OPEN_REQUEST_STATUSES,
     Approval,
     Arrear,
+    CustomerNumberCorrection,
     Obligation,
     Payment,
     PaymentRequest,
@@ -197,8 +205,9 @@ def record_arrear(actor: User, account: UtilityAccount, data: ArrearData, *, tod
     if not policies.can_record_arrears(actor, account.household):
         raise PermissionDenied()
     check_arrear(data, today=today)
+    check_statement_is_new(account, data.statement_ref)
     arrear = Arrear(
-        account=account,
+        account_id=account.id,
         period_from=data.period_from,
         period_to=data.period_to,
         principal_deni=data.principal_deni,
@@ -207,8 +216,7 @@ def record_arrear(actor: User, account: UtilityAccount, data: ArrearData, *, tod
         received_on=data.received_on,
         recorded_by_id=actor.id,
     )
-    db.session.add(arrear)
-    db.session.flush()
+    _store_once(account, arrear)
     record(
         actor,
         "arrear.create",
@@ -224,6 +232,213 @@ def record_arrear(actor: User, account: UtilityAccount, data: ArrearData, *, tod
         },
     )
     return arrear
+
+
+def stored_statement(account: UtilityAccount, statement_ref: str) -> Arrear | None:
+    """The statement of this number on the account that counts (a voided one does not)."""
+    return db.session.scalar(
+        select(Arrear).where(
+            Arrear.account_id == account.id,
+            Arrear.statement_ref == statement_ref.strip(),
+            Arrear.voided_on.is_(None),
+        )
+    )
+
+
+def _stored_already(stored: Arrear) -> ValidationError:
+    return ValidationError(
+        _(
+            "Statement %(number)s is already recorded on this account (%(start)s – %(end)s, "
+            "received on %(received)s). A wrong statement is corrected by voiding or "
+            "replacing it.",
+            number=stored.statement_ref,
+            start=_day(stored.period_from),
+            end=_day(stored.period_to),
+            received=_day(stored.received_on),
+        ),
+        "statement_ref",
+    )
+
+
+def check_statement_is_new(account: UtilityAccount, statement_ref: str) -> None:
+    """A statement is stored once: its number may be on the account only once among the
+    statements that count (the form, the API and the import alike)."""
+    stored = stored_statement(account, statement_ref)
+    if stored is not None:
+        raise _stored_already(stored)
+
+
+def _store_once(account: UtilityAccount, arrear: Arrear) -> None:
+    """Insert the statement in a savepoint: one stored by a concurrent request after the check
+    above (the unique index refuses it) is refused like the check's, naming the stored one."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(arrear)
+    except IntegrityError:
+        stored = stored_statement(account, arrear.statement_ref)
+        if stored is None:
+            raise
+        raise _stored_already(stored) from None
+    db.session.expire(account, ["arrears"])
+
+
+# --- corrections: a statement voided or replaced, a customer number corrected ------------------
+
+# Requests that stand on a statement: one drafted, waiting, approved or paid keeps it from
+# being voided. Rejected, cancelled and reversed requests hold nothing and pay nothing.
+STANDING_REQUEST_STATUSES = (
+    RequestStatus.DRAFT,
+    RequestStatus.SUBMITTED,
+    RequestStatus.APPROVED,
+    RequestStatus.PAID,
+)
+
+
+def _refuse_standing_request(arrear: Arrear) -> None:
+    standing = db.session.scalar(
+        select(PaymentRequest)
+        .where(
+            PaymentRequest.arrear_id == arrear.id,
+            PaymentRequest.status.in_(STANDING_REQUEST_STATUSES),
+        )
+        .order_by(PaymentRequest.id)
+        .limit(1)
+    )
+    if standing is not None:
+        raise ConflictError(
+            _(
+                "Statement %(number)s cannot be voided: payment request #%(request)d on it is "
+                "%(status)s. Only a statement whose requests were all rejected, cancelled or "
+                "reversed can be voided.",
+                number=arrear.statement_ref,
+                request=standing.id,
+                status=label(REQUEST_STATUS_LABELS, standing.status),
+            )
+        )
+
+
+def void_arrear(actor: User, arrear: Arrear, reason: str, *, today: date) -> Arrear:
+    """A statement entered wrongly no longer counts; it stays in the history with the reason.
+    Only while nothing stands on it: the row is marked first (the second of two voids finds it
+    marked), then the requests are read, so one committed meanwhile is seen and the void
+    refused; a draft still being made then is refused when it is submitted (a voided statement
+    takes no request)."""
+    if not policies.can_correct_arrear(actor, arrear):
+        raise PermissionDenied()
+    if arrear.voided_on is not None:
+        raise ConflictError(_("This statement has been voided already."))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for voiding the statement."), "reason")
+    with db.session.begin_nested():  # a refusal below leaves the statement as it was
+        result = db.session.execute(
+            update(Arrear)
+            .where(Arrear.id == arrear.id, Arrear.voided_on.is_(None))
+            .values(voided_on=today, voided_by_id=actor.id, void_reason=reason.strip())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(_("This statement has been voided already."))
+        _refuse_standing_request(arrear)
+    db.session.expire(arrear)
+    record(
+        actor,
+        "arrear.void",
+        "arrear",
+        arrear.id,
+        municipality_id=arrear.account.household.municipality_id,
+        changes={
+            "statement_ref": arrear.statement_ref,
+            "total_deni": arrear.total_deni,
+            "voided_on": today,
+            "reason": arrear.void_reason,
+        },
+    )
+    return arrear
+
+
+def replace_arrear(
+    actor: User, arrear: Arrear, data: ArrearData, reason: str, *, today: date
+) -> Arrear:
+    """Void a wrong statement and enter the right one in its place, in one step: the new
+    statement points at the one it replaces (and may carry the same number)."""
+    try:
+        with db.session.begin_nested():  # refused, neither the void nor the new one stays
+            void_arrear(actor, arrear, reason, today=today)
+            replacement = record_arrear(actor, arrear.account, data, today=today)
+            replacement.replaces_id = arrear.id
+            db.session.flush()
+    except DomainError:
+        db.session.expire(arrear)  # read inside the savepoint: voided, as it no longer is
+        raise
+    db.session.expire(arrear, ["replaced_by"])
+    record(
+        actor,
+        "arrear.replace",
+        "arrear",
+        replacement.id,
+        municipality_id=arrear.account.household.municipality_id,
+        changes={"replaces_id": arrear.id, "reason": arrear.void_reason},
+    )
+    return replacement
+
+
+def correct_customer_number(
+    actor: User, account: UtilityAccount, customer_number: str, reason: str, *, today: date
+) -> UtilityAccount:
+    """A customer number entered wrongly is corrected on the account, which keeps its
+    statements and their payments; the number it had stays in the account's corrections."""
+    if not policies.can_correct_account(actor, account):
+        raise PermissionDenied()
+    number, old = customer_number.strip(), account.customer_number
+    if not number:
+        raise ValidationError(_("Enter the customer number."), "customer_number")
+    if number == old:
+        raise ValidationError(
+            _("This is the account's customer number already."), "customer_number"
+        )
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the correction."), "reason")
+    taken = _("This customer number is already registered at this creditor.")
+    if db.session.scalar(
+        select(UtilityAccount.id).where(
+            UtilityAccount.creditor_id == account.creditor_id,
+            UtilityAccount.customer_number == number,
+        )
+    ):
+        raise ValidationError(taken, "customer_number")
+    try:
+        with db.session.begin_nested():  # taken a moment ago: the unique key refuses it
+            result = db.session.execute(
+                update(UtilityAccount)
+                .where(UtilityAccount.id == account.id, UtilityAccount.customer_number == old)
+                .values(customer_number=number)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        raise ValidationError(taken, "customer_number") from None
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(_("Someone else corrected this account a moment ago. Reload it."))
+    db.session.add(
+        CustomerNumberCorrection(
+            account_id=account.id,
+            old_number=old,
+            new_number=number,
+            reason=reason.strip(),
+            corrected_on=today,
+            corrected_by_id=actor.id,
+        )
+    )
+    db.session.flush()
+    db.session.expire(account)
+    record(
+        actor,
+        "utility_account.correct_number",
+        "utility_account",
+        account.id,
+        municipality_id=account.household.municipality_id,
+        changes={"customer_number": [old, number], "reason": reason.strip()},
+    )
+    return account
 
 
 # --- what is left on an arrear -----------------------------------------------------------------
@@ -243,6 +458,9 @@ def paid_on_arrear(arrear: Arrear) -> int:
 
 
 def outstanding(arrear: Arrear) -> int:
+    """What the statement still says is owed; nothing once it is voided."""
+    if not arrear.counts:
+        return 0
     return arrear.total_deni - paid_on_arrear(arrear)
 
 
@@ -301,6 +519,8 @@ def _check_request_fits(
         checks.run(lambda: _check_amount(amount_deni))
         if arrear.account.household_id != enrollment.household_id:
             checks.refuse(_("This debt belongs to another household."), "arrear_id")
+        elif not arrear.counts:
+            checks.refuse(_("This statement has been voided: nothing is owed on it."), "arrear_id")
         elif (reason := ineligibility(arrear, enrollment.programme)) is not None:
             checks.refuse(reason, "arrear_id")
         if not checks.ok("amount", "arrear_id"):

@@ -23,9 +23,11 @@ from casework.payments.forms import (
     ActionForm,
     ArrearForm,
     CreditorForm,
+    CustomerNumberForm,
     EditRequestForm,
     PaymentForm,
     ReasonForm,
+    ReplaceArrearForm,
     RequestForm,
     ReversalForm,
 )
@@ -124,13 +126,9 @@ def add_account(household_id: int) -> str | Response:
     ) or _render_money(household, account_form=form)
 
 
-@bp.route("/households/<int:household_id>/arrears", methods=["POST"])
-def add_arrear(household_id: int) -> str | Response:
-    household = _recorder_household(household_id)
-    accounts = {a.id: a for a in services.accounts_of(household)}
-    form = _arrear_form(accounts.values())
-
-    draft = services.ArrearDraft(
+def _arrear_draft(form: ArrearForm) -> services.ArrearDraft:
+    """What the statement form holds, even where its own fields are refused."""
+    return services.ArrearDraft(
         period_from=form.period_from.data,
         period_to=form.period_to.data,
         principal_deni=form.principal.data,
@@ -139,10 +137,22 @@ def add_arrear(household_id: int) -> str | Response:
         received_on=form.received_on.data,
     )
 
+
+def _arrear_data(form: ArrearForm) -> services.ArrearData:
+    """The statement of a validated form: every date is there, an amount left empty is zero."""
+    draft = _arrear_draft(form)
+    return services.ArrearData(**vars(draft) | {"principal_deni": draft.principal_deni or 0})
+
+
+@bp.route("/households/<int:household_id>/arrears", methods=["POST"])
+def add_arrear(household_id: int) -> str | Response:
+    household = _recorder_household(household_id)
+    accounts = {a.id: a for a in services.accounts_of(household)}
+    form = _arrear_form(accounts.values())
+
     def _record() -> Arrear:
         account = _chosen(accounts.get(form.account_id.data or 0))
-        # The form validated: every date is there, and an amount left empty is zero.
-        data = services.ArrearData(**vars(draft) | {"principal_deni": draft.principal_deni or 0})
+        data = _arrear_data(form)
         return services.record_arrear(current_user, account, data, today=clock.today())
 
     return submit(
@@ -150,7 +160,7 @@ def add_arrear(household_id: int) -> str | Response:
         _record,
         then=_to_money(household),
         success=_("Debt statement recorded."),
-        also=lambda: services.check_arrear(draft, today=clock.today()),
+        also=lambda: services.check_arrear(_arrear_draft(form), today=clock.today()),
     ) or _render_money(household, arrear_form=form)
 
 
@@ -172,6 +182,101 @@ def add_request(household_id: int) -> str | Response:
         then=_to_money(household),
         success=_("Payment request saved."),
     ) or _render_money(household, request_form=form)
+
+
+# --- corrections: a statement voided or replaced, a customer number corrected ----------------
+
+
+def _corrected_arrear(arrear_id: int) -> Arrear:
+    arrear = visible(queries.get_visible_arrear(current_user, arrear_id))
+    allow(policies.can_correct_arrear(current_user, arrear))
+    return arrear
+
+
+def _render_correction(arrear: Arrear, **forms: object) -> str:
+    figures = {
+        name: getattr(arrear, name)
+        for name in ("period_from", "period_to", "statement_ref", "received_on")
+    }
+    defaults: dict[str, object] = {
+        "void_form": ReasonForm(prefix="void"),
+        "replace_form": ReplaceArrearForm(
+            prefix="replace",
+            data=figures | {"principal": arrear.principal_deni, "penalty": arrear.penalty_deni},
+        ),
+    }
+    return render_template(
+        "payments/correct_statement.html",
+        arrear=arrear,
+        household=arrear.account.household,
+        requests=queries.requests_on(arrear),
+        outstanding=services.outstanding(arrear),
+        **(defaults | {k: v for k, v in forms.items() if v is not None}),
+    )
+
+
+@bp.route("/arrears/<int:arrear_id>/correct")
+def correct_arrear(arrear_id: int) -> str:
+    arrear = _corrected_arrear(arrear_id)
+    page = _render_correction(arrear)
+    household = arrear.account.household
+    return recorded(page, lambda: services.record_money_view(current_user, household))
+
+
+@bp.route("/arrears/<int:arrear_id>/void", methods=["POST"])
+def void_arrear(arrear_id: int) -> str | Response:
+    arrear = _corrected_arrear(arrear_id)
+    form = ReasonForm(prefix="void")
+    return submit(
+        form,
+        lambda: services.void_arrear(
+            current_user, arrear, form.reason.data or "", today=clock.today()
+        ),
+        then=_to_money(arrear.account.household),
+        success=_("Statement voided; it no longer counts in the family's debt."),
+    ) or _render_correction(arrear, void_form=form)
+
+
+@bp.route("/arrears/<int:arrear_id>/replace", methods=["POST"])
+def replace_arrear(arrear_id: int) -> str | Response:
+    arrear = _corrected_arrear(arrear_id)
+    form = ReplaceArrearForm(prefix="replace")
+    return submit(
+        form,
+        lambda: services.replace_arrear(
+            current_user, arrear, _arrear_data(form), form.reason.data or "", today=clock.today()
+        ),
+        then=_to_money(arrear.account.household),
+        success=_("Statement replaced; the corrected one counts in its place."),
+    ) or _render_correction(arrear, replace_form=form)
+
+
+@bp.route("/accounts/<int:account_id>/customer-number", methods=["GET", "POST"])
+def correct_account(account_id: int) -> str | Response:
+    account = visible(queries.get_visible_account(current_user, account_id))
+    allow(policies.can_correct_account(current_user, account))
+    household = account.household
+    form = CustomerNumberForm()
+    answer = submit(
+        form,
+        lambda: services.correct_customer_number(
+            current_user,
+            account,
+            form.customer_number.data or "",
+            form.reason.data or "",
+            today=clock.today(),
+        ),
+        then=_to_money(household),
+        success=_("Customer number corrected; the old number stays in the history."),
+    )
+    if answer is not None:
+        return answer
+    page = render_template(
+        "payments/correct_account.html", account=account, household=household, form=form
+    )
+    if request.method == "POST":
+        return page
+    return recorded(page, lambda: services.record_money_view(current_user, household))
 
 
 # --- one request -------------------------------------------------------------------------------

@@ -192,10 +192,19 @@ ANONYMISATION: dict[str, dict[str, Erase]] = {
         **_keep("id household_id creditor_id created_by_id created_at"),
         "customer_number": Erase.CASE_REFERENCE,  # the utility could name the family from it
     },
-    "arrears": _keep(
-        "id account_id period_from period_to principal_deni penalty_deni statement_ref "
-        "received_on recorded_by_id recorded_at"
-    ),
+    "customer_number_corrections": {
+        **_keep("id account_id corrected_on corrected_by_id recorded_at"),
+        "old_number": Erase.CASE_REFERENCE,  # as the account's own number
+        "new_number": Erase.CASE_REFERENCE,
+        "reason": Erase.REDACT,
+    },
+    "arrears": {
+        **_keep(
+            "id account_id period_from period_to principal_deni penalty_deni statement_ref "
+            "received_on recorded_by_id recorded_at replaces_id voided_on voided_by_id"
+        ),
+        "void_reason": Erase.REDACT,
+    },
     "payment_requests": {
         **_keep(
             "id enrollment_id arrear_id amount_deni status round approvals_needed "

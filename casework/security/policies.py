@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from casework.balances.models import Alert
 from casework.enrollment.models import Enrollment
 from casework.households.models import DuplicateReview, Household, Member
-from casework.payments.models import PaymentRequest
+from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work.models import WorkLog, WorkSite
@@ -136,6 +136,16 @@ def can_view_money(user: User, household: Household) -> bool:
 def can_record_arrears(user: User, household: Household) -> bool:
     """Accounts, statements and payment requests are the NGO's side: its coordinators."""
     return can_manage_household(user, household)
+
+
+def can_correct_arrear(user: User, arrear: Arrear) -> bool:
+    """Void or replace a statement entered wrongly: whoever may record statements."""
+    return can_record_arrears(user, arrear.account.household)
+
+
+def can_correct_account(user: User, account: UtilityAccount) -> bool:
+    """Correct a customer number entered wrongly: whoever may record accounts."""
+    return can_record_arrears(user, account.household)
 
 
 def can_decide_payments(user: User, municipality_id: int) -> bool:
