@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -339,3 +340,22 @@ def test_a_personal_field_is_stored_sealed_and_the_chain_hashes_what_is_stored(
     assert set(member["after"]["first_name"]) == {"$sealed", "household"}
     assert member["after"]["sex"] == "F"  # what is not personal stays readable
     assert verify_chain().ok
+
+
+def test_every_action_the_code_records_has_words_on_the_audit_page() -> None:
+    """An action written by ``record(actor, "x.y", ...)`` anywhere in the package, or built
+    from a status (enrollments, payment requests), is named in words, not by its code."""
+    from casework.enrollment.models import Status
+    from casework.labels import AUDIT_ACTION_LABELS
+    from casework.payments.models import RequestStatus
+
+    package = Path(__file__).resolve().parent.parent / "casework"
+    written = {
+        match
+        for source in package.rglob("*.py")
+        for match in re.findall(r'record\(\s*\w+,\s*"([a-z_]+\.[a-z_]+)"', source.read_text())
+    }
+    written |= {f"enrollment.{status}" for status in Status} | {"enrollment.reopened"}
+    written |= {f"payment_request.{status}" for status in RequestStatus}
+    assert len(written) > 40
+    assert sorted(written - set(AUDIT_ACTION_LABELS)) == []
