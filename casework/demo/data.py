@@ -791,7 +791,7 @@ def _complete_finished(active: list[Household], users: DemoUsers, today: date) -
             )
 
 
-def _closings(active: list[Household], users: DemoUsers, today: date) -> None:
+def _closings(active: list[Household], users: DemoUsers, today: date) -> list[str]:
     """A family closed early (it moved away, hours still owed), one withdrawn and reopened by
     the coordinator, and a payment reversed after part of its hours were worked: that family
     shows the hours it worked beyond what it owes."""
@@ -801,7 +801,7 @@ def _closings(active: list[Household], users: DemoUsers, today: date) -> None:
     ]
     owing = [(h, e) for h, e in still_open if balances[h.id].remaining and balances[h.id].verified]
     if len(owing) < 3:
-        return
+        return []
     moved_enrollment, back_enrollment = owing[-1][1], owing[-2][1]
     enrollment_services.close_early(
         users.coordinator,
@@ -826,6 +826,10 @@ def _closings(active: list[Household], users: DemoUsers, today: date) -> None:
         reason="Семејството остана во Кичево и продолжува да работи; изјавата е повлечена.",
         today=today,
     )
+    shown = [
+        f"{owing[-1][0].case_number} closed early (moved away)",
+        f"{owing[-2][0].case_number} withdrawn and reopened",
+    ]
     for household, _enrollment in owing[:-2]:
         obligations = work_queries.obligations_of(household)
         largest = max(obligations, key=lambda o: o.minutes)
@@ -837,10 +841,11 @@ def _closings(active: list[Household], users: DemoUsers, today: date) -> None:
                 on=today,
                 today=today,
             )
-            return
+            return [*shown, f"{household.case_number} a payment reversed after work"]
+    return shown
 
 
-def _corrected_statement(active: list[Household], users: DemoUsers, today: date) -> None:
+def _corrected_statement(active: list[Household], users: DemoUsers, today: date) -> list[str]:
     """A communal statement entered with the wrong amount (900 ден. too much), on which nothing
     was requested yet, replaced by the right one: the money page shows it struck out, with the
     reason, and only the right one counts."""
@@ -866,7 +871,8 @@ def _corrected_statement(active: list[Household], users: DemoUsers, today: date)
             f"{formatting.money(right, 'mk')}",
             today=min(typed.received_on + timedelta(days=3), today),
         )
-        return
+        return [f"{household.case_number} a statement corrected"]
+    return []
 
 
 def programme_opening(today: date) -> date:
@@ -1071,7 +1077,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     for active_index, household in enumerate(active):
         _work(active_index, household, sites, users, today)
     _one_correction(active[9], users, today)
-    _corrected_statement(active, users, today)
+    showcase = _corrected_statement(active, users, today)
     monday = today - timedelta(days=today.weekday())
     for weeks_ago in range(5, -1, -1):
         run_check(
@@ -1081,7 +1087,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
             trigger=Trigger.SCHEDULED,
         )
     _complete_finished(active, users, today)
-    _closings(active, users, today)
+    showcase += _closings(active, users, today)
     set_targets(
         users.coordinator,
         kicevo_programme,
@@ -1119,6 +1125,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         "balance checks with alerts; and one family of an earlier call, anonymised when its "
         "retention period ran out."
     )
+    lines.append(f"Corrections and closings to look at: {'; '.join(showcase)}.")
     lines.append("Demo API tokens (curl -H 'Authorization: Bearer TOKEN' .../api/v1/me):")
     for username in DEMO_USERNAMES:
         user = getattr(users, username)
