@@ -260,6 +260,10 @@ def test_the_audit_page_speaks_macedonian_too(make: Factory, login_as: Any) -> N
         reversed_in_mk = gettext("Payment reversed")
     assert reversed_in_mk in page
     assert "<dt>Адреса</dt>" in page and "<dt>Име</dt>" in page and "<dt>Износ</dt>" in page
+    # Statuses in words too: the request went from paid to reversed.
+    with make.app.test_request_context(), force_locale("mk"):
+        paid, reversed_ = gettext("paid"), gettext("reversed")
+    assert f"<del>{paid}</del> → <ins>{reversed_}</ins>" in page
 
 
 def test_an_unknown_action_is_shown_by_its_code(make: Factory, login_as: Any) -> None:

@@ -221,12 +221,27 @@ def _number(name: str, value: int, reading: _Reading) -> str:
     return str(value)
 
 
+# The words of a field's codes; a status is an enrollment's, a payment request's or a work
+# log's (their shared codes, such as "approved", read the same).
+_CODES: dict[str, tuple[dict[str, Any], ...]] = {
+    "sex": (labels.SEX_LABELS,),
+    "relation": (labels.RELATION_LABELS,),
+    "status": (
+        labels.ENROLLMENT_STATUS_LABELS,
+        labels.REQUEST_STATUS_LABELS,
+        labels.LOG_STATUS_LABELS,
+    ),
+    "close_reason": (labels.CLOSE_REASON_LABELS,),
+    "seat": (labels.SEAT_LABELS,),
+    "trigger": (labels.TRIGGER_LABELS,),
+}
+
+
 def _coded(name: str, text: str) -> str:
-    """Codes in words (sex, relation), ISO dates and moments as dd.mm.yyyy."""
-    if name == "sex":
-        return labels.label(labels.SEX_LABELS, text)
-    if name == "relation":
-        return labels.label(labels.RELATION_LABELS, text)
+    """Codes in words (sex, relation, statuses, reasons), ISO dates and moments as dd.mm.yyyy."""
+    for table in _CODES.get(name, ()):
+        if text in table:
+            return labels.label(table, text)
     if _DAY.match(text):
         return formatting.day(date.fromisoformat(text), "mk")
     if _MOMENT.match(text):
