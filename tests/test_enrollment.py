@@ -985,6 +985,25 @@ def test_the_close_early_page_shows_the_balance_asks_to_confirm_and_stores_the_r
     assert "Moved away" in household_page
 
 
+def test_the_close_early_page_names_a_missing_reason_and_confirmation_in_one_answer(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    enrollment = owing(make, programme, owed_hours=100, worked_hours=3)
+    browser, _ = login_as(Role.COORDINATOR)
+    future = (TODAY + timedelta(days=3)).isoformat()
+    answer = browser.post(
+        f"/enrollments/{enrollment.id}/close-early",
+        {"effective_on": future, "close_reason": "", "note": ""},
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "Confirm that the enrollment ends with hours left." in page
+    assert "Choose why the enrollment ends early." in page
+    assert "The date cannot be in the future." in page
+    assert closings(enrollment) == [] and enrollment.status == Status.ACTIVE
+
+
 def test_the_reopen_page_takes_a_withdrawal_back_and_the_history_shows_it(  # type: ignore[no-untyped-def]
     login_as, make: Factory, programme: Programme, coordinator: User, today_is
 ) -> None:

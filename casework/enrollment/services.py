@@ -493,6 +493,18 @@ class EarlyClosing:
     note: str = ""
 
 
+def check_early_closing(enrollment: Enrollment, closing: EarlyClosing, *, today: date) -> None:
+    """Every mistake of an early closing at once (the page runs it also when its own
+    confirmation is missing, so the reason's refusal comes in the same answer)."""
+    with checking() as checks:
+        if closing.reason not in frozenset(CloseReason):
+            checks.refuse(_("Choose why the enrollment ends early."), "close_reason")
+        elif closing.reason == CloseReason.OTHER and not closing.note.strip():
+            checks.refuse(_("Say in the note why the enrollment ends early."), "note")
+        since = enrollment.active_since
+        checks.run(lambda: _check_date(closing.on, today, "effective_on", not_before=since))
+
+
 def close_early(
     actor: User, enrollment: Enrollment, closing: EarlyClosing, *, today: date
 ) -> Enrollment:
@@ -502,13 +514,8 @@ def close_early(
         raise PermissionDenied()
     if Status.CLOSED_EARLY not in TRANSITIONS[enrollment.status]:
         raise _refuse_transition(enrollment, Status.CLOSED_EARLY)
-    if closing.reason not in frozenset(CloseReason):
-        raise ValidationError(_("Choose why the enrollment ends early."), "close_reason")
-    reason = CloseReason(closing.reason)
-    note = closing.note.strip()
-    if reason == CloseReason.OTHER and not note:
-        raise ValidationError(_("Say in the note why the enrollment ends early."), "note")
-    _check_date(closing.on, today, "effective_on", not_before=enrollment.active_since)
+    check_early_closing(enrollment, closing, today=today)
+    reason, note = CloseReason(closing.reason), closing.note.strip()
     balance = balance_of(enrollment)
     if balance.owed and not balance.remaining:
         raise ConflictError(

@@ -194,20 +194,18 @@ def close_early(enrollment_id: int) -> str | Response:
     today = clock.today()
     if request.method == "GET":
         form.effective_on.data = today
+    # A date the form refused stands in as today, so that only the form names it.
+    closing = services.EarlyClosing(
+        on=form.effective_on.data or today,
+        reason=form.close_reason.data or "",
+        note=form.note.data or "",
+    )
     return submit(
         form,
-        lambda: services.close_early(
-            current_user,
-            enrollment,
-            services.EarlyClosing(
-                on=form.effective_on.data,
-                reason=form.close_reason.data or "",
-                note=form.note.data or "",
-            ),
-            today=today,
-        ),
+        lambda: services.close_early(current_user, enrollment, closing, today=today),
         then=_back,
         success=_("Enrollment closed early."),
+        also=lambda: services.check_early_closing(enrollment, closing, today=today),
     ) or render_template(
         "enrollment/close_early.html",
         form=form,
