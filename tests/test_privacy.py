@@ -674,7 +674,7 @@ def audit_pages(browser: Any) -> str:
 def stored_payloads() -> str:
     db.session.remove()
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT changes FROM audit_events ORDER BY id"))
+        rows = conn.execute(text("SELECT CAST(changes AS TEXT) FROM audit_events ORDER BY id"))
         return "\n".join(row[0] for row in rows)
 
 
