@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from casework.api.models import ApiRateWindow, ApiToken, IdempotentRequest
 from casework.audit.services import record
@@ -95,13 +96,29 @@ def remembered(user: User, key: str) -> IdempotentRequest | None:
     )
 
 
-def remember(user: User, key: str, fingerprint_: str, status_code: int, body: Any) -> None:
-    """Kept in the same transaction as the write itself: both happen, or neither."""
-    db.session.add(
-        IdempotentRequest(
-            user_id=user.id, key=key, fingerprint=fingerprint_, status_code=status_code, body=body
-        )
+def claim(user: User, key: str, fingerprint_: str) -> IdempotentRequest | None:
+    """Claim ``key`` before the write is done, in its transaction; None when another copy
+    holds it. On PostgreSQL the insert waits for a copy sent at the same moment to commit or
+    roll back (the unique constraint), so a copy that finds the key taken finds the first
+    answer stored, not a half-done one; SQLite serialises the whole write anyway."""
+    row = IdempotentRequest(
+        user_id=user.id, key=key, fingerprint=fingerprint_, status_code=0, body={}
     )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def remember(claimed: IdempotentRequest, status_code: int, body: Any) -> None:
+    """Kept in the same transaction as the write itself: both happen, or neither. An answer
+    that did not succeed is not kept: the key is given up, and a copy may try again."""
+    if 200 <= status_code < 300:
+        claimed.status_code, claimed.body = status_code, body
+    else:
+        db.session.delete(claimed)
 
 
 # --- rate limit --------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 
 from casework.api import services
 from casework.api.errors import API_PREFIX, ErrorEnvelope, error_response, is_api_request
@@ -127,48 +126,40 @@ def paginate(query: Select[Any], page: int, per_page: int) -> dict[str, Any]:
 
 
 def write(view: F) -> F:
-    """Commit a write as one transaction; with an ``Idempotency-Key``, remember its response
-    in that same transaction. The same key and body get the first response back and nothing
-    is done again; the same key with another body is a 409."""
+    """Commit a write as one transaction; with an ``Idempotency-Key``, claim the key first and
+    remember the response in that same transaction. The same key and body get the first
+    response back and nothing is done again, also when sent at the same moment (the copy
+    waits for the first to commit); the same key with another body is a 409."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = request.headers.get("Idempotency-Key")
-        fingerprint = ""
+        claimed = None
         if key is not None:
             if not 1 <= len(key) <= 200:
                 return error_response(400, _("The Idempotency-Key header has 1 to 200 characters."))
             fingerprint = services.fingerprint(
                 request.method, request.path, request.get_json(silent=True)
             )
-            seen = services.remembered(current_user, key)
-            if seen is not None:
-                return _replay(seen, fingerprint)
+            claimed = services.claim(current_user, key, fingerprint)
+            if claimed is None:  # a copy came first (or at the same moment, and has committed)
+                return _replay(services.remembered(current_user, key), fingerprint)
         try:
             response = make_response(view(*args, **kwargs))
         except BaseException:
             db.session.rollback()
             raise
-        if key is not None and 200 <= response.status_code < 300:
-            services.remember(
-                current_user, key, fingerprint, response.status_code, response.get_json()
-            )
-        try:
-            db.session.commit()
-        except IntegrityError:
-            # The same key arrived twice at once and the other copy committed first: undo
-            # this one and answer as the first did.
-            db.session.rollback()
-            seen = services.remembered(current_user, key) if key is not None else None
-            if seen is None:
-                raise
-            return _replay(seen, fingerprint)
+        if claimed is not None:
+            services.remember(claimed, response.status_code, response.get_json())
+        db.session.commit()
         return response
 
     return cast(F, wrapper)
 
 
 def _replay(seen: Any, fingerprint: str) -> Response:
+    if seen is None:  # pragma: no cover - claimed and committed, never deleted since
+        raise RuntimeError("an Idempotency-Key was taken, yet nothing is remembered for it")
     if seen.fingerprint != fingerprint:
         return error_response(
             409,

@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.db import Base, EnumText, UTCDateTime, enum_check, utcnow
@@ -137,3 +145,5 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(60))
     ip: Mapped[str] = mapped_column(String(45))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether the password was tried: not when the throttle refused the attempt unchecked.
+    checked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

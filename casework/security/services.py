@@ -357,12 +357,34 @@ def login_blocked(username: str, ip: str, *, now: datetime, limits: LoginLimits)
     return (per_address or 0) >= limits.per_address
 
 
-def record_login_attempt(username: str, ip: str, *, succeeded: bool, now: datetime) -> None:
+def record_login_attempt(
+    username: str, ip: str, *, succeeded: bool, now: datetime, checked: bool = True
+) -> None:
     db.session.add(
         LoginAttempt(
-            at=now, username=username.strip().lower()[:60], ip=ip[:45], succeeded=succeeded
+            at=now,
+            username=username.strip().lower()[:60],
+            ip=ip[:45],
+            succeeded=succeeded,
+            checked=checked,
         )
     )
+
+
+# The two kinds of advisory lock the throttle takes on PostgreSQL: an account name, an address.
+_ACCOUNT_LOCK, _ADDRESS_LOCK = 27_001, 27_002
+
+
+def _one_attempt_at_a_time(username: str, ip: str) -> None:
+    """Attempts at one account name, or from one address, take turns until they commit, so
+    that each counts the failures committed before it: twenty at once cannot all read "four
+    so far" and all try the password. SQLite serialises every writing transaction already
+    (BEGIN IMMEDIATE, casework.db); on PostgreSQL a transaction-scoped advisory lock per name
+    and per address does it, always taken in that order so that two attempts never deadlock."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for kind, value in ((_ACCOUNT_LOCK, username.strip().lower()[:60]), (_ADDRESS_LOCK, ip[:45])):
+        db.session.execute(select(func.pg_advisory_xact_lock(kind, func.hashtext(value))))
 
 
 @dataclass(frozen=True)
@@ -379,10 +401,12 @@ def log_in(
     username: str, password: str, *, ip: str, user_agent: str, now: datetime, limits: LoginLimits
 ) -> LoginResult:
     """The throttle, the password and a new session. Every attempt is recorded, so a failed
-    one counts on every worker once the caller commits."""
+    one counts on every worker once the caller commits; the count, the check and the record
+    take turns per account name and address until then."""
+    _one_attempt_at_a_time(username, ip)
     if login_blocked(username, ip, now=now, limits=limits):
         # The same answer whether or not the account exists, and the password is not tried.
-        record_login_attempt(username, ip, succeeded=False, now=now)
+        record_login_attempt(username, ip, succeeded=False, now=now, checked=False)
         return LoginResult(None, blocked=True)
     user = authenticate(username, password, now=now)
     record_login_attempt(username, ip, succeeded=user is not None, now=now)
