@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from casework.audit.models import AuditEvent
+from casework.db import utcnow
 from casework.extensions import db
 from casework.security.models import LoginAttempt, Role, User
-from tests.conftest import Client, Factory
+from tests.conftest import Client, Factory, count
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -220,3 +224,93 @@ def test_behind_a_trusted_proxy_the_throttle_counts_the_clients_address(
     client.login(user.username, "a wrong guess of a password")
     attempt = db.session.scalar(select(LoginAttempt).order_by(LoginAttempt.id.desc()))
     assert attempt is not None and attempt.ip == "203.0.113.9"
+
+
+# --- the throttle under concurrency ---------------------------------------------------------
+
+
+@pytest.fixture
+def slow_password_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password check as slow as production's scrypt: the window in which attempts sent at
+    the same moment would all read "fewer than five so far"."""
+    import time
+
+    from werkzeug.security import check_password_hash
+
+    from casework.security import services
+
+    def slow(stored: str, password: str) -> bool:
+        time.sleep(0.05)
+        return check_password_hash(stored, password)
+
+    monkeypatch.setattr(services, "check_password_hash", slow)
+
+
+def _at_once(n: int, attempt: Callable[[int], object]) -> None:
+    start = threading.Barrier(n)
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            start.wait()
+            attempt(i)
+        except BaseException as error:  # pragma: no cover - shown by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+
+
+def _checked(username: str) -> tuple[int, int]:
+    """Attempts stored for ``username``, and those whose password was tried."""
+    db.session.expire_all()
+    at = LoginAttempt.username == username
+    return count(LoginAttempt, at), count(LoginAttempt, at, LoginAttempt.checked)
+
+
+@pytest.mark.usefixtures("slow_password_check")
+def test_wrong_passwords_sent_at_once_check_only_five(app: Flask, make: Factory) -> None:
+    """Each attempt in its own thread, connection and transaction, as on separate workers."""
+    from casework.security.services import LoginLimits, log_in
+
+    user = make.user(Role.COORDINATOR)
+    username = user.username
+    limits = LoginLimits.from_settings(app.config["CASEWORK"])
+    db.session.commit()  # and no query after it until the threads end: no lock held
+    blocked: list[bool] = []
+
+    def attempt(n: int) -> None:
+        with app.app_context():
+            result = log_in(
+                username, f"guess {n}", ip="10.0.0.9", user_agent="", now=utcnow(), limits=limits
+            )
+            db.session.commit()
+            blocked.append(result.blocked)
+            db.session.remove()
+
+    _at_once(20, attempt)
+    assert _checked(username) == (20, 5)
+    assert sorted(blocked) == [False] * 5 + [True] * 15
+
+
+@pytest.mark.usefixtures("slow_password_check")
+def test_wrong_passwords_posted_at_once_check_only_five(app: Flask, make: Factory) -> None:
+    user = make.user(Role.COORDINATOR)
+    username = user.username
+    browser = Client(app.test_client())
+    browser.get("/login")
+    form = {"csrf_token": browser.csrf_token, "username": username}
+    statuses: list[int] = []
+
+    def attempt(n: int) -> None:  # a request of its own, in this thread's context and session
+        statuses.append(
+            browser.http.post("/login", data=form | {"password": f"guess {n}"}).status_code
+        )
+
+    _at_once(20, attempt)
+    assert _checked(username) == (20, 5)
+    assert sorted(statuses) == [200] * 5 + [429] * 15
