@@ -5,6 +5,7 @@ leave masked."""
 from __future__ import annotations
 
 import contextvars
+import threading
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
+from casework.api.models import IdempotentRequest
 from casework.audit.models import AccessAction, AccessRecord, AuditEvent
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import Enrollment
@@ -296,6 +298,37 @@ def test_the_same_idempotency_key_and_body_register_one_household(
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert (count(Household), count(Member), count(Enrollment)) == (1, 3, 1)
+
+
+def test_copies_of_a_keyed_write_sent_at_once_all_get_the_first_answer(  # type: ignore[no-untyped-def]
+    api_as, programme: Programme
+) -> None:
+    """Twenty copies from threads, each its own request, connection and transaction: the
+    copies wait for the first to commit and replay its answer; none is a 409 or a 422."""
+    api, _ = api_as(Role.COORDINATOR)
+    body = new_household(programme)
+    db.session.commit()  # and no query after it until the threads end: no lock held
+    start = threading.Barrier(20)
+    answers: list[Any] = []
+    headers = {"Authorization": f"Bearer {api.token}", "Idempotency-Key": "intake-at-once"}
+
+    def send() -> None:
+        start.wait()
+        answers.append(api.http.post("/api/v1/households", json=body, headers=headers))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [a.status_code for a in answers] == [201] * 20
+    assert all(a.get_json() == answers[0].get_json() for a in answers)
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 19
+    assert (count(Household), count(Member), count(Enrollment)) == (1, 3, 1)
+    remembered = db.session.scalars(select(IdempotentRequest)).all()
+    assert [(r.key, r.status_code, r.body) for r in remembered] == [
+        ("intake-at-once", 201, answers[0].get_json())
+    ]
 
 
 def test_the_same_idempotency_key_with_another_body_is_a_409(
