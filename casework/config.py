@@ -7,8 +7,10 @@ in the middle of a request.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -51,6 +53,30 @@ LOCALES = (
     ),
     "en",
 )
+
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128
+
+
+def estimated_entropy_bits(text: str) -> float:
+    """Shannon entropy of the text's own characters times its length: a cheap upper estimate
+    (``aaaa…`` has 0 bits, ``secrets.token_urlsafe(32)`` about 200); a string that is one block
+    repeated counts as that block alone."""
+    length = len(text)
+    period = next((n for n in range(1, length) if text == (text[:n] * length)[:length]), length)
+    block = text[:period]
+    counts = Counter(block)
+    return -sum(c * math.log2(c / len(block)) for c in counts.values())
+
+
+def is_random_enough(secret: str) -> bool:
+    """A production secret signs sessions and tokens: length alone lets ``aaaa…`` through."""
+    return (
+        secret != INSECURE_SECRET_KEY
+        and len(secret) >= MIN_SECRET_LENGTH
+        and estimated_entropy_bits(secret) >= MIN_SECRET_BITS
+    )
 
 
 class ConfigError(ValueError):
@@ -134,13 +160,12 @@ class Settings:
             raise ConfigError(
                 f"CASEWORK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
             )
-        if self.is_production and (
-            self.secret_key == INSECURE_SECRET_KEY or len(self.secret_key) < 32
-        ):
+        if self.is_production and not is_random_enough(self.secret_key):
             raise ConfigError(
-                "CASEWORK_SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production (for example: "
-                "python -c 'import secrets; print(secrets.token_hex(32))')"
+                "CASEWORK_SECRET_KEY must be set to a random value in production: at least "
+                f"{MIN_SECRET_LENGTH} characters and about {MIN_SECRET_BITS} bits of entropy, not "
+                "a word, a repeated character or a pattern (for example: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         if self.audit_key:
             try:

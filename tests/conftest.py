@@ -373,7 +373,8 @@ class Factory:
             add_commission_member(admin, programme, name, seat.value)
         return programme
 
-    def creditor(self, name: str) -> Organization:
+    def creditor(self, name: str, municipality: Municipality | None = None) -> Organization:
+        """A creditor serving every municipality, or only ``municipality`` (a local utility)."""
         existing = db.session.scalar(
             db.select(Organization).where(
                 Organization.kind == OrganizationKind.CREDITOR.value, Organization.name == name
@@ -381,7 +382,11 @@ class Factory:
         )
         if existing is not None:
             return existing
-        creditor = Organization(kind=OrganizationKind.CREDITOR.value, name=name)
+        creditor = Organization(
+            kind=OrganizationKind.CREDITOR.value,
+            name=name,
+            municipality_id=municipality.id if municipality else None,
+        )
         db.session.add(creditor)
         db.session.flush()
         return creditor

@@ -85,6 +85,29 @@ def test_creditors_are_listed_by_name_in_pages(api_as, make: Factory) -> None:  
     assert [c["name"] for c in body["items"]] == ["EVN Home", "Komunalec"]
 
 
+def test_the_api_lists_and_takes_only_the_creditors_of_the_users_municipalities(  # type: ignore[no-untyped-def]
+    api_as, make: Factory, enrollment: Enrollment
+) -> None:
+    kicevo, gostivar = enrollment.household.municipality, make.municipality("GOS", "Гостивар")
+    make.creditor("EVN Home")
+    make.creditor("Komunalec Kicevo", kicevo)
+    foreign = make.creditor("Vodovod Gostivar", gostivar)
+    api, _user = api_as(Role.COORDINATOR, kicevo)
+    body = api.get("/creditors?per_page=100").get_json()
+    listed = [c["name"] for c in body["items"]]
+    assert {"EVN Home", "Komunalec Kicevo"} <= set(listed) and "Vodovod Gostivar" not in listed
+    assert body["total"] == len(listed)
+    refused = api.post(
+        f"/households/{enrollment.household_id}/accounts",
+        {"creditor_id": foreign.id, "customer_number": "GV-1"},
+    )
+    assert refused.status_code == 422
+    assert set(error_of(refused)["fields"]) == {"creditor_id"}
+    assert count(UtilityAccount) == 0
+    theirs, _other = api_as(Role.COORDINATOR, gostivar)
+    assert "Vodovod Gostivar" in [c["name"] for c in theirs.get("/creditors").get_json()["items"]]
+
+
 def test_a_coordinator_opens_an_account_and_records_a_statement(  # type: ignore[no-untyped-def]
     api_as, make: Factory, enrollment: Enrollment
 ) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 
 from casework import create_app
-from casework.config import INSECURE_SECRET_KEY, ConfigError, from_env
+from casework.config import (
+    INSECURE_SECRET_KEY,
+    ConfigError,
+    estimated_entropy_bits,
+    from_env,
+)
 
 
 def test_defaults_use_an_embedded_sqlite_file_under_instance() -> None:
@@ -43,8 +49,36 @@ def test_production_refuses_to_start_without_a_real_secret_key() -> None:
         from_env({"CASEWORK_ENV": "production"})
     with pytest.raises(ConfigError, match="CASEWORK_SECRET_KEY"):
         from_env({"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": "short"})
-    settings = from_env({"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": "x" * 40})
-    assert settings.secret_key != INSECURE_SECRET_KEY
+    random_key = secrets.token_urlsafe(32)
+    settings = from_env({"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": random_key})
+    assert settings.secret_key == random_key != INSECURE_SECRET_KEY
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "a" * 32,
+        "x" * 64,
+        "abcd" * 16,  # few distinct characters
+        "0123456789abcdef" * 4,  # one block repeated
+        "ab" * 20 + "c" * 12,
+    ],
+)
+def test_a_production_secret_of_the_right_length_but_little_randomness_is_refused(
+    weak: str,
+) -> None:
+    assert len(weak) >= 32
+    with pytest.raises(ConfigError, match="CASEWORK_SECRET_KEY") as refused:
+        from_env({"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": weak})
+    assert "secrets.token_urlsafe(32)" in str(refused.value)  # says how to make one
+    assert from_env({"CASEWORK_SECRET_KEY": weak}).secret_key == weak  # development: allowed
+
+
+def test_secrets_made_the_suggested_ways_pass_in_production() -> None:
+    for _ in range(200):
+        for key in (secrets.token_urlsafe(32), secrets.token_hex(32)):
+            assert estimated_entropy_bits(key) >= 128
+            from_env({"CASEWORK_ENV": "production", "CASEWORK_SECRET_KEY": key})
 
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:

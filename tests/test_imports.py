@@ -443,6 +443,24 @@ def test_statements_are_recorded_on_known_and_new_customer_numbers(
     assert again.counts["unchanged"] == 3 and count(Arrear) == 4
 
 
+def test_a_statement_owed_to_another_municipalitys_creditor_is_an_unknown_creditor(
+    setting: Any, make: Factory
+) -> None:
+    coordinator, programme = setting
+    enrollment = make.active_enrollment(programme)
+    make.creditor("Vodovod Gostivar", make.municipality("GOS", "Гостивар"))
+    db.session.commit()
+    head_id = enrollment.household.members[0].national_id
+    content = csv_bytes(
+        f"Vodovod Gostivar;GV-1;{head_id};01.11.2020;31.10.2021;100;0;GV-A-1",
+        header=ARREAR_HEADERS,
+    )
+    report = run(coordinator, programme, content, kind="arrears")
+    assert not report.ok
+    assert "Unknown creditor" in report.rows[0].errors["creditor"]
+    assert count(Arrear) == 0 and count(UtilityAccount) == 0
+
+
 def test_bad_statement_rows_name_their_column_and_store_nothing(
     setting: Any, make: Factory
 ) -> None:

@@ -450,7 +450,7 @@ def test_a_production_password_hash_must_not_be_cheap() -> None:
         from_env(
             {
                 "CASEWORK_ENV": "production",
-                "CASEWORK_SECRET_KEY": "x" * 40,
+                "CASEWORK_SECRET_KEY": "a-production-secret-of-more-than-32-characters",
                 "CASEWORK_PASSWORD_HASH": "scrypt:256:8:1",
             }
         )

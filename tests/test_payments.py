@@ -722,6 +722,52 @@ def test_an_admin_adds_a_creditor_once(login_as) -> None:  # type: ignore[no-unt
     assert coordinator_browser.post("/admin/creditors", {"name": "X"}).status_code == 403
 
 
+def test_a_coordinator_sees_and_chooses_only_the_creditors_serving_its_municipality(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, enrollment: Enrollment
+) -> None:
+    household = enrollment.household
+    kicevo, gostivar = household.municipality, make.municipality("GOS", "Гостивар")
+    make.creditor("EVN Home")  # a national utility: every municipality's
+    own = make.creditor("Komunalec Kicevo", kicevo)
+    foreign = make.creditor("Vodovod Gostivar", gostivar)
+    browser, coordinator = login_as(Role.COORDINATOR, kicevo)
+    seen = [c.name for c in queries.creditors(coordinator)]
+    assert {"EVN Home", "Komunalec Kicevo"} <= set(seen) and "Vodovod Gostivar" not in seen
+
+    page = browser.get(f"/households/{household.id}/money").get_data(as_text=True)
+    assert "EVN Home" in page and "Komunalec Kicevo" in page
+    assert "Vodovod Gostivar" not in page and f'value="{foreign.id}"' not in page
+    url = f"/households/{household.id}/accounts"
+    refused = browser.post(
+        url, {"account-creditor_id": foreign.id, "account-customer_number": "GV-1"}
+    )
+    assert refused.status_code == 200 and "Vodovod Gostivar" not in refused.get_data(as_text=True)
+    assert count(UtilityAccount) == 0
+    with pytest.raises(ValidationError) as wrong:
+        services.open_account(coordinator, household, foreign, "GV-1")
+    assert wrong.value.field == "creditor_id"
+    assert count(UtilityAccount) == 0
+    taken = browser.post(url, {"account-creditor_id": own.id, "account-customer_number": "KI-1"})
+    assert taken.status_code == 302
+    assert db.session.scalars(select(UtilityAccount.creditor_id)).all() == [own.id]
+
+
+def test_the_creditors_page_lists_an_admins_own_municipalitys_and_the_shared_ones(  # type: ignore[no-untyped-def]
+    login_as, make: Factory
+) -> None:
+    kicevo, gostivar = make.municipality(), make.municipality("GOS", "Гостивар")
+    make.creditor("EVN Home")
+    make.creditor("Komunalec Kicevo", kicevo)
+    make.creditor("Vodovod Gostivar", gostivar)
+    local, _admin = login_as(Role.ADMIN, kicevo)
+    page = local.get("/admin/creditors").get_data(as_text=True)
+    assert "EVN Home" in page and "Komunalec Kicevo" in page
+    assert "Vodovod Gostivar" not in page
+    everywhere, _global_admin = login_as(Role.ADMIN)
+    page = everywhere.get("/admin/creditors").get_data(as_text=True)
+    assert all(n in page for n in ("EVN Home", "Komunalec Kicevo", "Vodovod Gostivar"))
+
+
 def test_the_application_page_shows_whether_the_debts_meet_the_call(  # type: ignore[no-untyped-def]
     login_as, make: Factory, programme: Programme
 ) -> None:

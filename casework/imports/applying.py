@@ -255,7 +255,7 @@ def _updated(result: RowResult, changed: list[str]) -> None:
 def import_arrears(run: ImportRun, rows: list[Row]) -> list[RowResult]:
     """Each statement is recorded on its customer number (registered on the household of the
     member it names when new), unless it is recorded already."""
-    creditors = matching.creditors()
+    creditors = matching.creditors(run.programme.municipality_id)
     ledger = matching.Ledger.load(run.programme, rows)
     for row in rows:
         run.progress(1)

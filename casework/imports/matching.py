@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from casework.enrollment.models import OPEN_STATUSES, Enrollment
 from casework.extensions import db
@@ -164,11 +164,18 @@ def _cyrillic(text: str) -> bool:
 # --- arrears -------------------------------------------------------------------------------
 
 
-def creditors() -> dict[str, Organization]:
-    """Every registered creditor by its name and by its short name."""
+def creditors(municipality_id: int) -> dict[str, Organization]:
+    """Every creditor serving the municipality (its own and the shared ones) by its name and
+    by its short name: another municipality's creditor is as one not registered."""
     found: dict[str, Organization] = {}
     for known in db.session.scalars(
-        select(Organization).where(Organization.kind == OrganizationKind.CREDITOR)
+        select(Organization).where(
+            Organization.kind == OrganizationKind.CREDITOR,
+            or_(
+                Organization.municipality_id.is_(None),
+                Organization.municipality_id == municipality_id,
+            ),
+        )
     ):
         for name in (known.name, known.short_name):
             if name:

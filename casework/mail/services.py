@@ -1,5 +1,8 @@
 """Queueing and sending mail. Sending claims each message with a conditional update before
-talking to the server, and marks it sent right after: two senders never send one message."""
+talking to the server ("sending", with the attempt counted), and marks it sent right after: two
+senders never send one message. A sender that dies between the server's acceptance and the mark
+leaves the claim behind; once it is stale the message goes again with the SAME stored
+Message-ID, and the row says it was resent after an interrupted send (README, "Mail")."""
 
 from __future__ import annotations
 
@@ -9,18 +12,22 @@ import smtplib
 import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from casework.db import utcnow
 from casework.extensions import db
-from casework.mail.models import OutboxMessage
+from casework.mail.models import OutboxMessage, new_message_id
 from casework.security.models import User
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
+# Kept on a message resent after its sender died mid-send, also once the resend went: the
+# recipient may have it twice, under one Message-ID, and the outbox page says so.
+INTERRUPTED = "Interrupted after handing the message over: sent again with the same Message-ID."
 
 
 def queue(user: User, subject: str, body: str, kind: str) -> OutboxMessage | None:
@@ -28,24 +35,42 @@ def queue(user: User, subject: str, body: str, kind: str) -> OutboxMessage | Non
     if not user.email:
         return None
     message = OutboxMessage(
-        user_id=user.id, to_address=user.email, subject=subject[:200], body=body, kind=kind
+        user_id=user.id,
+        to_address=user.email,
+        subject=subject[:200],
+        body=body,
+        kind=kind,
+        message_id=new_message_id(),
     )
     db.session.add(message)
     return message
 
 
 def _claim(message_id: int, now: datetime) -> bool:
+    """Take the message for this sender: a fresh one, or one whose sender died mid-send (its
+    claim stale). Each is one conditional update, so two senders never both win."""
+    unsent = (OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+    claimed = _claim_where(now, *unsent, OutboxMessage.claimed_at.is_(None))
+    if not claimed:
+        claimed = _claim_where(
+            now,
+            *unsent,
+            OutboxMessage.claimed_at < now - CLAIM_TIMEOUT,
+            last_error=INTERRUPTED,
+        )
+        if claimed:
+            log.warning("mail %s: the last send was interrupted; sending it again", message_id)
+    db.session.commit()
+    return claimed
+
+
+def _claim_where(now: datetime, *where: Any, **values: Any) -> bool:
     result = db.session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.sent_at.is_(None),
-            or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - CLAIM_TIMEOUT),
-        )
-        .values(claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .where(*where)
+        .values(claimed_at=now, attempts=OutboxMessage.attempts + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
@@ -93,7 +118,7 @@ def send_pending(smtp_url: str, mail_from: str, *, limit: int = 100) -> int:
                 message.to_address,
                 message.subject,
             )
-            email["Message-ID"] = f"<casework-outbox-{message.id}@{mail_from.split('@')[-1]}>"
+            email["Message-ID"] = message.message_id  # the same on every attempt
             email.set_content(message.body)
             try:
                 server = server or _connect(smtp_url)
@@ -106,7 +131,8 @@ def send_pending(smtp_url: str, mail_from: str, *, limit: int = 100) -> int:
                 server = None
                 continue
             message.sent_at = utcnow()
-            message.last_error = ""
+            if message.last_error != INTERRUPTED:
+                message.last_error = ""
             db.session.commit()
             sent += 1
     finally:

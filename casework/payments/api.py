@@ -244,8 +244,9 @@ def _step(path: str, body: type[ma.Schema] | None = None) -> Callable[[F], F]:
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_schema(CreditorSchema))
 def list_creditors(args: dict[str, Any]) -> dict[str, Any]:
-    """The utilities and other creditors a household's debts can be owed to."""
-    return paginate(queries.creditors_query(), args["page"], args["per_page"])
+    """The utilities and other creditors a household's debts can be owed to: those of the
+    user's municipalities and the shared ones."""
+    return paginate(queries.creditors_query(current_user), args["page"], args["per_page"])
 
 
 @blp.route(f"/households/<{ID_IN_PATH}:household_id>/accounts", methods=["POST"])
@@ -258,7 +259,7 @@ def list_creditors(args: dict[str, Any]) -> dict[str, Any]:
 def add_account(args: dict[str, Any], household_id: int) -> UtilityAccount:
     """Register the household's customer number at a creditor (coordinators)."""
     household = _recorder_household(household_id)
-    creditor = queries.get_creditor(args["creditor_id"])
+    creditor = queries.get_visible_creditor(current_user, args["creditor_id"])
     if creditor is None:
         raise ValidationError(_("Choose a creditor."), "creditor_id")
     return services.open_account(current_user, household, creditor, args["customer_number"])

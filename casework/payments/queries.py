@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, String, case, cast, func, literal, select
+from sqlalchemy import Select, String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from casework.enrollment.models import Enrollment
@@ -32,21 +32,35 @@ from casework.security import policies
 from casework.security.models import User
 
 
-def creditors_query() -> Select[Organization]:
-    """The utilities and other creditors a household's debts can be owed to, by name."""
-    return (
-        select(Organization)
-        .where(Organization.kind == OrganizationKind.CREDITOR)
-        .order_by(Organization.name, Organization.id)
-    )
+def creditors_query(user: User, serving: Household | None = None) -> Select[Organization]:
+    """The utilities and other creditors the user sees (its municipalities' and the shared
+    ones), by name; with ``serving``, only those the household's debts can be owed to."""
+    query = select(Organization).where(Organization.kind == OrganizationKind.CREDITOR)
+    scope = policies.creditor_municipalities(user)
+    if scope is not None:
+        query = query.where(
+            or_(Organization.municipality_id.is_(None), Organization.municipality_id.in_(scope))
+        )
+    if serving is not None:
+        query = query.where(
+            or_(
+                Organization.municipality_id.is_(None),
+                Organization.municipality_id == serving.municipality_id,
+            )
+        )
+    return query.order_by(Organization.name, Organization.id)
 
 
-def creditors() -> list[Organization]:
-    return list(db.session.scalars(creditors_query()))
+def creditors(user: User, serving: Household | None = None) -> list[Organization]:
+    return list(db.session.scalars(creditors_query(user, serving)))
 
 
-def get_creditor(creditor_id: int) -> Organization | None:
-    return db.session.get(Organization, creditor_id)
+def get_visible_creditor(user: User, creditor_id: int) -> Organization | None:
+    """A creditor the user sees, or None: another municipality's is as one that does not exist."""
+    creditor = db.session.get(Organization, creditor_id)
+    if creditor is None or creditor.kind != OrganizationKind.CREDITOR:
+        return None
+    return creditor if policies.can_see_creditor(user, creditor) else None
 
 
 # --- loading within the user's scope -----------------------------------------------------------

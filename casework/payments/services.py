@@ -106,7 +106,9 @@ def open_account(
 ) -> UtilityAccount:
     if not policies.can_record_arrears(actor, household):
         raise PermissionDenied()
-    if creditor.kind != OrganizationKind.CREDITOR:
+    if creditor.kind != OrganizationKind.CREDITOR or not policies.creditor_serves(
+        creditor, household
+    ):
         raise ValidationError(_("Choose a creditor."), "creditor_id")
     number = customer_number.strip()
     if not number:

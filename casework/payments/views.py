@@ -56,9 +56,11 @@ def _to_money(household: Household) -> Callable[[object], Response]:
 # --- a household's money -----------------------------------------------------------------------
 
 
-def _account_form() -> AccountForm:
+def _account_form(household: Household) -> AccountForm:
     form = AccountForm(prefix="account")
-    form.creditor_id.choices = [(c.id, str(c)) for c in queries.creditors()]
+    form.creditor_id.choices = [
+        (c.id, str(c)) for c in queries.creditors(current_user, serving=household)
+    ]
     return form
 
 
@@ -81,7 +83,7 @@ def _render_money(household: Household, **forms: object) -> str:
         line.arrear for line in money.lines if line.requestable > 0 and not line.not_eligible
     ]
     defaults: dict[str, object] = {
-        "account_form": _account_form(),
+        "account_form": _account_form(household),
         "arrear_form": _arrear_form(money.accounts),
         "request_form": _request_form(requestable),
     }
@@ -112,13 +114,13 @@ def money(household_id: int) -> str:
 @bp.route("/households/<int:household_id>/accounts", methods=["POST"])
 def add_account(household_id: int) -> str | Response:
     household = _recorder_household(household_id)
-    form = _account_form()
+    form = _account_form(household)
     return submit(
         form,
         lambda: services.open_account(
             current_user,
             household,
-            _chosen(queries.get_creditor(form.creditor_id.data)),
+            _chosen(queries.get_visible_creditor(current_user, form.creditor_id.data)),
             form.customer_number.data or "",
         ),
         then=_to_money(household),
@@ -517,4 +519,6 @@ def creditors() -> str | Response:
         ),
         then=lambda _creditor: redirect(url_for("payments.creditors")),
         success=_("Creditor added."),
-    ) or render_template("payments/creditors.html", creditors=queries.creditors(), form=form)
+    ) or render_template(
+        "payments/creditors.html", creditors=queries.creditors(current_user), form=form
+    )

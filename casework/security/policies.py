@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from casework.balances.models import Alert
 from casework.enrollment.models import Enrollment
 from casework.households.models import DuplicateReview, Household, Member
+from casework.organizations.models import Organization
 from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
@@ -162,6 +163,26 @@ def can_view_budget(user: User, programme: Programme) -> bool:
 
 def can_manage_creditors(user: User) -> bool:
     return user.has_role(Role.ADMIN)
+
+
+def creditor_municipalities(user: User) -> frozenset[int] | None:
+    """Whose local creditors the user sees: those of its own municipalities, in any role (a
+    global admin: every one, None). A creditor serving several municipalities (no
+    municipality, a national utility) is everyone's."""
+    if is_global_admin(user):
+        return None
+    return frozenset(user.municipalities_as(*Role))
+
+
+def can_see_creditor(user: User, creditor: Organization) -> bool:
+    """The same scope as the creditors' list, for one creditor named by its id."""
+    scope = creditor_municipalities(user)
+    return creditor.municipality_id is None or scope is None or creditor.municipality_id in scope
+
+
+def creditor_serves(creditor: Organization, household: Household) -> bool:
+    """A household's debts are owed to a creditor of its own municipality or a shared one."""
+    return creditor.municipality_id in (None, household.municipality_id)
 
 
 def payment_officer_municipalities(user: User) -> set[int]:
