@@ -13,6 +13,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     PasswordField,
     StringField,
     TextAreaField,
@@ -115,7 +116,9 @@ def _text_fields(form: Any) -> list[Field]:
 
 
 def _holds_control(field: Field) -> bool:
-    multiline = isinstance(field, TextAreaField)
+    # A hidden field is the page's own (the place to return to, which ``safe_next`` judges
+    # as a browser reads it, tabs and line breaks dropped): only what can never be text.
+    multiline = isinstance(field, TextAreaField | HiddenField)
     return any(
         isinstance(value, str) and has_control(value, multiline=multiline)
         for value in field.raw_data or ()

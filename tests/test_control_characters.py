@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 import casework
@@ -55,6 +56,17 @@ def test_the_characters_refused_and_kept() -> None:
         "members.1.last_name"
     )
     assert first_control({"a\x00": 1}) == "a\x00" and first_control([1, "ok", None]) is None
+
+
+def test_every_form_of_the_app_derives_from_the_plain_text_base() -> None:
+    _all_forms()  # imports every form module
+    todo, forms = [FlaskForm], set()
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            forms.add(sub)
+            todo.append(sub)
+    ours = {f for f in forms if f.__module__.startswith("casework.")}
+    assert ours and all(issubclass(f, PlainForm) for f in ours), ours
 
 
 def test_every_text_field_of_every_form_refuses_a_nul_byte_by_its_name(app: Flask) -> None:
