@@ -24,8 +24,8 @@ from casework.extensions import db
 from casework.forms_common import PlainForm
 from casework.households.models import CaseNote, Household
 from casework.plain_text import first_control, has_control, strip_control
-from casework.security.models import Role
-from tests.conftest import Factory, count
+from casework.security.models import Role, UserSession
+from tests.conftest import PASSWORD, Factory, count
 from tests.test_api_households import new_household
 from tests.test_households import _new_household_form
 from tests.test_imports import csv_bytes, run
@@ -136,6 +136,19 @@ def test_a_nul_byte_in_the_log_in_name_is_refused_and_checks_no_password(client,
     assert response.status_code == 200, response.status_code
     assert REFUSED in response.get_data(as_text=True)
     assert client.login(user.username).status_code == 302  # not counted as a failed attempt
+
+
+def test_a_nul_byte_in_the_user_agent_is_dropped_from_the_stored_session(client, make) -> None:  # type: ignore[no-untyped-def]
+    user = make.user(Role.COORDINATOR)
+    db.session.commit()
+    client.get("/login")
+    response = client.post(
+        "/login",
+        {"username": user.username, "password": PASSWORD},
+        headers={"User-Agent": f"Mozilla{NUL}/5.0"},
+    )
+    assert response.status_code == 302
+    assert db.session.scalars(select(UserSession.user_agent)).one() == "Mozilla/5.0"
 
 
 def test_a_nul_byte_in_the_search_is_dropped(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
