@@ -23,12 +23,13 @@ from casework.audit.models import AuditEvent
 from casework.extensions import db
 from casework.forms_common import PlainForm
 from casework.households.models import CaseNote, Household
+from casework.imports.models import ImportUpload
 from casework.plain_text import first_control, has_control, strip_control
 from casework.security.models import Role, UserSession
 from tests.conftest import PASSWORD, Factory, count
 from tests.test_api_households import new_household
 from tests.test_households import _new_household_form
-from tests.test_imports import csv_bytes, run
+from tests.test_imports import csv_bytes, run, upload
 
 NUL = "\x00"
 REFUSED = "control character"
@@ -237,3 +238,12 @@ def test_a_nul_byte_in_an_import_cell_is_reported_on_its_row(make: Factory) -> N
     errors = {r.line: r.errors for r in report.rows}
     assert REFUSED in errors[2]["last_name"] and not errors[3]
     assert count(Household) == 0  # one bad row among them stores nothing
+
+
+def test_a_nul_byte_in_an_uploaded_file_name_is_dropped(login_as, make) -> None:  # type: ignore[no-untyped-def]
+    programme = make.programme()
+    browser, _ = login_as(Role.COORDINATOR, programme.municipality)
+    row = "1;Носител;Ана;Ристовска;;01.01.1990;Ж;ул. 1;mk"
+    response = upload(browser, programme, csv_bytes(row), f"list{NUL}.csv", "households")
+    assert response.status_code == 302
+    assert db.session.scalars(select(ImportUpload.filename)).one() == "list.csv"
