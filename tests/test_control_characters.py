@@ -186,6 +186,9 @@ def test_a_nul_byte_in_the_api_household_is_named_and_nothing_stored(api_as, pro
     error = response.get_json()["error"]
     assert set(error["fields"]) == {"members.1.last_name"} and REFUSED in error["message"]
     assert count(Household) == 0
+    lone = api.post("/households", {**new_household(programme), "address": "ул. \ud800"})
+    assert lone.status_code == 422 and set(lone.get_json()["error"]["fields"]) == {"address"}
+    assert count(Household) == 0
 
 
 def _string_bodies(spec: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
