@@ -191,6 +191,14 @@ def test_a_nul_byte_in_the_api_household_is_named_and_nothing_stored(api_as, pro
     assert count(Household) == 0
 
 
+def test_a_nul_byte_in_an_api_query_string_is_dropped(api_as, make) -> None:  # type: ignore[no-untyped-def]
+    api, user = api_as(Role.COORDINATOR)
+    make.household(user.roles[0].municipality, head_name=("Ердован", "Јашаровски"))
+    found = api.get("/households?q=Јаша%00ров&page=1%00")
+    assert found.status_code == 200, found.get_json()
+    assert found.get_json()["total"] == 1
+
+
 def _string_bodies(spec: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(method, path, property, body) for each string property of each write's JSON body."""
     schemas = spec["components"]["schemas"]
