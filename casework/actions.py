@@ -49,6 +49,7 @@ from casework.extensions import db
 from casework.formkeys import services as form_keys
 from casework.formkeys.models import FormKey
 from casework.forms_common import FORM_KEY, show_domain_error
+from casework.plain_text import has_control
 
 T = TypeVar("T")
 
@@ -206,7 +207,8 @@ def _posted_key() -> str | None:
     if not current_user.is_authenticated:
         return None
     key = request.form.get(FORM_KEY, "")
-    return key if 0 < len(key) <= form_keys.MAX_LENGTH else None
+    # A key holding a control character was never issued (and PostgreSQL cannot look one up).
+    return key if 0 < len(key) <= form_keys.MAX_LENGTH and not has_control(key) else None
 
 
 def _already_sent(key: str | None) -> Response | None:

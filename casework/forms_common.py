@@ -7,7 +7,17 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import DateField, Form, StringField
+from wtforms import (
+    DateField,
+    Field,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
 
 from casework.bounds import MAX_AMOUNT_DENI, too_large_amount
 from casework.config import LOCALES
@@ -15,6 +25,7 @@ from casework.errors import DomainError
 from casework.formatting import NoSuchDay, no_such_day, parse_day, parse_money
 from casework.formkeys.services import new_key
 from casework.i18n import language_name
+from casework.plain_text import control_refused, has_control
 
 # The name of the hidden field that carries a rendered form's one-time key.
 FORM_KEY = "form_key"
@@ -75,10 +86,49 @@ def form_key_input() -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_KEY, new_key())
 
 
-class KeyedForm(FlaskForm):
+class PlainForm(FlaskForm):
+    """Every form of the app: a field holding a control character (a NUL byte, which
+    PostgreSQL cannot store) is refused beside the field, naming it, whatever else the form
+    checks; nothing reaches a service. A password is only hashed, never stored: it is left
+    alone. Multi-line fields (``TextAreaField``) may hold tabs and line breaks."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid: bool = super().validate(extra_validators)
+        refused = [field for field in _text_fields(self) if _holds_control(field)]
+        for field in refused:
+            message = control_refused(str(field.label.text))
+            field.errors = [*(e for e in field.errors if e != message), message]
+        return valid and not refused
+
+
+def _text_fields(form: Any) -> list[Field]:
+    """The form's fields, those of its sub-forms and lists included."""
+    found: list[Field] = []
+    for field in form:
+        if isinstance(field, FormField):
+            found.extend(_text_fields(field.form))
+        elif isinstance(field, FieldList):
+            for entry in field.entries:
+                found.extend(_text_fields(entry.form) if isinstance(entry, FormField) else [entry])
+        elif not isinstance(field, PasswordField):
+            found.append(field)
+    return found
+
+
+def _holds_control(field: Field) -> bool:
+    # A hidden field is the page's own (the place to return to, which ``safe_next`` judges
+    # as a browser reads it, tabs and line breaks dropped): only what can never be text.
+    multiline = isinstance(field, TextAreaField | HiddenField)
+    return any(
+        isinstance(value, str) and has_control(value, multiline=multiline)
+        for value in field.raw_data or ()
+    )
+
+
+class KeyedForm(PlainForm):
     """A state-changing form: ``hidden_tag()`` also draws its one-time key, which
     ``casework.actions`` claims when the form is sent, so that it records once. Forms that
-    change nothing (a search, a period) and logging in derive from ``FlaskForm`` itself."""
+    change nothing (a search, a period) and logging in derive from ``PlainForm`` itself."""
 
     def hidden_tag(self, *fields: Any) -> Markup:
         drawn: Markup = super().hidden_tag(*fields)  # the CSRF token, already escaped

@@ -16,6 +16,7 @@ from casework.db import mark_read_only
 from casework.extensions import db, login_manager
 from casework.forms_common import LANGUAGE_NAMES, form_key_input
 from casework.households.services import mask_national_id
+from casework.plain_text import PlainTextRequest
 from casework.security import policies
 from casework.urls import safe_next
 
@@ -87,6 +88,7 @@ def init_app(app: Flask) -> None:
     from casework.work import api as work_api
     from casework.work.views import bp as work_bp
 
+    app.request_class = PlainTextRequest  # a query string's control characters are dropped
     app.register_blueprint(security_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(households_bp)

@@ -22,7 +22,7 @@ from casework.enrollment.models import Agreement, CommissionDecision, Enrollment
 from casework.extensions import db
 from casework.formkeys import services as form_keys
 from casework.formkeys.models import FormKey
-from casework.forms_common import KeyedForm
+from casework.forms_common import KeyedForm, PlainForm
 from casework.households.models import CaseNote, Exemption, Household, Member
 from casework.organizations.models import Organization, OrganizationKind
 from casework.payments import services as payments
@@ -448,7 +448,7 @@ def test_an_answer_that_is_a_page_is_not_replayed(login_as: Any) -> None:
 # --- every form carries a key -------------------------------------------------------------------
 
 # Forms that change nothing (a search, a period) and logging in need no key.
-UNKEYED = {LoginForm, ReauthForm, LogSearchForm, PeriodForm}
+UNKEYED = {LoginForm, ReauthForm, LogSearchForm, PeriodForm, PlainForm}  # PlainForm: their base
 
 
 def _all_subclasses(cls: type) -> set[type]:

@@ -25,6 +25,7 @@ from casework.api.schemas import MeSchema
 from casework.db import utcnow
 from casework.errors import DomainError
 from casework.extensions import csrf, db, login_manager
+from casework.plain_text import control_refused, first_control, has_control
 from casework.security.models import User
 
 # Each area's api module imports these from here, beside the rest of the API's frame.
@@ -136,7 +137,7 @@ def write(view: F) -> F:
         key = request.headers.get("Idempotency-Key")
         claimed = None
         if key is not None:
-            if not 1 <= len(key) <= 200:
+            if not 1 <= len(key) <= 200 or has_control(key):
                 return error_response(400, _("The Idempotency-Key header has 1 to 200 characters."))
             fingerprint = services.fingerprint(
                 request.method, request.path, request.get_json(silent=True)
@@ -216,6 +217,18 @@ def _authenticate() -> Response | None:
     return None
 
 
+def _plain_text_body() -> Response | None:
+    """A body holding a control character anywhere (a NUL byte: PostgreSQL cannot store it)
+    is a 422 naming the field, before any operation reads it (``casework.plain_text``)."""
+    if not _is_token_request() or not request.is_json:
+        return None
+    found = first_control(request.get_json(silent=True))
+    if found is None:
+        return None
+    message = control_refused(found)
+    return error_response(422, message, {found: message})
+
+
 # --- the caller ----------------------------------------------------------------------------------
 
 
@@ -242,3 +255,4 @@ def init_app(app: Flask, blueprints: list[Blueprint]) -> None:
         csrf.exempt(blueprint)  # a token in a header is not sent by a browser on its own
     login_manager.request_loader(load_token_user)
     app.before_request(_authenticate)
+    app.before_request(_plain_text_body)

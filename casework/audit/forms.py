@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from casework.audit.models import AccessAction
+from casework.forms_common import PlainForm
 
 
-class LogSearchForm(FlaskForm):
+class LogSearchForm(PlainForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 

@@ -27,6 +27,7 @@ from casework.imports.files import Column, Table, normalise_header
 from casework.imports.models import Kind
 from casework.organizations.models import Organization
 from casework.payments import services as payment_services
+from casework.plain_text import control_refused, has_control
 
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
 
@@ -188,6 +189,12 @@ class Row:
     result: RowResult
 
 
+def _column_label(key: str) -> str:
+    return next(
+        (str(c.label) for columns in COLUMNS.values() for c in columns if c.key == key), key
+    )
+
+
 def rows_of(table: Table, positions: dict[str, int]) -> list[Row]:
     """The file's rows by column key; a formula fails its cell at once."""
     rows = []
@@ -200,6 +207,9 @@ def rows_of(table: Table, positions: dict[str, int]) -> list[Row]:
             if value.startswith("="):
                 # A formula is not data: its value depends on the file it came from.
                 row.result.fail(key, _("A formula is not accepted here: paste the value."))
+            elif has_control(value):
+                # A NUL byte cannot be stored (PostgreSQL), the others are a broken file's.
+                row.result.fail(key, control_refused(_column_label(key)))
         rows.append(row)
     return rows
 

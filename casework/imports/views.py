@@ -15,6 +15,7 @@ from casework.imports.files import read_table
 from casework.imports.forms import ConfirmForm, UploadForm
 from casework.imports.models import ImportUpload
 from casework.jobs.models import Job, JobKind
+from casework.plain_text import strip_control
 from casework.programmes import queries as programme_queries
 from casework.programmes.models import Programme
 from casework.security import policies
@@ -72,7 +73,8 @@ def _check(programme: Programme, form: UploadForm) -> ImportUpload | Job:
     """The dry run of a small file, kept with the file; a large one is kept unchecked and its
     dry run queued for the worker."""
     content = form.file.data.read()
-    filename = form.file.data.filename or "upload"
+    # The browser's name for the file, stored and shown: its control characters are dropped.
+    filename = strip_control(form.file.data.filename or "") or "upload"
     if _by_worker(len(content)):
         stored = services.store_unchecked_upload(
             current_user,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
-from casework.forms_common import KeyedForm, MoneyField
+from casework.forms_common import KeyedForm, MoneyField, PlainForm
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(PlainForm):
     class Meta:
         csrf = False  # read-only: the period only filters what is shown
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from casework.forms_common import KeyedForm
+from casework.forms_common import KeyedForm, PlainForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PlainForm):
     username = StringField(
         _l("Username"),
         validators=[DataRequired(), Length(max=60)],
@@ -24,7 +23,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(PlainForm):
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(), Length(max=200)],

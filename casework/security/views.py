@@ -21,6 +21,7 @@ from casework.actions import allow, done, perform, submit, visible
 from casework.api import queries as api_queries
 from casework.api import services as api_services
 from casework.db import utcnow
+from casework.plain_text import strip_control
 from casework.security import policies, queries
 from casework.security.forms import LoginForm, PasswordChangeForm, ReauthForm, TokenForm
 from casework.security.services import (
@@ -41,8 +42,9 @@ bp = Blueprint("security", __name__)
 
 
 def _client_ip() -> str:
-    # Behind a reverse proxy, CASEWORK_TRUSTED_PROXIES makes this the client's address.
-    return request.remote_addr or ""
+    # Behind a reverse proxy, CASEWORK_TRUSTED_PROXIES makes this the client's address (a
+    # header's copy: its control characters are dropped, as the user agent's, before storing).
+    return strip_control(request.remote_addr or "")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -55,7 +57,7 @@ def login() -> str | Response | tuple[str, int]:
             form.username.data or "",
             form.password.data or "",
             ip=_client_ip(),
-            user_agent=request.user_agent.string,
+            user_agent=strip_control(request.user_agent.string),
             now=utcnow(),
             limits=LoginLimits.from_settings(current_app.config["CASEWORK"]),
         )
