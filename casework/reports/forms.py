@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
+from casework.bounds import MAX_ID
 from casework.forms_common import KeyedForm, MoneyField
 
 
@@ -20,9 +21,9 @@ class PeriodForm(FlaskForm):
 
 class TargetsForm(KeyedForm):
     target_families = IntegerField(
-        _l("Families to enroll"), validators=[Optional(), NumberRange(min=1)]
+        _l("Families to enroll"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)]
     )
     target_debt = MoneyField(_l("Debt to pay (ден.)"), validators=[Optional()])
     target_hours = IntegerField(
-        _l("Hours of community work"), validators=[Optional(), NumberRange(min=1)]
+        _l("Hours of community work"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)]
     )
