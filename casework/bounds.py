@@ -85,9 +85,9 @@ def amount_range() -> ma.validate.Range:
 
 
 def form_id(value: object) -> int:
-    """A ``SelectField``'s ``coerce``: an id past the column's range is not a choice
-    (WTForms names the field), even where the choices are not checked."""
+    """A ``SelectField``'s ``coerce`` (also applied to its choices): a number past the column's
+    range is not a choice (WTForms names the field), even where choices are not checked."""
     number = int(value)  # type: ignore[call-overload]
-    if not 0 < number <= MAX_ID:
+    if not -MAX_ID - 1 <= number <= MAX_ID:  # a choice may be 0 or -1 for "none"
         raise ValueError("no such id")
     return number

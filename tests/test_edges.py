@@ -193,3 +193,27 @@ def test_a_target_of_2_31_families_is_refused_on_the_page(
     )
     assert response.status_code == 200, response.status_code
     assert count(Programme, Programme.target_families.is_not(None)) == 0
+
+
+# --- ids in a page's form -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["member_id", "site_id"])
+def test_a_work_log_form_naming_an_id_past_the_column_is_shown_again_nothing_stored(
+    login_as: Any, enrollment: Enrollment, make: Any, today_is: Any, field: str
+) -> None:
+    """The form's choices are not checked (a member may be off today's list), so the bound
+    is the field's own."""
+    today_is(TODAY)
+    site = make.site(enrollment.household.municipality)
+    browser, _user = login_as("coordinator", enrollment.household.municipality)
+    sent = {
+        "member_id": enrollment.household.members[0].id,
+        "site_id": site.id,
+        "work_date": TODAY.isoformat(),
+        "duration": "1:00",
+    }
+    page = browser.post("/work/log", sent | {field: str(PAST_INTEGER)})
+    assert page.status_code == 200, page.status_code
+    assert "Invalid Choice: could not coerce." in page.get_data(as_text=True)  # WTForms
+    assert count(WorkLog) == 0
