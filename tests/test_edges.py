@@ -217,3 +217,17 @@ def test_a_work_log_form_naming_an_id_past_the_column_is_shown_again_nothing_sto
     assert page.status_code == 200, page.status_code
     assert "Invalid Choice: could not coerce." in page.get_data(as_text=True)  # WTForms
     assert count(WorkLog) == 0
+
+
+def test_a_work_log_of_2_31_minutes_through_the_api_is_a_422_naming_the_minutes(
+    api_as: Any, enrollment: Enrollment, make: Any, today_is: Any
+) -> None:
+    today_is(TODAY)
+    site = make.site(enrollment.household.municipality)
+    api, _user = api_as("coordinator", enrollment.household.municipality)
+    ids = {"member_id": enrollment.household.members[0].id, "site_id": site.id}
+    body = API_BODIES["api_work.log_work"](ids) | {"minutes": PAST_INTEGER}
+    response = api.post("/work-logs", body)
+    assert response.status_code == 422, response.get_json()
+    assert "minutes" in error_of(response)["fields"]
+    assert count(WorkLog) == 0
