@@ -16,6 +16,7 @@ POSTGRESQL_CONNECT_ARGS = {"connect_timeout": 5}
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the app. ``settings`` default to the ``CASEWORK_*`` environment variables."""
     from casework import logs, models, web  # noqa: F401  (models: every table known to migrations)
+    from casework.bounds import IdConverter
     from casework.db import configure_sqlite
     from casework.error_handlers import register_error_handlers
     from casework.extensions import babel, csrf, db, login_manager, migrate
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         template_folder=str(TEMPLATES_DIR),
         static_folder=str(STATIC_DIR),
     )
+    # Before any route is added: every <int:...> id is bounded by its column's range.
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         CASEWORK=settings,
         SECRET_KEY=settings.secret_key,

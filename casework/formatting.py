@@ -47,6 +47,10 @@ def day(value: date | None, locale: str) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+# Digits, at most one decimal point, a sign in front: how an amount is written, nothing else.
+_PLAIN_AMOUNT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
 def parse_money(text: str) -> int:
     """``15.000,00`` or ``15000.5`` or ``15 000`` → deni. Refuses more than two decimals.
 
@@ -58,8 +62,12 @@ def parse_money(text: str) -> int:
         raw = raw.removesuffix(suffix)
     if not raw:
         raise ValueError("empty")
+    written = _with_decimal_point(raw)
+    if not _PLAIN_AMOUNT.fullmatch(written):
+        # Decimal() also reads 3e+28, 1_000, NaN and other scripts' digits: none is an amount.
+        raise ValueError("not a number")
     try:
-        value = Decimal(_with_decimal_point(raw))
+        value = Decimal(written)
     except InvalidOperation:
         raise ValueError("not a number") from None
     if not value.is_finite():

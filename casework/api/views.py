@@ -22,6 +22,7 @@ from sqlalchemy import Select, func, select
 from casework.api import services
 from casework.api.errors import API_PREFIX, ErrorEnvelope, error_response, is_api_request
 from casework.api.schemas import MeSchema
+from casework.bounds import MAX_ID
 from casework.db import utcnow
 from casework.errors import DomainError
 from casework.extensions import csrf, db, login_manager
@@ -47,8 +48,8 @@ PUBLIC_API_ENDPOINTS = frozenset({"api-docs.openapi_json"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Ids the database can hold: a larger one is a 404 (path) or a 422 (body), never an overflow.
-MAX_ID = 2**63 - 1
+# Ids the database can hold (an INTEGER column): a larger one is a 404 (path) or a 422
+# (body), never an overflow.
 ID = ma.validate.Range(min=1, max=MAX_ID)
 ID_IN_PATH = f"int(min=1, max={MAX_ID})"
 

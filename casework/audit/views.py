@@ -10,6 +10,7 @@ from casework.audit import queries
 from casework.audit.forms import ACCESS_ACTIONS, LogSearchForm
 from casework.audit.readable import ReadableEvent, readable_events
 from casework.audit.services import log_households_seen
+from casework.bounds import query_int
 from casework.security import policies
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -29,7 +30,7 @@ def search() -> str:
             date_from=form.date_from.data,
             date_to=form.date_to.data,
         )
-    page = request.args.get("page", 1, type=int) or 1
+    page = request.args.get("page", 1, type=query_int) or 1
     events: list[ReadableEvent] = []
     shown: set[int] = set()
     if form.log.data == "access":

@@ -7,12 +7,13 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from casework.bounds import form_id
 from casework.forms_common import DayField, KeyedForm
 from casework.labels import CLOSE_REASON_LABELS, SEAT_LABELS, VOTE_LABELS
 
 
 class ApplyForm(KeyedForm):
-    programme_id = SelectField(_l("Programme"), coerce=int)
+    programme_id = SelectField(_l("Programme"), coerce=form_id)
     applied_on = DayField(_l("Application received on"), validators=[DataRequired()])
 
 
@@ -39,7 +40,7 @@ class AgreementForm(KeyedForm):
     reference = StringField(_l("Agreement number"), validators=[DataRequired(), Length(max=120)])
     signatories = SelectMultipleField(
         _l("Signed by"),
-        coerce=int,
+        coerce=form_id,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
         validate_choice=False,

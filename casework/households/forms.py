@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from casework.bounds import form_id
 from casework.config import LOCALES
 from casework.forms_common import LANGUAGE_NAMES, DayField, KeyedForm
 from casework.households.models import Relation
@@ -59,11 +60,11 @@ class HouseholdForm(KeyedForm):
         choices=[(code, LANGUAGE_NAMES[code]) for code in LOCALES],
     )
     consent_on = DayField(_l("Consent to data processing signed on"), validators=[Optional()])
-    assigned_worker_id = SelectField(_l("Social worker"), coerce=int, validators=[Optional()])
+    assigned_worker_id = SelectField(_l("Social worker"), coerce=form_id, validators=[Optional()])
 
 
 class NewHouseholdForm(HouseholdForm):
-    municipality_id = SelectField(_l("Municipality"), coerce=int)
+    municipality_id = SelectField(_l("Municipality"), coerce=form_id)
     head = FormField(MemberFields, label=_l("Head of household"))
 
 

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from casework import clock
 from casework.actions import allow, perform, recorded, submit, visible
 from casework.balances import queries as balance_queries
+from casework.bounds import query_int
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
 from casework.extensions import db
@@ -88,7 +89,7 @@ def index() -> str:
     allow(policies.can_list_households(current_user))
     q = request.args.get("q", "")[:100]
     national_id = queries.national_id_searched(q)
-    page = request.args.get("page", 1, type=int)
+    page = request.args.get("page", 1, type=query_int)
     pagination = db.paginate(
         queries.visible_households(current_user, q),
         page=page,

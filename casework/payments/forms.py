@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from casework.bounds import form_id
 from casework.forms_common import DayField, KeyedForm, MoneyField
 
 
@@ -15,14 +16,14 @@ class CreditorForm(KeyedForm):
 
 
 class AccountForm(KeyedForm):
-    creditor_id = SelectField(_l("Creditor"), coerce=int)
+    creditor_id = SelectField(_l("Creditor"), coerce=form_id)
     customer_number = StringField(
         _l("Customer number"), validators=[DataRequired(), Length(max=40)]
     )
 
 
 class ArrearForm(KeyedForm):
-    account_id = SelectField(_l("Utility account"), coerce=int)
+    account_id = SelectField(_l("Utility account"), coerce=form_id)
     period_from = DayField(_l("Debt period from"), validators=[DataRequired()])
     period_to = DayField(_l("Debt period to"), validators=[DataRequired()])
     principal = MoneyField(_l("Principal (ден.)"), validators=[InputRequired()])
@@ -34,7 +35,7 @@ class ArrearForm(KeyedForm):
 
 
 class RequestForm(KeyedForm):
-    arrear_id = SelectField(_l("Debt"), coerce=int)
+    arrear_id = SelectField(_l("Debt"), coerce=form_id)
     amount = MoneyField(_l("Amount to pay (ден.)"), validators=[InputRequired()])
     justification = TextAreaField(_l("Justification"), validators=[Optional(), Length(max=2000)])
     submit_now = BooleanField(_l("Submit to the municipality now"), default=True)

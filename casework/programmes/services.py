@@ -9,7 +9,14 @@ from apscheduler.triggers.cron import CronTrigger
 from flask_babel import gettext as _
 
 from casework.audit.services import record
-from casework.bounds import MAX_AMOUNT_DENI, MAX_MINUTES, too_large_amount, too_large_hours
+from casework.bounds import (
+    MAX_AMOUNT_DENI,
+    MAX_ID,
+    MAX_MINUTES,
+    too_large_amount,
+    too_large_count,
+    too_large_hours,
+)
 from casework.errors import PermissionDenied, ValidationError, checking
 from casework.extensions import db
 from casework.organizations.models import Municipality, Organization, OrganizationKind
@@ -135,6 +142,8 @@ def _check_targets(targets: Targets) -> None:
         ):
             if value is not None and not 0 < value < 10**13:
                 checks.refuse(_("A target is a number above zero, or left empty."), name)
+        if checks.ok("target_families") and (targets.families or 0) > MAX_ID:
+            checks.refuse(too_large_count(_("Families to enroll")), "target_families")
         if checks.ok("target_debt_deni") and (targets.debt_deni or 0) > MAX_AMOUNT_DENI:
             checks.refuse(too_large_amount(_("Debt to pay (ден.)")), "target_debt_deni")
         if checks.ok("target_minutes") and (targets.minutes or 0) > MAX_MINUTES:

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, IntegerField
 from wtforms.validators import NumberRange, Optional
 
+from casework.bounds import MAX_ID
 from casework.forms_common import KeyedForm, MoneyField, PlainForm
 
 
@@ -19,9 +20,9 @@ class PeriodForm(PlainForm):
 
 class TargetsForm(KeyedForm):
     target_families = IntegerField(
-        _l("Families to enroll"), validators=[Optional(), NumberRange(min=1)]
+        _l("Families to enroll"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)]
     )
     target_debt = MoneyField(_l("Debt to pay (ден.)"), validators=[Optional()])
     target_hours = IntegerField(
-        _l("Hours of community work"), validators=[Optional(), NumberRange(min=1)]
+        _l("Hours of community work"), validators=[Optional(), NumberRange(min=1, max=MAX_ID)]
     )

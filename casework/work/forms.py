@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
 
+from casework.bounds import form_id
 from casework.forms_common import DayField, KeyedForm
 
 DURATION_RE = re.compile(r"^\s*(\d{1,2})(?:[:.,h]\s*(\d{1,2}))?\s*$")
@@ -38,8 +39,8 @@ class DurationField(StringField):
 
 class LogForm(KeyedForm):
     # The service says why a member may not work; a plain "not a valid choice" would not.
-    member_id = SelectField(_l("Who worked"), coerce=int, validate_choice=False)
-    site_id = SelectField(_l("Work site"), coerce=int, validate_choice=False)
+    member_id = SelectField(_l("Who worked"), coerce=form_id, validate_choice=False)
+    site_id = SelectField(_l("Work site"), coerce=form_id, validate_choice=False)
     work_date = DayField(_l("Date"), validators=[DataRequired()])
     start_time = TimeField(_l("From"), validators=[Optional()])
     end_time = TimeField(_l("To"), validators=[Optional()])
@@ -56,7 +57,7 @@ class ActionForm(KeyedForm):
 
 
 class SiteForm(KeyedForm):
-    enterprise_id = SelectField(_l("Public enterprise"), coerce=int)
+    enterprise_id = SelectField(_l("Public enterprise"), coerce=form_id)
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     place = StringField(_l("Place"), validators=[Optional(), Length(max=200)])
     kind_of_work = StringField(_l("Kind of work"), validators=[Optional(), Length(max=200)])

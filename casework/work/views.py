@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from casework import clock
 from casework.actions import allow, chosen, perform, recorded, submit, visible
 from casework.audit.services import log_households_seen
+from casework.bounds import query_int
 from casework.households import queries as household_queries
 from casework.security import policies
 from casework.urls import safe_next
@@ -45,7 +46,7 @@ def log() -> str | Response:
     form.site_id.choices = [(s.id, str(s)) for s in queries.sites_for_logging(current_user)]
     if request.method == "GET":
         form.work_date.data = today
-        form.member_id.data = request.args.get("member", type=int) or form.member_id.data
+        form.member_id.data = request.args.get("member", type=query_int) or form.member_id.data
 
     def _log() -> WorkLog:
         # The member may not be on today's list (an earlier date): loaded within the scope.
