@@ -852,6 +852,7 @@ EXEMPT: dict[str, str] = {
     "api_idempotency.key": "a key the API client picks to retry safely: compared, never shown",
     "form_keys.key": "a random key the app draws into a form: compared, never shown",
     "form_keys.location": "where the app's own answer redirected: a redirect, never shown",
+    "outbox.message_id": "a Message-ID the app makes itself: a mail header, never typed",
 }
 
 
