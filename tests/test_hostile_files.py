@@ -5,6 +5,7 @@ than a few megabytes or a moment."""
 from __future__ import annotations
 
 import io
+import random
 import re
 import struct
 import tracemalloc
@@ -137,6 +138,12 @@ def far_column() -> bytes:
     return replace(workbook(), {SHEET: sheet})
 
 
+def far_row() -> bytes:
+    """A row numbered past a sheet's end: openpyxl would make empty rows up to it, forever."""
+    row = b'<row r="9999999999999999999999"><c r="A2"><v>1</v></c></row>'
+    return replace(workbook(), {SHEET: sheet_xml(row)})
+
+
 def long_xlsx_cell() -> bytes:
     return workbook(("1", "head", "Ана" * 10_000, "Петровска"))
 
@@ -159,6 +166,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes], str, str]] = {
     "entity-bomb": (lambda _: entity_bomb(), "list.xlsx", "declares a document type"),
     "huge-row": (lambda _: huge_row(), "list.xlsx", "Row 2 has more than 256 columns"),
     "far-column": (lambda _: far_column(), "list.xlsx", "Row 2 has more than 256 columns"),
+    "far-row": (lambda _: far_row(), "list.xlsx", "numbers a row past its last row (1048576)"),
     "long-xlsx-cell": (lambda _: long_xlsx_cell(), "list.xlsx", "row 2 holds more than 10000"),
     "long-csv-cell": (lambda _: long_csv_cell(), "list.csv", "row 2 holds more than 10000"),
 }
@@ -316,3 +324,38 @@ def test_a_workbook_within_the_limits_is_read_as_before(setting: Any) -> None:
         max_rows=20_000,
     )
     assert [r.line for r in report.rows] == [2, 3]
+
+
+def mutated(content: bytes, rnd: random.Random) -> bytes:
+    """The workbook with one part's attribute values, text or bytes changed at random."""
+    parts = {i.filename: zipfile.ZipFile(io.BytesIO(content)).read(i) for i in
+             zipfile.ZipFile(io.BytesIO(content)).infolist()}  # fmt: skip
+    name = rnd.choice(sorted(parts))
+    data = parts[name]
+    for _ in range(rnd.randint(1, 3)):
+        values = list(re.finditer(rb'="([^"]*)"|>([^<]+)<', data))
+        if not values or rnd.random() < 0.2:
+            at = rnd.randrange(len(data))
+            data = data[:at] + bytes([rnd.randrange(256)]) + data[at + 1 :]
+            continue
+        value = rnd.choice(values)
+        group = 1 if value.group(1) is not None else 2
+        new = rnd.choice(
+            [b"-1", b"0", b"999999", b"ZZ", b"", b"1e400", b"A0", b"XFD1048577", b"A1:B", b"s",
+             b"d", b"e", b"inlineStr", b"str", b"b", b"/xl/none.xml", b"nan", b"#REF!", b"9" * 40]
+        )  # fmt: skip
+        data = data[: value.start(group)] + new + data[value.end(group) :]
+    return replace(content, {name: data})
+
+
+def test_a_workbook_broken_anywhere_is_read_or_refused_with_a_message(app: Flask) -> None:
+    """Seeded mutations of a real workbook: a table or a ValidationError, never an exception
+    the page or the command line does not expect."""
+    content = workbook(("1", "head", "Ана", "Петровска"), ("1", "child", "=1+1", "Петровски"))
+    rnd = random.Random(27)
+    with app.test_request_context():
+        for _ in range(300):
+            try:
+                files.read_table("list.xlsx", mutated(content, rnd), max_rows=100)
+            except ValidationError as refused:
+                assert refused.field == "file" and refused.message

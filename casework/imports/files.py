@@ -112,6 +112,7 @@ MAX_COLUMNS = 256  # the cells of one row
 MAX_CELLS = 1_000_000  # the cells of a workbook
 MAX_CELL_CHARS = 10_000  # one cell's text
 READ_SECONDS = 30.0  # reading the whole file
+SHEET_ROWS = 1_048_576  # the last row of a sheet, in Excel as in the standard
 _CHUNK = 64 * 1024
 
 
@@ -294,7 +295,20 @@ class _Cells(ContentHandler):
 
 
 def _row_number(reference: str | None, default: int) -> int:
-    return int(reference) if reference and reference.isdigit() else default
+    """The row's number; one past a sheet's last row would have openpyxl make empty rows
+    without end."""
+    if reference is None or not re.fullmatch(r"[0-9]+", reference):
+        return default
+    if len(reference) > 7 or int(reference) > SHEET_ROWS:
+        raise ValidationError(
+            _(
+                "The sheet numbers a row past its last row (%(n)d): open the file in Excel or "
+                "LibreOffice and save it again.",
+                n=SHEET_ROWS,
+            ),
+            "file",
+        )
+    return int(reference)
 
 
 def _column_number(reference: str | None) -> int:
@@ -425,8 +439,10 @@ def _sheet_rows(workbook: Any) -> Iterator[tuple[int, list[str]]]:
         )
     sheet = workbook.worksheets[0]
     try:
-        sheet.reset_dimensions()  # a claimed A1:XFD1048576 would pad every row to 16,384
-        rows = sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        # A claimed A1:XFD1048576 would pad every row to 16,384 cells: each row is as wide as
+        # its cells (at most MAX_COLUMNS, checked above), a row left out is empty.
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(values_only=True)
         for number, values in enumerate(rows, start=1):
             yield number, [_cell_text(v) for v in _trim(values)]
     except _BROKEN:
