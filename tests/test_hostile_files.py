@@ -359,3 +359,28 @@ def test_a_workbook_broken_anywhere_is_read_or_refused_with_a_message(app: Flask
                 files.read_table("list.xlsx", mutated(content, rnd), max_rows=100)
             except ValidationError as refused:
                 assert refused.field == "file" and refused.message
+
+
+def test_a_real_casework_process_refuses_a_hostile_file_without_a_traceback(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from tests.test_cli import run as casework
+
+    def households() -> int:
+        with sqlite3.connect(demo_copy) as conn:
+            return int(conn.execute("SELECT count(*) FROM households").fetchone()[0])
+
+    before = households()
+    for name, content in (("not-xml.xlsx", not_xml()), ("no-sheet.xlsx", no_sheet())):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = casework(
+            ["import", "households", str(path), "--programme", "1", "--user", "coordinator"],
+            tmp_path,
+            CASEWORK_DATABASE_URL=f"sqlite:///{demo_copy}",
+        )
+        assert result.returncode == 1 and "Error: file: " in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+    assert households() == before
