@@ -13,6 +13,9 @@ from tests.browser.conftest import Server, Session
 
 pytestmark = pytest.mark.browser
 
+# Each journey at a desk (as its users usually do it) and on a 390×844 phone (every user of it).
+VIEWPORTS = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+
 
 def query(server: Server, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with sqlite3.connect(server.db) as conn:
@@ -28,8 +31,9 @@ def fact(page: Any, label: str) -> int:
     return minutes(page.locator(f"dt:text-is('{label}') + dd").inner_text())
 
 
+@VIEWPORTS
 def test_a_social_worker_logs_hours_on_a_phone_and_a_supervisor_confirms_them(
-    browser: Any, demo_server: Server
+    browser: Any, demo_server: Server, phone: bool
 ) -> None:
     # A family of `worker` that owes hours and has not started: its head may work today.
     row = query(
@@ -50,7 +54,7 @@ def test_a_social_worker_logs_hours_on_a_phone_and_a_supervisor_confirms_them(
     worker = Session(browser, demo_server, phone=True).login("worker")
     page = worker.page
     assert "My caseload" in page.inner_text("h1")
-    page.click("text=Log hours >> nth=0")
+    page.click("main >> text=Log hours >> nth=0")  # the home page's button, not the menu's
     page.select_option("#member_id", str(member_id))
     page.fill("#duration", "2:00")
     page.fill("#task", "Чистење на паркот")
@@ -61,22 +65,24 @@ def test_a_social_worker_logs_hours_on_a_phone_and_a_supervisor_confirms_them(
     assert fact(page, "Worked and verified") == 0
     site_id = query(demo_server, "SELECT site_id FROM work_logs ORDER BY id DESC LIMIT 1")[0][0]
 
-    supervisor = Session(browser, demo_server).login("supervisor")
+    supervisor = Session(browser, demo_server, phone=phone).login("supervisor")
     supervisor.open("/home/supervisor")
     supervisor.page.click(f"a[href='/work/sites/{site_id}/week']")
     supervisor.page.click("text=Confirm the whole week")
     assert "logs confirmed" in supervisor.page.inner_text("main")
-    supervisor.finish("journey-1-supervisor")
+    supervisor.finish(f"journey-1-supervisor{'-phone' if phone else ''}")
 
     worker.open(f"/households/{household_id}")
     assert fact(page, "Worked and verified") == 120
     assert fact(page, "Logged, waiting for verification") == 0
-    worker.finish("journey-1-social-worker")
+    worker.finish(f"journey-1-social-worker{'-phone' if phone else ''}")
 
 
+@VIEWPORTS
 def test_a_debt_is_recorded_requested_approved_and_paid_and_hours_appear(
-    browser: Any, demo_server: Server
+    browser: Any, demo_server: Server, phone: bool
 ) -> None:
+    run = "-phone" if phone else ""  # each run its own statement and bank reference
     household_id, account_id = query(
         demo_server,
         """SELECT h.id, a.id FROM households h
@@ -85,7 +91,7 @@ def test_a_debt_is_recorded_requested_approved_and_paid_and_hours_appear(
            ORDER BY h.id DESC LIMIT 1""",
     )[0]
     start, end = query(demo_server, "SELECT debt_period_from, debt_period_to FROM programmes")[0]
-    coordinator = Session(browser, demo_server).login("coordinator")
+    coordinator = Session(browser, demo_server, phone=phone).login("coordinator")
     page = coordinator.open(f"/households/{household_id}/money")
     owed_before = minutes(page.locator(".cards article:nth-child(4) .big").inner_text())
     page.select_option("#arrear-account_id", str(account_id))
@@ -93,7 +99,7 @@ def test_a_debt_is_recorded_requested_approved_and_paid_and_hours_appear(
     page.fill("#arrear-period_to", end)
     page.fill("#arrear-principal", "4.800,00")
     page.fill("#arrear-penalty", "200,00")
-    page.fill("#arrear-statement_ref", "Опомена 99/2026")
+    page.fill("#arrear-statement_ref", f"Опомена 99/2026{run}")
     page.fill("#arrear-received_on", date.today().isoformat())
     page.click("text=Record statement")
     assert "Debt statement recorded." in page.inner_text("main")
@@ -104,30 +110,32 @@ def test_a_debt_is_recorded_requested_approved_and_paid_and_hours_appear(
     assert "Payment request saved." in page.inner_text("main")
     request_id = query(demo_server, "SELECT max(id) FROM payment_requests")[0][0]
 
-    officer = Session(browser, demo_server).login("officer")
+    officer = Session(browser, demo_server, phone=phone).login("officer")
     officer.open("/payments/queue")
     officer.page.check(f"#pick-{request_id}")
     officer.page.click("text=Approve the chosen requests")
     assert "approvals recorded" in officer.page.inner_text("main")
-    officer.finish("journey-2-officer")
+    officer.finish(f"journey-2-officer{run}")
 
-    officer2 = Session(browser, demo_server).login("officer2")
+    officer2 = Session(browser, demo_server, phone=phone).login("officer2")
     officer2.open(f"/payments/requests/{request_id}")
-    officer2.page.fill("#payment-reference", "Извод 11-0099")
+    officer2.page.fill("#payment-reference", f"Извод 11-0099{run}")
     officer2.page.click("text=Record payment")
     assert "Payment recorded" in officer2.page.inner_text("main")
-    officer2.finish("journey-2-second-officer")
+    officer2.finish(f"journey-2-second-officer{run}")
 
     coordinator.open(f"/households/{household_id}/money")
     owed_after = minutes(page.locator(".cards article:nth-child(4) .big").inner_text())
     assert owed_after - owed_before == 50 * 60  # 5.000 ден. at 100 ден. an hour
-    coordinator.finish("journey-2-coordinator")
+    coordinator.finish(f"journey-2-coordinator{run}")
 
 
+@VIEWPORTS
 def test_a_coordinator_runs_a_balance_check_and_the_social_worker_sees_the_alert(
-    browser: Any, demo_server: Server
+    browser: Any, demo_server: Server, phone: bool
 ) -> None:
-    coordinator = Session(browser, demo_server).login("coordinator")
+    run = "-phone" if phone else ""
+    coordinator = Session(browser, demo_server, phone=phone).login("coordinator")
     page = coordinator.open("/programmes/1/checks")
     page.click("text=Check every family now")
     # The worker runs the check; the job's page follows its progress and then shows the result.
@@ -137,8 +145,8 @@ def test_a_coordinator_runs_a_balance_check_and_the_social_worker_sees_the_alert
     behind_column = page.locator("thead th").all_inner_texts().index("behind")
     behind = int(page.locator("tbody tr").first.locator("td").nth(behind_column).inner_text())
     assert behind > 0
-    coordinator.finish("journey-3-coordinator")
+    coordinator.finish(f"journey-3-coordinator{run}")
     worker = Session(browser, demo_server, phone=True).login("worker")
     alerts = worker.page.inner_text("#alerts")
     assert "behind" in alerts
-    worker.finish("journey-3-social-worker")
+    worker.finish(f"journey-3-social-worker{run}")
