@@ -35,11 +35,13 @@ def fact(page: Any, label: str) -> int:
 def test_a_social_worker_logs_hours_on_a_phone_and_a_supervisor_confirms_them(
     browser: Any, demo_server: Server, phone: bool
 ) -> None:
-    # A family of `worker` that owes hours and has not started: its head may work today.
+    # A family of the social worker's that owes hours and has not started: its head may work
+    # today. The demo has one such family per social worker: the phone run takes `worker2`'s.
+    social_worker = "worker2" if phone else "worker"
     row = query(
         demo_server,
         """SELECT h.id, m.id FROM households h
-           JOIN users u ON u.id = h.assigned_worker_id AND u.username = 'worker'
+           JOIN users u ON u.id = h.assigned_worker_id AND u.username = ?
            JOIN members m ON m.household_id = h.id AND m.is_head
            JOIN enrollments e ON e.household_id = h.id AND e.status = 'active'
            WHERE EXISTS (SELECT 1 FROM obligations o WHERE o.household_id = h.id)
@@ -47,11 +49,12 @@ def test_a_social_worker_logs_hours_on_a_phone_and_a_supervisor_confirms_them(
              AND NOT EXISTS (SELECT 1 FROM exemptions x WHERE x.member_id = m.id)
              AND m.birth_date <= ?
            ORDER BY h.id LIMIT 1""",
+        social_worker,
         (date.today() - timedelta(days=19 * 365)).isoformat(),
     )
-    assert row, "the demo has a family that has not started"
+    assert row, f"the demo has a family of {social_worker}'s that has not started"
     household_id, member_id = row[0]
-    worker = Session(browser, demo_server, phone=True).login("worker")
+    worker = Session(browser, demo_server, phone=True).login(social_worker)
     page = worker.page
     assert "My caseload" in page.inner_text("h1")
     page.click("main >> text=Log hours >> nth=0")  # the home page's button, not the menu's
