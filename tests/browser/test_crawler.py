@@ -46,8 +46,8 @@ ROLES = (
 LOCALES = ("mk", "sq", "en")
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 PHONE_WIDTH = VIEWPORTS["phone"]["width"]
-MAX_PAGES = 40  # per role: the home page, what it and the navigation link to, one step further
-DEPTH = 2
+MAX_PAGES = 40  # per role
+DEPTH = 3  # clicks from the home page
 NOT_FOLLOWED = re.compile(
     r"^/(api|static)/|^/logout$|^/language$|\.(csv|pdf|xlsx|json|zip)$|^/jobs/\d+/file$|^/exports/"
 )
@@ -192,6 +192,7 @@ class Tab:
         self.page.set_default_timeout(15_000)
         self.page.on("dialog", lambda dialog: dialog.accept())
         self.locale, self.viewport = "mk", "desktop"
+        self.landed = ""  # where the last page opened ended up, after any redirect
         self.resize("desktop")
 
     def login(self) -> None:
@@ -225,16 +226,22 @@ class Tab:
 
     def discover(self) -> dict[str, str]:
         """The pages to check, each with the page that links to it: the home page, what it and
-        the navigation link to, and one step further; one page of each kind, at most
-        ``MAX_PAGES``. Found in Macedonian at the desk, and checked there on the way."""
+        the navigation link to, and onwards up to ``DEPTH`` clicks from home; one page of each
+        kind, at most ``MAX_PAGES``. Found in Macedonian at the desk, and checked there on the
+        way; a link that only sends the browser on to a page already found (``/`` to the role's
+        home) is not opened again."""
         home = urlsplit(self.page.url).path
         links: dict[str, str] = {home: "(home)"}
         kinds = {template(home)}
         frontier = [home]
-        for _depth in range(DEPTH):
+        for depth in range(DEPTH + 1):
             found: list[str] = []
             for url in frontier:
-                for link in self.check(url, links[url]):
+                on_page = self.check(url, links[url])
+                landed = template(self.landed)
+                if landed != template(urlsplit(url).path) and landed in kinds:
+                    del links[url]
+                for link in on_page if depth < DEPTH else []:
                     kind = template(urlsplit(link).path)
                     if kind in kinds or len(links) >= MAX_PAGES:
                         continue
@@ -242,8 +249,6 @@ class Tab:
                     links[link] = url
                     found.append(link)
             frontier = found
-        for url in frontier:
-            self.check(url, links[url])
         return links
 
     def check(self, url: str, source: str) -> list[str]:
@@ -253,7 +258,7 @@ class Tab:
         response = self.page.goto(self.crawl.server.url + url)
         self.page.wait_for_load_state()
         self.crawl.opened += 1
-        path = urlsplit(self.page.url).path
+        path = self.landed = urlsplit(self.page.url).path
         if response is None or response.status >= 400:
             status = "no answer" if response is None else f"answers {response.status}"
             self.problem(url, f"{status} (linked from {source})")
