@@ -71,9 +71,8 @@ def english_messages() -> re.Pattern[str]:
     for message in catalog:
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         texts.extend(str(text) for text in ids if text)
-    placeholder = re.compile(r"%(\(\w+\))?[sd]")
-    parts = [".+?".join(re.escape(p) for p in placeholder.split(t) if p) for t in texts]
-    parts = [re.sub(r"\\\(\w+\\\)", "", p) for p in parts]
+    placeholder = re.compile(r"%(?:\(\w+\))?[sd]")
+    parts = [".+?".join(re.escape(p) for p in placeholder.split(t)) for t in texts]
     return re.compile("|".join(sorted(set(parts), key=len, reverse=True)))
 
 
@@ -170,12 +169,39 @@ class Crawl:
             tab.session.context.close()
 
     def report(self, seconds: float) -> str:
-        lines = [f"{problem}" for problem in sorted(set(self.problems), key=_order)]
+        """The problems one per line, after a count of each kind of problem on each kind of
+        page (the same cause shows in many roles, languages and widths)."""
+        problems = sorted(set(self.problems), key=_order)
+        causes: dict[str, int] = {}
+        for problem in problems:
+            cause = f"{template(problem.path)}  {_cause(problem.problem)}"
+            causes[cause] = causes.get(cause, 0) + 1
         summary = (
-            f"{len(set(self.problems))} problems; {self.opened} pages opened in {seconds:.0f} s "
+            f"{len(problems)} problems; {self.opened} pages opened, {len(self.axed)} axe runs, "
+            f"{len(self.sent)} forms sent empty, in {seconds:.0f} s "
             f"({len(ROLES)} roles × {len(LOCALES)} languages × {len(VIEWPORTS)} viewports)"
         )
-        return "\n".join([summary, "role        lang viewport path  problem", *lines]) + "\n"
+        return "\n".join(
+            [
+                summary,
+                "",
+                "By cause (times seen, page kind, problem):",
+                *(f"{n:>4}  {cause}" for cause, n in sorted(causes.items())),
+                "",
+                "role        lang viewport path  problem",
+                *map(str, problems),
+                "",
+                "Forms sent empty (page kind, language, form):",
+                *(f"  {kind}  {locale}  {form}" for kind, locale, form in sorted(self.sent)),
+            ]
+        )
+
+
+def _cause(problem: str) -> str:
+    """A problem without what varies between its sightings (widths, counts, examples)."""
+    problem = re.sub(r"\d+ px wide", "N px wide", problem)
+    problem = re.sub(r" \(linked from .*\)$", "", problem)
+    return re.sub(r" \(\d+×, e\.g\. .*\)$", "", problem)
 
 
 def _order(problem: Problem) -> tuple[str, ...]:
@@ -360,5 +386,18 @@ def test_every_page_of_every_role_opens_fits_a_phone_and_passes_axe_in_three_lan
     run, seconds = crawl(browser, demo_server)
     report = run.report(seconds)
     OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / "crawler.txt").write_text(report)
+    (OUTPUT / "crawler.txt").write_text(report + "\n")
     assert run.problems == [], report
+
+
+def test_the_crawler_knows_the_form_librarys_english_messages_with_their_figures() -> None:
+    assert ENGLISH.search("Field must be between 13 and 16 characters long.")
+    assert ENGLISH.search("Грешка: This field is required.")
+    assert ENGLISH.search("'x' is not a valid choice for this field.")
+    assert not ENGLISH.search("Ова поле е задолжително. Fusha është e detyrueshme.")
+
+
+def test_a_page_kind_is_its_path_with_the_ids_replaced() -> None:
+    assert template("/households/12/money") == "/households/<id>/money"
+    assert template("/programmes/3/report.pdf") == "/programmes/<id>/report.pdf"
+    assert template("/home/officer2") == "/home/officer2"
