@@ -10,7 +10,8 @@ once, with the whole list (also in ``test-output/crawler.txt``):
   whose sending changes something even when empty (buttons without a required field) aside;
 - a page wider than the phone (it scrolls sideways at 390 px);
 - an axe-core serious or critical violation (``vendor/axe-core``), once per distinct page and
-  language at the desk and once per distinct page on the phone.
+  language at the desk and once per distinct page on the phone. The desk is in the light colour
+  scheme, the phone in the dark one (as many phones are): the colours are checked in both.
 
 Bounded: pages are told apart by their path with ids replaced (``/households/<id>``), each
 role opens at most ``MAX_PAGES`` of them, and nothing that logs out, downloads a file or is the
@@ -45,6 +46,7 @@ ROLES = (
 )
 LOCALES = ("mk", "sq", "en")
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+SCHEMES = {"desktop": "light", "phone": "dark"}
 PHONE_WIDTH = VIEWPORTS["phone"]["width"]
 MAX_PAGES = 40  # per role
 DEPTH = 3  # clicks from the home page
@@ -246,6 +248,7 @@ class Tab:
     def resize(self, viewport: str) -> None:
         self.viewport = viewport
         self.page.set_viewport_size(VIEWPORTS[viewport])
+        self.page.emulate_media(color_scheme=SCHEMES[viewport])
 
     def problem(self, path: str, text: str) -> None:
         self.crawl.problems.append(Problem(self.username, self.locale, self.viewport, path, text))
