@@ -56,7 +56,7 @@ NOT_FOLLOWED = re.compile(
 NOT_SENT = re.compile(r"^/(logout|language)$")  # forms left alone even when they look safe
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 AXE_FAILS = ("serious", "critical")
-ID = re.compile(r"(?<=/)\d+(?=/|$|\.)")
+ID = re.compile(r"(?<=/)\d+(?=[/.?\s]|$)")
 
 
 def template(path: str) -> str:
@@ -201,7 +201,7 @@ class Crawl:
 
 def _cause(problem: str) -> str:
     """A problem without what varies between its sightings (widths, counts, examples)."""
-    problem = re.sub(r"\d+ px wide", "N px wide", problem)
+    problem = re.sub(r"\d+ px wide", "N px wide", template(problem))
     problem = re.sub(r" \(linked from .*\)$", "", problem)
     return re.sub(r" \(\d+×, e\.g\. .*\)$", "", problem)
 
@@ -301,9 +301,9 @@ class Tab:
             self._send_forms(url, template(path))
         return links
 
-    def _console(self, url: str) -> None:
+    def _console(self, url: str, after: str = "") -> None:
         for error in self.session.errors:
-            self.problem(url, f"console error: {error}")
+            self.problem(url, f"console error{after}: {error}")
         self.session.errors.clear()
 
     def _look(self, url: str) -> None:
@@ -353,11 +353,11 @@ class Tab:
             with self.page.expect_navigation() as sent:
                 self.page.evaluate(SEND_EMPTY, form["index"])
             answer = sent.value
-            where = f"{url} (form {form['method'].upper()} {form['action']})"
+            sending = f" after sending the form {form['method'].upper()} {form['action']} empty"
             if answer is not None and answer.status >= 500:
-                self.problem(where, f"answers {answer.status} to an empty form")
-            self._console(where)
-            self._english(where, " after sending it empty")
+                self.problem(url, f"answers {answer.status}{sending}")
+            self._console(url, sending)
+            self._english(url, sending)
 
     def _links(self) -> list[str]:
         hrefs = self.page.eval_on_selector_all(
