@@ -283,9 +283,13 @@ class Tab:
     def check(self, url: str, source: str) -> list[str]:
         """Open one page and look at it as this role, language and width; the app's own links
         on it, for ``discover``."""
+        from playwright.sync_api import TimeoutError as NoAnswer
+
         self.session.errors.clear()
-        response = self.page.goto(self.crawl.server.url + url)
-        self.page.wait_for_load_state()
+        try:
+            response = self.page.goto(self.crawl.server.url + url)
+        except NoAnswer:
+            response = None  # reported below, and the crawl goes on
         self.crawl.opened += 1
         path = self.landed = urlsplit(self.page.url).path
         if response is None or response.status >= 400:
@@ -340,6 +344,8 @@ class Tab:
     def _send_forms(self, url: str, kind: str) -> None:
         """Each safe form of the page, sent once per page kind and language with its fields
         emptied: the messages the server answers must be in the page's language."""
+        from playwright.sync_api import TimeoutError as NoAnswer
+
         fresh = True  # the page as opened; after a form is sent, it is opened again
         for form in self.page.evaluate(SAFE_FORMS, NOT_SENT.pattern):
             what = f"{form['method']} {template(form['action'])} {form['fields']}"
@@ -350,10 +356,14 @@ class Tab:
                 self.page.goto(self.crawl.server.url + url)
             fresh = False
             self.session.errors.clear()
-            with self.page.expect_navigation() as sent:
-                self.page.evaluate(SEND_EMPTY, form["index"])
-            answer = sent.value
             sending = f" after sending the form {form['method'].upper()} {form['action']} empty"
+            try:
+                with self.page.expect_navigation() as sent:
+                    self.page.evaluate(SEND_EMPTY, form["index"])
+                answer = sent.value
+            except NoAnswer:
+                self.problem(url, f"no answer{sending}")
+                continue
             if answer is not None and answer.status >= 500:
                 self.problem(url, f"answers {answer.status}{sending}")
             self._console(url, sending)
