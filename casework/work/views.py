@@ -13,11 +13,12 @@ from casework import clock
 from casework.actions import allow, chosen, perform, recorded, submit, visible
 from casework.audit.services import log_households_seen
 from casework.bounds import query_int
+from casework.forms_common import CHOOSE
 from casework.households import queries as household_queries
 from casework.security import policies
 from casework.urls import safe_next
 from casework.work import queries, services
-from casework.work.forms import ActionForm, LogForm, ReasonForm, SiteForm
+from casework.work.forms import NOBODY, ActionForm, LogForm, ReasonForm, SiteForm
 from casework.work.models import WorkLog
 
 bp = Blueprint("work", __name__, url_prefix="/work")
@@ -42,7 +43,10 @@ def log() -> str | Response:
     today = clock.today()
     members = queries.members_who_may_work(current_user, today)
     form = LogForm()
-    form.member_id.choices = [(m.id, f"{m.full_name} · {m.household.case_number}") for m in members]
+    form.member_id.choices = [
+        (NOBODY, str(CHOOSE)),
+        *((m.id, f"{m.full_name} · {m.household.case_number}") for m in members),
+    ]
     form.site_id.choices = [(s.id, str(s)) for s in queries.sites_for_logging(current_user)]
     if request.method == "GET":
         form.work_date.data = today
