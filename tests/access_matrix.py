@@ -112,6 +112,8 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "work.verify":                     _row("404    404    ok     403    403    ok     404"),
     "work.reject":                     _row("404    404    ok     403    403    ok     404"),
     "work.correct":                    _row("404    404    ok     ok     403    ok     404"),
+    # withdrawing a log nobody has decided: only whoever logged it (the caseload's worker)
+    "work.withdraw":                   _row("404    404    403    ok     403    403    404"),
     "work.week":                       _row("404    404    ok     404    404    ok     404"),
     # programme figures without names (social workers and supervisors do not see them)
     "payments.budget":                 _row("ok     ok     ok     404    ok     404    ok"),
@@ -163,6 +165,7 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "api_work.log_work":               _row("403    403    ok     ok     403    403    403"),
     "api_work.verify_log":             _row("404    404    ok     403    403    ok     404"),
     "api_work.reject_log":             _row("404    404    ok     403    403    ok     404"),
+    "api_work.withdraw_log":           _row("404    404    403    ok     403    403    404"),
     "api_work.reverse_log":            _row("404    404    ok     ok     403    ok     404"),
     # an alert is its recipient's own
     "balances.read_alert":             _row("404    404    404    ok     404    404    404"),

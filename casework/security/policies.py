@@ -16,7 +16,7 @@ from casework.organizations.models import Organization
 from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
-from casework.work.models import WorkLog, WorkSite
+from casework.work.models import LogStatus, WorkLog, WorkSite
 
 
 @dataclass(frozen=True)
@@ -244,6 +244,23 @@ def can_decide_log(user: User, log: WorkLog, *, correcting: bool = False) -> boo
     return can_verify_at(user, site.municipality_id, site.enterprise_id) or (
         correcting and can_log_work(user, log.household)
     )
+
+
+def can_withdraw_log(user: User, log: WorkLog) -> bool:
+    """Taking back a log: only whoever logged it, and while the household is still theirs to
+    log for (a worker moved off the case no longer may). That nobody has decided it yet is
+    the service's rule (a 409 saying so, not a 403: the log may have been confirmed since the
+    page was drawn); ``log_is_withdrawable`` is the page's question, both together."""
+    return (
+        log.logged_by_id == user.id
+        and log.reverses_id is None
+        and can_log_work(user, log.household)
+    )
+
+
+def log_is_withdrawable(user: User, log: WorkLog) -> bool:
+    """Whether the log page offers "Withdraw": the user's own, still waiting for a decision."""
+    return log.status == LogStatus.LOGGED and can_withdraw_log(user, log)
 
 
 def can_verify_site(user: User, site: WorkSite) -> bool:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from casework import clock
+from casework import clock, formatting
 from casework.actions import allow, chosen, perform, recorded, submit, visible
 from casework.audit.services import log_households_seen
 from casework.bounds import query_int
-from casework.forms_common import CHOOSE
+from casework.forms_common import CHOOSE, named_errors
 from casework.households import queries as household_queries
+from casework.households.models import Member
 from casework.security import policies
 from casework.urls import safe_next
 from casework.work import queries, services
@@ -63,12 +65,71 @@ def log() -> str | Response:
     return submit(
         form,
         _log,
-        then=lambda made: redirect(url_for("work.log", member=made.member_id)),
-        success=lambda made: _("Hours logged for %(name)s.", name=made.member.full_name),
-    ) or recorded(
-        render_template("work/log.html", form=form, has_members=bool(members)),
+        # Back to an empty choice (the next person is chosen, not assumed), today's entries below.
+        then=lambda _made: redirect(url_for("work.log", _anchor="today")),
+        success=_logged,
+    ) or _log_page(form, members, today)
+
+
+def _log_page(form: LogForm, members: list[Member], today: date) -> str:
+    """The form, and below it what the user logged today, each entry it may still take back
+    with its own "Withdraw"."""
+    entries = queries.entries_of_today(current_user, today, _start_of(today))
+    return recorded(
+        render_template(
+            "work/log.html",
+            form=form,
+            has_members=bool(members),
+            entries=entries,
+            withdrawable={e.id for e in entries if policies.log_is_withdrawable(current_user, e)},
+        ),
         lambda: log_households_seen(
             current_user, (m.household_id for m in members), "log hours: members who may work"
+        ),
+    )
+
+
+def _start_of(day: date) -> datetime:
+    """The first moment of the programme's ``day``, as stored (UTC)."""
+    return datetime.combine(day, time(0), clock.zone()).astimezone(UTC)
+
+
+def _logged(made: WorkLog) -> str:
+    """The confirmation repeats what was stored, so a slip (the day, the hours, the site)
+    is seen while the family is still there."""
+    locale = str(get_locale())
+    when = formatting.day(made.work_date, locale)
+    if made.start_minute is not None and made.end_minute is not None:
+        when += f", {formatting.clock_hours(made.start_minute)}–"
+        when += formatting.clock_hours(made.end_minute)
+    return _(
+        "Hours logged for %(name)s: %(when)s, %(hours)s at %(site)s.",
+        name=made.member.full_name,
+        when=when,
+        hours=formatting.hours(made.minutes, locale),
+        site=made.site.name,
+    )
+
+
+@bp.post("/logs/<int:log_id>/withdraw")
+def withdraw(log_id: int) -> Response:
+    """Its author takes back an entry nobody has decided yet, from the log page."""
+    log = visible(queries.get_visible_log(current_user, log_id))
+    allow(policies.can_withdraw_log(current_user, log))
+    form = ReasonForm()
+    back = redirect(url_for("work.log"))
+    if not form.validate_on_submit():
+        for refusal in named_errors(form):
+            flash(refusal, "error")
+        return back
+    return perform(
+        lambda: services.withdraw_log(
+            current_user, log, form.reason.data or "", today=clock.today()
+        ),
+        then=lambda _log: back,
+        back=lambda: back,
+        success=lambda made: _(
+            "Entry withdrawn for %(name)s: it counts nowhere.", name=made.member.full_name
         ),
     )
 
