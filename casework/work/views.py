@@ -94,14 +94,17 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), clock.zone()).astimezone(UTC)
 
 
+def _time_of_day(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def _logged(made: WorkLog) -> str:
     """The confirmation repeats what was stored, so a slip (the day, the hours, the site)
     is seen while the family is still there."""
     locale = str(get_locale())
     when = formatting.day(made.work_date, locale)
     if made.start_minute is not None and made.end_minute is not None:
-        when += f", {formatting.clock_hours(made.start_minute)}–"
-        when += formatting.clock_hours(made.end_minute)
+        when += f", {_time_of_day(made.start_minute)}–{_time_of_day(made.end_minute)}"
     return _(
         "Hours logged for %(name)s: %(when)s, %(hours)s at %(site)s.",
         name=made.member.full_name,
