@@ -144,8 +144,11 @@ class PlainForm(FlaskForm):
     alone. Multi-line fields (``TextAreaField``) may hold tabs and line breaks. WTForms' own
     messages come from the app's catalogue (``CatalogueMeta``)."""
 
-    class Meta(CatalogueMeta):
-        pass
+    class Meta:
+        # Defined here, not inherited: a form that also derives from a ``SubForm`` (the
+        # member's page form) puts Flask-WTF's ``Meta`` before ``CatalogueMeta`` otherwise.
+        def get_translations(self, form: Any) -> CatalogueTranslations:
+            return CATALOGUE
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid: bool = super().validate(extra_validators)
