@@ -144,9 +144,9 @@ class PlainForm(FlaskForm):
     alone. Multi-line fields (``TextAreaField``) may hold tabs and line breaks. WTForms' own
     messages come from the app's catalogue (``CatalogueMeta``)."""
 
-    class Meta:
-        # Defined here, not inherited: a form that also derives from a ``SubForm`` (the
-        # member's page form) puts Flask-WTF's ``Meta`` before ``CatalogueMeta`` otherwise.
+    class Meta(CatalogueMeta):
+        # Defined here too, not only inherited: a form that also derives from a ``SubForm``
+        # (the member's page form) puts Flask-WTF's ``Meta`` before ``CatalogueMeta``.
         def get_translations(self, form: Any) -> CatalogueTranslations:
             return CATALOGUE
 
