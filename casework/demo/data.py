@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from stdnum.si import emso
 
@@ -748,6 +748,8 @@ def _work_day(
             TASKS[crew.serial % len(TASKS)],
             today=today,
         )
+        # Entered on the day worked, as in the field (not all at the moment the demo is built).
+        entry.logged_at = datetime.combine(day, time(15, 0), clock.zone()).astimezone(UTC)
         crew.serial += 1
         if day >= crew.this_monday:
             continue  # this week's hours wait for the supervisor
