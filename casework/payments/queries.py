@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import selectinload
@@ -479,7 +479,7 @@ class Page:
     total: int
 
 
-def _paged_rows(query: Select[Unpack[tuple[Any, ...]]], page: int, per_page: int) -> Page:
+def _paged_rows(query: Select[*tuple[Any, ...]], page: int, per_page: int) -> Page:
     """One count and one page of rows (each row a tuple of the query's entities)."""
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     total = total or 0
