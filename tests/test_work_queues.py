@@ -234,11 +234,18 @@ def test_the_officer_who_gave_the_first_approval_is_not_offered_approve_or_rejec
     assert f"/payments/requests/{request_id}/approve" not in page
     assert f"/payments/requests/{request_id}/reject" not in page
     assert "You have approved this request already: a second officer must." in page
-    assert f"#{request_id}" not in first.get("/payments/queue").get_data(as_text=True)
+    queue = first.get("/payments/queue").get_data(as_text=True)
+    assert f'id="pick-{request_id}"' not in queue  # nothing to tick for it
+    waiting = queue[queue.index("Waiting for a second officer") :]
+    assert f'href="/payments/requests/{request_id}"' in waiting
+    assert [r.id for r, _h in queries.waiting_for_second_officer(officer)] == [request_id]
+    assert queries.waiting_for_second_officer(officer2) == []
     other = second.get(f"/payments/requests/{request_id}").get_data(as_text=True)
     assert f"/payments/requests/{request_id}/approve" in other
     assert "a second officer must" not in other
-    assert f"#{request_id}" in second.get("/payments/queue").get_data(as_text=True)
+    other_queue = second.get("/payments/queue").get_data(as_text=True)
+    assert f'id="pick-{request_id}"' in other_queue
+    assert "Waiting for a second officer" not in other_queue
     stored = db.session.scalars(select(Approval.officer_id)).all()
     assert stored == [officer.id]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, String, case, cast, func, literal, or_, select
+from sqlalchemy import Exists, Select, String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from casework.enrollment.models import Enrollment
@@ -331,13 +331,9 @@ class QueueRow:
     minutes_owed: int
 
 
-def officer_queue(user: User) -> list[QueueRow]:
-    """Submitted requests this officer may approve: its municipalities, not its own making,
-    not yet approved by it in this round. Household totals come from grouped subqueries."""
-    municipalities = policies.payment_officer_municipalities(user)
-    if not municipalities:
-        return []
-    mine = (
+def _approved_by(user: User) -> Exists:
+    """Whether the user's approval counts in the request's current round."""
+    return (
         select(Approval.id)
         .where(
             Approval.request_id == PaymentRequest.id,
@@ -346,6 +342,15 @@ def officer_queue(user: User) -> list[QueueRow]:
         )
         .exists()
     )
+
+
+def officer_queue(user: User) -> list[QueueRow]:
+    """Submitted requests this officer may approve: its municipalities, not its own making,
+    not yet approved by it in this round. Household totals come from grouped subqueries."""
+    municipalities = policies.payment_officer_municipalities(user)
+    if not municipalities:
+        return []
+    mine = _approved_by(user)
     arrears = (
         select(
             UtilityAccount.household_id.label("household_id"),
@@ -557,3 +562,13 @@ def count_returned_requests(user: User) -> int:
     """What the coordinator's home card counts: the rows of its list."""
     query = _requests_in(RequestStatus.REJECTED, policies.returned_request_municipalities(user))
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def waiting_for_second_officer(user: User) -> list[tuple[PaymentRequest, Household]]:
+    """(request, household) of the submitted requests this officer approved first in their
+    current round: another officer decides them now (the queue shows them apart)."""
+    mine = _approved_by(user)
+    query = _requests_in(
+        RequestStatus.SUBMITTED, policies.payment_officer_municipalities(user)
+    ).where(mine)
+    return [(r, h) for r, h in db.session.execute(query.order_by(PaymentRequest.id))]

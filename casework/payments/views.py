@@ -500,11 +500,12 @@ def queue() -> str | Response:
             flash(message, "error")
         return redirect(url_for("payments.queue"))
     rows = queries.officer_queue(current_user)
+    waiting = queries.waiting_for_second_officer(current_user)
     return recorded(
-        render_template("payments/queue.html", rows=rows, form=form),
+        render_template("payments/queue.html", rows=rows, form=form, waiting=waiting),
         lambda: log_households_seen(
             current_user,
-            (row.household.id for row in rows),
+            [row.household.id for row in rows] + [household.id for _r, household in waiting],
             "payment queue",
             AccessAction.VIEW_MONEY,
         ),
