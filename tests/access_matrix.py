@@ -107,6 +107,8 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "payments.record_payment":         _row("404    404    403    403    ok     404    404"),
     "payments.reverse_payment":        _row("404    404    403    403    ok     404    404"),
     "payments.queue":                  _row("403    403    403    403    ok     403    403"),
+    "payments.to_record":              _row("403    403    403    403    ok     403    403"),
+    "payments.returned":               _row("403    403    ok     403    403    403    403"),
     # community work: hours logged by the NGO, confirmed at the site by its supervisor
     "work.log":                        _row("403    403    ok     ok     403    403    403"),
     "work.verify":                     _row("404    404    ok     403    403    ok     404"),

@@ -877,6 +877,52 @@ def _corrected_statement(active: list[Household], users: DemoUsers, today: date)
     return []
 
 
+def _work_queues(active: list[Household], users: DemoUsers, today: date) -> list[str]:
+    """A second row on each work queue: a communal debt approved last week whose payment the
+    officer has still to record, and one rejected back to the coordinator for a missing copy."""
+    free = [
+        (household, arrear)
+        for household in active[12:]
+        if payment_services.active_enrollment_of(household) is not None
+        for account in payment_services.accounts_of(household)
+        for arrear in account.arrears
+        if arrear.counts
+        and arrear.account.creditor.short_name == "Комуналец"
+        and not payment_queries.requests_on(arrear)
+    ]
+    if len(free) < 2:
+        return []
+    (to_pay, first), (to_fix, second) = free[0], free[1]
+    asked = today - timedelta(days=9)
+    approved = payment_services.request_payment(
+        users.coordinator,
+        first,
+        first.total_deni,
+        "Долг за вода и отпад од периодот на повикот.",
+        today=asked,
+        submit_now=True,
+    )
+    payment_services.approve(users.officer2, approved, today=asked + timedelta(days=2))
+    returned = payment_services.request_payment(
+        users.coordinator,
+        second,
+        second.total_deni,
+        "Долг за вода и отпад; опомена пред тужба.",
+        today=asked,
+        submit_now=True,
+    )
+    payment_services.reject(
+        users.officer,
+        returned,
+        "Недостасува копија од опомената од Комуналец; приложете ја и поднесете повторно.",
+        today=asked + timedelta(days=3),
+    )
+    return [
+        f"{to_pay.case_number} approved, its payment to record",
+        f"{to_fix.case_number} rejected back to the coordinator",
+    ]
+
+
 def programme_opening(today: date) -> date:
     """The Monday about ten weeks before ``today``: the call for applications opens."""
     ten_weeks_ago = today - timedelta(weeks=10)
@@ -1090,6 +1136,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         )
     _complete_finished(active, users, today)
     showcase += _closings(active, users, today)
+    showcase += _work_queues(active, users, today)
     set_targets(
         users.coordinator,
         kicevo_programme,

@@ -13,7 +13,7 @@ from casework.balances.models import Alert
 from casework.enrollment.models import Enrollment
 from casework.households.models import DuplicateReview, Household, Member
 from casework.organizations.models import Organization
-from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
+from casework.payments.models import Arrear, PaymentRequest, RequestStatus, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
 from casework.work.models import LogStatus, WorkLog, WorkSite
@@ -193,6 +193,41 @@ def payment_officer_municipalities(user: User) -> set[int]:
 def can_open_payment_queue(user: User) -> bool:
     """The officer's queue of submitted requests: officers (of any municipality)."""
     return bool(payment_officer_municipalities(user))
+
+
+def can_open_payments_to_record(user: User) -> bool:
+    """The officer's list of approved requests whose payment is still to be recorded: officers
+    (of any municipality; the list holds its own municipalities' only)."""
+    return can_open_payment_queue(user)
+
+
+def returned_request_municipalities(user: User) -> set[int]:
+    """Where rejected requests come back to the user: the municipalities it coordinates (the
+    makers' side, where a request is changed and submitted again)."""
+    return user.municipalities_as(Role.COORDINATOR)
+
+
+def can_open_returned_requests(user: User) -> bool:
+    """The coordinator's list of requests rejected back to it, with each reason."""
+    return bool(returned_request_municipalities(user))
+
+
+def has_given_first_approval(user: User, request: PaymentRequest) -> bool:
+    """The officer's approval already counts in this round: a second, different officer must
+    decide now (the officer is not offered Approve or Reject again)."""
+    return request.status == RequestStatus.SUBMITTED and any(
+        a.officer_id == user.id and a.round == request.round for a in request.approvals
+    )
+
+
+def may_decide_now(user: User, request: PaymentRequest) -> bool:
+    """Approve or reject is offered: a submitted request of the officer's municipality that
+    does not wait for another officer."""
+    return (
+        can_decide_request(user, request)
+        and request.status == RequestStatus.SUBMITTED
+        and not has_given_first_approval(user, request)
+    )
 
 
 def can_prepare_request(user: User, request: PaymentRequest) -> bool:
@@ -415,10 +450,9 @@ def can_view_job(user: User, requested_by_id: int) -> bool:
 
 
 def shows_work_sites(user: User) -> bool:
-    """The work sites: a coordinator of any municipality, or a supervisor of an enterprise."""
-    return bool(user.municipalities_as(Role.COORDINATOR)) or any(
-        r.role == Role.SUPERVISOR for r in user.roles
-    )
+    """The work sites: whoever adds them in a municipality (its coordinators and admins), or a
+    supervisor of an enterprise. A global admin has no site page yet: no link to one."""
+    return bool(site_municipalities(user)) or any(r.role == Role.SUPERVISOR for r in user.roles)
 
 
 def home_municipalities(user: User, role: Role) -> set[int]:

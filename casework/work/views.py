@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -157,7 +158,18 @@ def _decide(log_id: int, form: ActionForm | ReasonForm, action: str) -> Response
         "reject": lambda: services.reject(current_user, log, reason, today=today),
         "correct": lambda: services.correct(current_user, log, reason, today=today),
     }
-    return perform(acts[action], then=lambda _done: back, back=lambda: back, success=_("Recorded."))
+    return perform(acts[action], then=lambda _done: back, back=lambda: back, success=_done(action))
+
+
+def _done(action: str) -> Callable[[WorkLog], str]:
+    """The supervisor's confirmation names whose hours and how many; the other steps say done."""
+    if action == "verify":
+        return lambda log: _(
+            "Confirmed %(hours)s for %(name)s.",
+            hours=formatting.clock_hours(log.minutes),
+            name=log.member.full_name,
+        )
+    return lambda _log: _("Recorded.")
 
 
 @bp.post("/logs/<int:log_id>/verify")
