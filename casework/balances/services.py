@@ -425,7 +425,7 @@ def mark_all_read(user: User, *, up_to: int | None, now: datetime) -> int:
     )
     if up_to is not None:
         stmt = stmt.where(Alert.id <= up_to)
-    return int(db.session.execute(stmt).rowcount or 0)
+    return int(db.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def start_check(actor: User, programme: Programme, *, today: date) -> Job:
