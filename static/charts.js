@@ -4,11 +4,18 @@
 (function () {
   "use strict";
   var palette = ["#1565c0", "#2e7d32", "#e65100", "#6a1b9a", "#c62828", "#00838f"];
+  // A round chart's slices (the budget: paid, approved, left): what is left is no warning,
+  // so it is a quiet grey, never the orange of "behind".
+  var slices = ["#1565c0", "#2e7d32", "#b0bec5", "#6a1b9a", "#00838f", "#c62828"];
+  // Numbers as the page's language writes them (Macedonian 350.000,5 like the tables beside
+  // the chart), through the browser's Intl; a language it lacks falls back to its default.
+  var lang = document.documentElement.lang || "mk";
+  var locale = Intl.NumberFormat.supportedLocalesOf([lang]).length ? lang : undefined;
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     var config = JSON.parse(canvas.getAttribute("data-chart"));
     var round = config.type === "doughnut" || config.type === "pie";
     config.datasets.forEach(function (dataset, index) {
-      var colour = round ? palette : palette[index % palette.length];
+      var colour = round ? slices : palette[index % palette.length];
       dataset.backgroundColor = dataset.backgroundColor || colour;
       dataset.borderColor = dataset.borderColor || colour;
     });
@@ -16,6 +23,7 @@
       type: config.type,
       data: { labels: config.labels, datasets: config.datasets },
       options: {
+        locale: locale,
         responsive: true,
         maintainAspectRatio: false,
         animation: false,

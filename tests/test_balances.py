@@ -289,7 +289,7 @@ def test_a_coordinator_runs_a_check_and_the_social_worker_sees_the_alert(  # typ
     assert date.today().strftime("%d.%m.%Y") in page
     assert count(BalanceRun) == 2
     detail = browser.get(f"/households/{family.household_id}").get_data(as_text=True)
-    assert 'class="check-chart"' in detail and detail.count("<rect") == 2
+    assert "check-chart" in detail and detail.count('class="check-row"') == 2
     from tests.conftest import Client
 
     worker_browser = Client(browser.http.application.test_client())
@@ -476,3 +476,20 @@ def test_the_checks_page_says_the_schedule_in_words(  # type: ignore[no-untyped-
     page = browser.get(f"/programmes/{programme.id}/checks").get_data(as_text=True)
     assert "Mondays at 07:00 (Europe/Skopje)" in page
     assert "0 7 * * mon" not in page
+
+
+def test_the_household_page_lists_each_check_with_its_day_status_and_hours_and_flags_once(  # type: ignore[no-untyped-def]
+    login_as, programme: Programme, family: Enrollment
+) -> None:
+    for as_of in (date(2022, 1, 3), date(2022, 1, 10), date(2022, 1, 17), date(2022, 1, 24)):
+        services.run_check(programme, as_of, today=max(as_of, TODAY))
+    flagged = db.session.scalars(select(BalanceSnapshot.flagged).order_by(BalanceSnapshot.id))
+    assert list(flagged) == [False, False, True, True]  # behind three checks running, twice
+    browser, _c = login_as(Role.COORDINATOR)
+    page = browser.get(f"/households/{family.household_id}").get_data(as_text=True)
+    table = page[page.index("check-chart") : page.index("</table>", page.index("check-chart"))]
+    assert table.count('class="check-row"') == 4
+    assert "<caption>Status at each check</caption>" in table
+    assert table.index("24.01.2022") < table.index("03.01.2022")  # the newest check first
+    assert "100:00 h" in table  # owed, as written everywhere else
+    assert page.count("(for review: behind three checks running)") == 1
