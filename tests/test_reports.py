@@ -684,3 +684,25 @@ def test_targets_above_the_shared_bounds_are_refused_as_too_large_all_at_once(
     assert "too large" in fields["target_debt_deni"] and "too large" in fields["target_minutes"]
     db.session.expire_all()
     assert programme.target_debt_deni is None and programme.target_minutes is None
+
+
+def test_the_statement_page_speaks_to_the_user_in_its_language_and_to_the_family_in_its(
+    pilot: Pilot, login_as: Any
+) -> None:
+    from casework.i18n import translate
+
+    household = pilot.enrollments[0].household
+    household.language = "sq"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality, locale="mk")
+    page = browser.get(f"/households/{household.id}/statement").get_data(as_text=True)
+    controls = page[page.index("statement-controls") : page.index('<article class="statement"')]
+    for button in ("Download as PDF", "Back to the household"):
+        assert translate(button, "mk") in controls  # the coordinator's language
+        assert translate(button, "sq") not in controls
+    assert "data-print" in controls
+    content = page[page.index('<article class="statement" lang="sq">') :]
+    title = translate("Statement for household %(case)s", "sq") % {"case": household.case_number}
+    assert title in content  # the family's language
+    assert formatting.money(12_000_00, "sq") in content
+    assert '<html lang="mk"' in page
