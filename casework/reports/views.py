@@ -180,7 +180,9 @@ def _report_file(programme_id: int, fmt: str) -> Response:
     # The worker draws the file; the job's page offers it for download.
     return done(
         _job_page(
-            services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
+            services.start_report_file(
+                current_user, programme, figures, fmt, locale=_page_locale(), today=clock.today()
+            )
         )
     )
 
