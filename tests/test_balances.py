@@ -493,3 +493,30 @@ def test_the_household_page_lists_each_check_with_its_day_status_and_hours_and_f
     assert table.index("24.01.2022") < table.index("03.01.2022")  # the newest check first
     assert "100:00 h" in table  # owed, as written everywhere else
     assert page.count("(for review: behind three checks running)") == 1
+
+
+def test_a_familys_button_marks_that_familys_alerts_read_and_no_other(  # type: ignore[no-untyped-def]
+    app: Flask, make: Factory, programme: Programme, family: Enrollment, worker: User
+) -> None:
+    from tests.conftest import Client
+
+    second = make.active_enrollment(programme, make.household(head_name=("Ајше", "Бекировска")))
+    second.household.assigned_worker_id = worker.id
+    make.paid(second, 10_000_00)
+    _three_checks(programme)
+    browser = Client(app.test_client())
+    browser.login(worker.username)
+    home = browser.get("/home/social_worker").get_data(as_text=True)
+    assert f'name="household_id" value="{family.household_id}"' in home
+    newest = max(db.session.scalars(select(Alert.id).where(Alert.user_id == worker.id)))
+    browser.post(
+        "/alerts/read",
+        {"up_to": newest, "household_id": family.household_id, "next": "/home/social_worker"},
+    )
+    db.session.expire_all()
+    read = db.session.execute(
+        select(Alert.household_id, Alert.read_at.is_not(None)).where(Alert.user_id == worker.id)
+    ).all()
+    assert sorted(read) == sorted(
+        [(family.household_id, True)] * 2 + [(second.household_id, False)] * 2
+    )

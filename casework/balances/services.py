@@ -412,9 +412,12 @@ def mark_read(user: User, alert: Alert, *, now: datetime) -> Alert:
     return alert
 
 
-def mark_all_read(user: User, *, up_to: int | None, now: datetime) -> int:
-    """Every unread alert the user is shown, in one UPDATE; ``up_to`` (the newest alert on the
-    page) leaves unread an alert that arrived after the page was drawn. Returns how many."""
+def mark_all_read(
+    user: User, *, up_to: int | None, now: datetime, household_id: int | None = None
+) -> int:
+    """Every unread alert the user is shown (or those of one family), in one UPDATE; ``up_to``
+    (the newest alert on the page) leaves unread an alert that arrived after the page was
+    drawn. Returns how many."""
     if not policies.can_read_alerts(user):
         raise PermissionDenied()
     stmt = (
@@ -425,6 +428,8 @@ def mark_all_read(user: User, *, up_to: int | None, now: datetime) -> int:
     )
     if up_to is not None:
         stmt = stmt.where(Alert.id <= up_to)
+    if household_id is not None:
+        stmt = stmt.where(Alert.household_id == household_id)
     return int(db.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -69,8 +69,11 @@ def read_all_alerts() -> Response:
     if not ActionForm().validate_on_submit():
         return back
     up_to = request.form.get("up_to", type=int)
+    household_id = request.form.get("household_id", type=int)
     return perform(
-        lambda: services.mark_all_read(current_user, up_to=up_to, now=utcnow()),
+        lambda: services.mark_all_read(
+            current_user, up_to=up_to, now=utcnow(), household_id=household_id
+        ),
         then=lambda _marked: back,
         back=lambda: back,
     )
