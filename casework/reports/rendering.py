@@ -146,7 +146,7 @@ def pdf_document(title: str, issue: Issue | None = None) -> Any:
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 15)
-    pdf.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, title, align="L", new_x="LMARGIN", new_y="NEXT")
     return pdf
 
 
@@ -182,6 +182,14 @@ def _table(
             for text in values:
                 row.cell(text)
     pdf.ln(3)
+
+
+def _heading(pdf: Any, text: str) -> None:
+    """A section's heading, as on the page; kept on the page of the table it heads."""
+    if pdf.will_page_break(20):
+        pdf.add_page()
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
 
 
 def _facts(pdf: Any, facts: list[tuple[str, str]]) -> None:
@@ -249,6 +257,7 @@ def report_pdf(figures: Indicators, locale: str, *, issued_on: date) -> bytes:
     )
     _facts(pdf, report_facts(figures, locale))
     charts.report_charts(pdf, figures, locale)
+    _heading(pdf, _("Debt paid by creditor"))
     _table(
         pdf,
         [_("Creditor"), _("Debt paid")],
@@ -256,6 +265,7 @@ def report_pdf(figures: Indicators, locale: str, *, issued_on: date) -> bytes:
         [110, 80],
         (LEFT, RIGHT),
     )
+    _heading(pdf, _("By month"))
     _table(
         pdf,
         [
