@@ -835,3 +835,19 @@ def test_amounts_in_the_pdfs_tables_are_right_aligned(pilot: Pilot, app: Flask) 
     header = next(b for b in boxes if b.text.strip() == "Долгови")
     amount = next(b for b in boxes if b.text.strip() == formatting.money(12_000_00, "mk"))
     assert abs(header.right(bold=True) - amount.right(bold=False)) < 1.5  # one right edge
+
+
+def test_the_statement_pdf_says_who_issued_it_on_what_day_and_numbers_its_pages(  # type: ignore[no-untyped-def]
+    pilot: Pilot, login_as: Any, today_is
+) -> None:
+    today_is(TODAY)
+    household = pilot.enrollments[0].household
+    household.language = "en"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    data = browser.get(f"/households/{household.id}/statement.pdf").data
+    (text,) = pdf_pages(data)
+    issuer = f"{pilot.programme.ngo.name} · {pilot.programme.municipality.name}"
+    assert f"Issued by {issuer} on 17.01.2022" in text and "Page 1 of 1" in text
+    assert formatting.money(12_000_00, "en") in text  # paid, as stored
+    assert formatting.hours(120 * 60, "en") in text  # owed: 12.000,00 ден. at 100,00 ден./h
