@@ -171,6 +171,8 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "api_work.reverse_log":            _row("404    404    ok     ok     403    ok     404"),
     # an alert is its recipient's own
     "balances.read_alert":             _row("404    404    404    ok     404    404    404"),
+    # "mark all as read": the people alerts are sent to, each its own
+    "balances.read_all_alerts":        _row("403    403    ok     ok     403    403    403"),
     # imports: the coordinators who could type the rows in; an upload is its uploader's own
     "imports.upload":                  _row("403    403    ok     403    403    403    403"),
     "imports.template":                _row("403    403    ok     403    403    403    403"),

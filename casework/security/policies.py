@@ -409,6 +409,12 @@ def can_read_alert(user: User, alert: Alert) -> bool:
     return alert.user_id == user.id
 
 
+def can_read_alerts(user: User) -> bool:
+    """ "Mark all as read": the people alerts are sent to (social workers and coordinators);
+    each marks only its own, within the households it may see."""
+    return bool(user.municipalities_as(Role.SOCIAL_WORKER, Role.COORDINATOR))
+
+
 # --- users, logging pages, payment steps, jobs ------------------------------------------------
 
 
