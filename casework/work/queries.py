@@ -201,6 +201,21 @@ class Timesheet:
     rows: list[tuple[Member, dict[date, list[WorkLog]]]]
     pending: int
 
+    def week_total(self, by_day: dict[date, list[WorkLog]]) -> tuple[int, int]:
+        """One person's minutes of the week that stand (rejected and corrected entries do not)
+        and how many entries still wait for confirmation: what a phone shows under the day."""
+        logs = [log for day_logs in by_day.values() for log in day_logs]
+        standing = sum(
+            log.minutes
+            for log in logs
+            if log.status != LogStatus.REJECTED and log.reversed_by is None
+        )
+        return standing, sum(1 for log in logs if log.status == LogStatus.LOGGED)
+
+    def entries_on(self, day: date) -> int:
+        """How many entries the site has on one day (the phone's day picker shows it)."""
+        return sum(len(by_day.get(day, [])) for _member, by_day in self.rows)
+
 
 def timesheet(site: WorkSite, monday: date) -> Timesheet:
     """Members × days of one week at a site. Supervisors see names only: no national IDs."""
