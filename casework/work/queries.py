@@ -201,16 +201,15 @@ class Timesheet:
     rows: list[tuple[Member, dict[date, list[WorkLog]]]]
     pending: int
 
-    def week_total(self, by_day: dict[date, list[WorkLog]]) -> tuple[int, int]:
-        """One person's minutes of the week that stand (rejected and corrected entries do not)
-        and how many entries still wait for confirmation: what a phone shows under the day."""
-        logs = [log for day_logs in by_day.values() for log in day_logs]
-        standing = sum(
+    def week_total(self, by_day: dict[date, list[WorkLog]]) -> int:
+        """One person's minutes of the week that stand (rejected and corrected entries do not):
+        the phone shows one day at a time, and this total beside it."""
+        return sum(
             log.minutes
+            for logs in by_day.values()
             for log in logs
             if log.status != LogStatus.REJECTED and log.reversed_by is None
         )
-        return standing, sum(1 for log in logs if log.status == LogStatus.LOGGED)
 
     def entries_on(self, day: date) -> int:
         """How many entries the site has on one day (the phone's day picker shows it)."""

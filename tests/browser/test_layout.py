@@ -109,11 +109,15 @@ def amount_beside_each_checkbox(page: Any) -> None:
 
 
 def one_day_at_a_time(page: Any) -> None:
-    """The supervisor's phone shows one day (today, picked) and a link to each day of the week."""
-    assert page.locator("table.timesheet").is_hidden()
+    """The supervisor's phone shows one day of the week (today, or the day picked from a link to
+    each day), each person with that day's entries and the week's total."""
     assert page.locator(".day-picker a").count() == 7
     assert page.locator(".day-picker a[aria-current=date]").count() == 1
-    assert page.locator(".week-day h2").first.is_visible()
+    rows = page.locator("table.timesheet tbody tr").count()
+    assert rows > 0
+    assert page.locator("table.timesheet td.picked:visible").count() == rows
+    assert page.locator("table.timesheet td.total:visible").count() == rows
+    assert page.locator("table.timesheet td.num:not(.picked):not(.total):visible").count() == 0
 
 
 CHECKS = {"/payments/queue": amount_beside_each_checkbox, "/week": one_day_at_a_time}
