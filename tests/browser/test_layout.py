@@ -35,16 +35,16 @@ DESK_OVERFLOW = """() => {
     const box = table.parentElement;
     const wide = Math.max(table.getBoundingClientRect().width, box.scrollWidth);
     if (wide > box.clientWidth + 1)
-      out.push(`table ${Math.round(wide)}px in ${box.clientWidth}px: ${table.tHead ? table.tHead.innerText.slice(0, 60) : ''}`);
+      out.push(`table ${Math.round(wide)}px in ${box.clientWidth}px: ${table.caption?.innerText}`);
   }
   return out;
 }"""
 UNCAPTIONED = "() => [...document.querySelectorAll('main table')].filter(t => !t.caption).length"
 
 
-def one(server: Server, sql: str) -> int:
+def one(server: Server, sql: str, *params: object) -> int:
     with sqlite3.connect(server.db) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+        return int(conn.execute(sql, params).fetchone()[0])
 
 
 def pages(server: Server) -> dict[str, list[str]]:
@@ -52,8 +52,9 @@ def pages(server: Server) -> dict[str, list[str]]:
     request = one(server, "SELECT min(id) FROM payment_requests WHERE status = 'submitted'")
     household = one(
         server,
-        f"""SELECT a.household_id FROM payment_requests r JOIN arrears ar ON ar.id = r.arrear_id
-            JOIN utility_accounts a ON a.id = ar.account_id WHERE r.id = {request}""",
+        """SELECT a.household_id FROM payment_requests r JOIN arrears ar ON ar.id = r.arrear_id
+           JOIN utility_accounts a ON a.id = ar.account_id WHERE r.id = ?""",
+        request,
     )
     mine = one(
         server,
