@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,6 +123,30 @@ def one_day_at_a_time(page: Any) -> None:
 
 
 CHECKS = {"/payments/queue": amount_beside_each_checkbox, "/week": one_day_at_a_time}
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def measured(page: Any, path: str) -> list[str]:
+    """What does not fit on the page now open: at 390 px, then at 1366 px."""
+    page.set_viewport_size(PHONE)
+    problems = [f"{path} at 390: {p}" for p in page.evaluate(PHONE_OVERFLOW)]
+    for ending, check in CHECKS.items():
+        if path.endswith(ending):
+            check(page)
+    if page.evaluate(UNCAPTIONED):
+        problems.append(f"{path}: a table without a caption")
+    page.set_viewport_size(DESK)
+    return problems + [f"{path} at 1366: {p}" for p in page.evaluate(DESK_OVERFLOW)]
+
+
+def import_report(page: Any, server: Server) -> list[str]:
+    """The coordinator's import report: a file with errors, checked (a dry run, nothing stored)."""
+    page.goto(server.url + next(p for p in pages(server)["coordinator"] if p.endswith("/import")))
+    page.set_input_files("input[type=file]", str(EXAMPLES / "households-with-errors.csv"))
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert "/imports/" in page.url
+    return measured(page, "/imports/…")
 
 
 @pytest.mark.parametrize(
@@ -137,16 +162,11 @@ def test_no_page_of_a_role_scrolls_sideways_on_a_phone_nor_hides_columns_at_a_de
     problems: list[str] = []
     for path in pages(demo_server)[role]:
         page.set_viewport_size(PHONE)
-        answer = session.open(path)
+        session.open(path)
         status = page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStatus")
         assert status == 200, f"{role} {path}: {status}"
-        problems += [f"{path} at 390: {p}" for p in page.evaluate(PHONE_OVERFLOW)]
-        for ending, check in CHECKS.items():
-            if path.endswith(ending):
-                check(answer)
-        if page.evaluate(UNCAPTIONED):
-            problems.append(f"{path}: a table without a caption")
-        page.set_viewport_size(DESK)
-        problems += [f"{path} at 1366: {p}" for p in page.evaluate(DESK_OVERFLOW)]
+        problems += measured(page, path)
+    if role == "coordinator":
+        problems += import_report(page, demo_server)
     assert problems == [], problems
     session.finish(f"layout-{role}")
