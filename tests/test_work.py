@@ -407,6 +407,33 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
     assert outsider.get(f"/work/sites/{site_id}/week").status_code == 404
 
 
+def test_a_phone_sees_the_timesheet_one_day_at_a_time_with_each_persons_week_total(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, enrollment: Enrollment, worker: User, site: WorkSite, today_is
+) -> None:
+    """Any day of a week opens that week on that day (today when none is asked for); the week's
+    total counts what stands: a rejected entry does not."""
+    head = enrollment.household.members[0]
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    log(worker, head, site, shift(tuesday, "08:00", "10:00"))
+    refused = log(worker, head, site, shift(wednesday, "08:00", "11:00"))
+    supervisor = make.user(Role.SUPERVISOR, organization=site.enterprise)
+    services.reject(supervisor, refused, "Не беше на локацијата", today=TODAY)
+    sheet = queries.timesheet(site, MONDAY)
+    assert [sheet.week_total(by_day) for _member, by_day in sheet.rows] == [120]
+    assert [sheet.entries_on(d) for d in sheet.days] == [0, 1, 1, 0, 0, 0, 0]
+    site_id = site.id
+    today_is(wednesday)
+    browser, _s = login_as(Role.SUPERVISOR, organization=site.enterprise)
+    page = browser.get(f"/work/sites/{site_id}/week").get_data(as_text=True)
+    assert f'start={wednesday.isoformat()}" aria-current="date"' in page
+    assert page.count('class="num picked"') == 2  # the day's header and the person's cell
+    asked = browser.get(f"/work/sites/{site_id}/week?start={tuesday.isoformat()}")
+    page = asked.get_data(as_text=True)
+    assert f'start={tuesday.isoformat()}" aria-current="date"' in page
+    assert "2:00 h</td>" in page  # the week total beside the day: the rejected 3:00 h is not in it
+    assert count(WorkLog) == 2
+
+
 @pytest.mark.parametrize(
     ("who", "changes", "message"),
     [

@@ -221,6 +221,20 @@ class Timesheet:
     rows: list[tuple[Member, dict[date, list[WorkLog]]]]
     pending: int
 
+    def week_total(self, by_day: dict[date, list[WorkLog]]) -> int:
+        """One person's minutes of the week that stand (rejected and corrected entries do not):
+        the phone shows one day at a time, and this total beside it."""
+        return sum(
+            log.minutes
+            for logs in by_day.values()
+            for log in logs
+            if log.status != LogStatus.REJECTED and log.reversed_by is None
+        )
+
+    def entries_on(self, day: date) -> int:
+        """How many entries the site has on one day (the phone's day picker shows it)."""
+        return sum(len(by_day.get(day, [])) for _member, by_day in self.rows)
+
 
 def timesheet(site: WorkSite, monday: date) -> Timesheet:
     """Members × days of one week at a site. Supervisors see names only: no national IDs."""

@@ -187,20 +187,26 @@ def correct(log_id: int) -> Response:
     return _decide(log_id, ReasonForm(), "correct")
 
 
-def _monday(value: str | None) -> date:
+def _day(value: str | None) -> date:
+    """The day asked for (any day of a week opens that week, on that day), else today."""
     try:
-        day = date.fromisoformat(value) if value else clock.today()
+        return date.fromisoformat(value) if value else clock.today()
     except ValueError:
-        day = clock.today()
+        return clock.today()
+
+
+def _monday(value: str | None) -> date:
+    day = _day(value)
     return day - timedelta(days=day.weekday())
 
 
 @bp.route("/sites/<int:site_id>/week", methods=["GET", "POST"])
 def week(site_id: int) -> str | Response:
     site = visible(queries.get_verifiable_site(current_user, site_id))
+    day = _day(request.values.get("start"))
     monday = _monday(request.values.get("start"))
     form = ActionForm()
-    this_week = redirect(url_for("work.week", site_id=site.id, start=monday.isoformat()))
+    this_week = redirect(url_for("work.week", site_id=site.id, start=day.isoformat()))
     if request.method == "POST" and form.validate_on_submit():
         return perform(
             lambda: services.verify_week(current_user, site, monday, today=clock.today()),
@@ -212,6 +218,7 @@ def week(site_id: int) -> str | Response:
     page = render_template(
         "work/week.html",
         sheet=sheet,
+        day=day,
         form=form,
         reason_form=ReasonForm(formdata=None),
         previous=(monday - timedelta(days=7)).isoformat(),
