@@ -26,10 +26,15 @@ def money(deni: int | None, locale: str) -> str:
 
 
 def hours(minutes: int | None, locale: str) -> str:
-    """``750`` minutes → ``12:30 ч``: hours and minutes, never a fraction of an hour."""
+    """``750`` minutes → ``12:30 ч``: hours and minutes, never a fraction of an hour;
+    ``77730`` → ``1.295:30 ч``."""
     if minutes is None:
         return "—"
-    return f"{clock_hours(minutes)} {translate(HOUR, locale)}"
+    sign = "−" if minutes < 0 else ""
+    h, m = divmod(abs(minutes), 60)
+    # Thousands grouped as the locale groups money (1.295:30 ч beside 166.050,00 ден.).
+    whole = format_decimal(h, format="#,##0", locale=locale)
+    return f"{sign}{whole}:{m:02d} {translate(HOUR, locale)}"
 
 
 def clock_hours(minutes: int) -> str:
@@ -45,6 +50,49 @@ def day(value: date | None, locale: str) -> str:
     if value is None:
         return "—"
     return value.strftime("%d.%m.%Y")
+
+
+# --- a programme's check schedule, in words ------------------------------------------------------
+
+# The day names only: APScheduler counts a number as 0 = Monday where cron means Sunday, so a
+# numbered day is shown as written rather than risk naming the wrong one.
+_WEEKLY = {
+    "mon": gettext_noop("Mondays at %(time)s"),
+    "tue": gettext_noop("Tuesdays at %(time)s"),
+    "wed": gettext_noop("Wednesdays at %(time)s"),
+    "thu": gettext_noop("Thursdays at %(time)s"),
+    "fri": gettext_noop("Fridays at %(time)s"),
+    "sat": gettext_noop("Saturdays at %(time)s"),
+    "sun": gettext_noop("Sundays at %(time)s"),
+    "mon-fri": gettext_noop("Monday to Friday at %(time)s"),
+}
+_DAILY = gettext_noop("Every day at %(time)s")
+_MONTHLY = gettext_noop("On day %(day)s of each month at %(time)s")
+
+
+def _number(field: str, highest: int) -> int | None:
+    return int(field) if field.isdigit() and int(field) <= highest else None
+
+
+def schedule(cron: str, locale: str) -> str:
+    """``0 7 * * mon`` → ``Mondays at 07:00``: the shapes a programme is set to (weekly, every
+    day, monthly) in words; any other schedule as written, so nothing is ever misread."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return cron
+    minute, hour = _number(fields[0], 59), _number(fields[1], 23)
+    day_of_month, month, weekday = fields[2], fields[3], fields[4].lower()
+    if minute is None or hour is None or month != "*":
+        return cron
+    time = f"{hour:02d}:{minute:02d}"
+    if day_of_month == "*" and weekday == "*":
+        return translate(_DAILY, locale) % {"time": time}
+    if day_of_month == "*" and weekday in _WEEKLY:
+        return translate(_WEEKLY[weekday], locale) % {"time": time}
+    day_number = _number(day_of_month, 31)
+    if weekday == "*" and day_number:
+        return translate(_MONTHLY, locale) % {"day": day_number, "time": time}
+    return cron
 
 
 # Digits, at most one decimal point, a sign in front: how an amount is written, nothing else.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import get_translations
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -29,6 +31,9 @@ from casework.plain_text import control_refused, has_control
 
 # The name of the hidden field that carries a rendered form's one-time key.
 FORM_KEY = "form_key"
+
+# The first option of a select that must be chosen, never guessed (a person, a relation).
+CHOOSE = _l("Choose…")
 
 # Languages are named in their own language, so everyone finds theirs.
 LANGUAGE_NAMES = {code: language_name(code) for code in LOCALES}
@@ -86,11 +91,64 @@ def form_key_input() -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(FORM_KEY, new_key())
 
 
+class CatalogueTranslations:
+    """WTForms' own messages ("This field is required.") looked up in the app's catalogue.
+
+    WTForms ships no Macedonian or Albanian catalogue, and Flask-WTF's ``WTF_I18N_ENABLED``
+    only reads WTForms' own: without this the library's refusals stay English on a
+    Macedonian page. ``casework.form_messages`` marks each of WTForms' msgids so that
+    ``casework translations update`` extracts them. Only the lookup is done here: WTForms
+    fills in its placeholders (``%(min)d``) itself."""
+
+    def gettext(self, string: str) -> str:
+        return str(get_translations().ugettext(string))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(get_translations().ungettext(singular, plural, n))
+
+
+CATALOGUE = CatalogueTranslations()
+
+
+class CatalogueMeta:
+    """The ``Meta`` of every form, sub-forms (``FormField``) included: WTForms' messages in
+    the request's language."""
+
+    def get_translations(self, form: Any) -> CatalogueTranslations:
+        return CATALOGUE
+
+
+class SubForm(Form):
+    """A group of fields nested in a page's form (``FormField``): a plain WTForms form, but
+    its messages translated like the page's."""
+
+    Meta = CatalogueMeta
+
+
+def named_errors(form: Any) -> list[str]:
+    """Each of the form's refusals with the label of its field ("Note: This field is
+    required."), for a page that can only show them above everything (a flash)."""
+    named = [
+        _("%(field)s: %(message)s", field=str(field.label.text), message=str(message))
+        for field in form
+        if isinstance(field.errors, list | tuple)
+        for message in field.errors
+    ]
+    return named + [str(message) for message in form.form_errors]
+
+
 class PlainForm(FlaskForm):
     """Every form of the app: a field holding a control character (a NUL byte, which
     PostgreSQL cannot store) is refused beside the field, naming it, whatever else the form
     checks; nothing reaches a service. A password is only hashed, never stored: it is left
-    alone. Multi-line fields (``TextAreaField``) may hold tabs and line breaks."""
+    alone. Multi-line fields (``TextAreaField``) may hold tabs and line breaks. WTForms' own
+    messages come from the app's catalogue (``CatalogueMeta``)."""
+
+    class Meta(CatalogueMeta):
+        # Defined here too, not only inherited: a form that also derives from a ``SubForm``
+        # (the member's page form) puts Flask-WTF's ``Meta`` before ``CatalogueMeta``.
+        def get_translations(self, form: Any) -> CatalogueTranslations:
+            return CATALOGUE
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid: bool = super().validate(extra_validators)

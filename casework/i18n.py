@@ -63,6 +63,11 @@ def gettext_noop(message: str) -> str:
     return message
 
 
+def ngettext_noop(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a plural form for extraction (``casework.form_messages``)."""
+    return singular, plural
+
+
 @cache
 def _translations(locale: str) -> NullTranslations:
     return Translations.load(str(SOURCE_DIR), [locale])
@@ -74,7 +79,15 @@ def translate(message: str, locale: str) -> str:
 
 
 # The functions that mark a string for translation, as pybabel's -k options.
-KEYWORDS = ("_", "gettext", "ngettext:1,2", "_l", "lazy_gettext", "gettext_noop")
+KEYWORDS = (
+    "_",
+    "gettext",
+    "ngettext:1,2",
+    "_l",
+    "lazy_gettext",
+    "gettext_noop",
+    "ngettext_noop:1,2",
+)
 
 
 def update_catalogues() -> None:

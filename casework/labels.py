@@ -75,6 +75,7 @@ LOG_STATUS_LABELS = {
     "logged": _l("waiting for verification"),
     "verified": _l("verified"),
     "rejected": _l("rejected"),
+    "withdrawn": _l("withdrawn"),
 }
 
 CHECK_STATUS_LABELS = {

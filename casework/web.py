@@ -187,6 +187,14 @@ def init_app(app: Flask) -> None:
             "can_import": lambda programme: (
                 current_user.is_authenticated and policies.can_import(current_user, programme)
             ),
+            # The programme's report, budget and balance checks: whoever sees its figures.
+            "can_view_figures": lambda programme: (
+                current_user.is_authenticated and policies.can_view_budget(current_user, programme)
+            ),
+            "nav_to_record": current_user.is_authenticated
+            and policies.can_open_payments_to_record(current_user),
+            "nav_returned": current_user.is_authenticated
+            and policies.can_open_returned_requests(current_user),
             "nav_households": current_user.is_authenticated
             and policies.can_list_households(current_user),
             "nav_queue": current_user.is_authenticated

@@ -107,11 +107,15 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "payments.record_payment":         _row("404    404    403    403    ok     404    404"),
     "payments.reverse_payment":        _row("404    404    403    403    ok     404    404"),
     "payments.queue":                  _row("403    403    403    403    ok     403    403"),
+    "payments.to_record":              _row("403    403    403    403    ok     403    403"),
+    "payments.returned":               _row("403    403    ok     403    403    403    403"),
     # community work: hours logged by the NGO, confirmed at the site by its supervisor
     "work.log":                        _row("403    403    ok     ok     403    403    403"),
     "work.verify":                     _row("404    404    ok     403    403    ok     404"),
     "work.reject":                     _row("404    404    ok     403    403    ok     404"),
     "work.correct":                    _row("404    404    ok     ok     403    ok     404"),
+    # withdrawing a log nobody has decided: only whoever logged it (the caseload's worker)
+    "work.withdraw":                   _row("404    404    403    ok     403    403    404"),
     "work.week":                       _row("404    404    ok     404    404    ok     404"),
     # programme figures without names (social workers and supervisors do not see them)
     "payments.budget":                 _row("ok     ok     ok     404    ok     404    ok"),
@@ -163,9 +167,12 @@ ROUTE_ACCESS: dict[str, dict[Actor, Outcome]] = {
     "api_work.log_work":               _row("403    403    ok     ok     403    403    403"),
     "api_work.verify_log":             _row("404    404    ok     403    403    ok     404"),
     "api_work.reject_log":             _row("404    404    ok     403    403    ok     404"),
+    "api_work.withdraw_log":           _row("404    404    403    ok     403    403    404"),
     "api_work.reverse_log":            _row("404    404    ok     ok     403    ok     404"),
     # an alert is its recipient's own
     "balances.read_alert":             _row("404    404    404    ok     404    404    404"),
+    # "mark all as read": the people alerts are sent to, each its own
+    "balances.read_all_alerts":        _row("403    403    ok     ok     403    403    403"),
     # imports: the coordinators who could type the rows in; an upload is its uploader's own
     "imports.upload":                  _row("403    403    ok     403    403    403    403"),
     "imports.template":                _row("403    403    ok     403    403    403    403"),

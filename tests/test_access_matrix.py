@@ -351,6 +351,7 @@ API_BODIES: dict[str, Callable[[Ids], dict[str, Any]]] = {
     },
     "api_work.verify_log": lambda ids: {},
     "api_work.reject_log": lambda ids: {"reason": "Не дојде"},
+    "api_work.withdraw_log": lambda ids: {"reason": "Погрешно лице"},
     "api_work.reverse_log": lambda ids: {"reason": "Погрешен датум"},
 }
 

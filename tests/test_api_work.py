@@ -461,3 +461,58 @@ def test_a_correction_needs_a_reason_and_the_right_to_correct(  # type: ignore[n
     officer, _o = api_as(Role.OFFICER)  # sees the household, corrects nothing
     assert officer.post(f"/work-logs/{log_id}/reverse", {"reason": "x"}).status_code == 403
     assert count(WorkLog, WorkLog.reverses_id.is_not(None)) == 0
+
+
+# --- withdraw ------------------------------------------------------------------------------------
+
+
+def test_a_social_worker_withdraws_its_own_unverified_log_through_the_api(
+    worker: tuple[ApiClient, User],
+    supervisor: tuple[ApiClient, User],
+    head: Member,
+    site: WorkSite,
+    enrollment: Enrollment,
+) -> None:
+    api, user = worker
+    log_id = api.post("/work-logs", body(head, site)).get_json()["id"]
+    someone_elses = logged(head, site, MONDAY + timedelta(days=1)).id
+    assert api.post(f"/work-logs/{someone_elses}/withdraw", {"reason": "x"}).status_code == 403
+    sup_api, _sup = supervisor
+    assert sup_api.post(f"/work-logs/{log_id}/withdraw", {"reason": "x"}).status_code == 403
+    blank = api.post(f"/work-logs/{log_id}/withdraw", {"reason": " "})
+    assert blank.status_code == 422 and set(error_of(blank)["fields"]) == {"reason"}
+    assert stored(log_id).status == LogStatus.LOGGED.value
+    response = api.post(f"/work-logs/{log_id}/withdraw", {"reason": "Погрешно лице"})
+    assert response.status_code == 200, response.get_json()
+    out = response.get_json()
+    assert (out["status"], out["withdrawn_by_id"], out["withdrawal_reason"]) == (
+        "withdrawn",
+        user.id,
+        "Погрешно лице",
+    )
+    log = stored(log_id)
+    assert (log.status, log.withdrawn_by_id, log.withdrawal_reason) == (
+        "withdrawn",
+        user.id,
+        "Погрешно лице",
+    )
+    assert count(WorkLog) == 2, "a withdrawal never deletes"
+    assert api.post(f"/work-logs/{log_id}/withdraw", {"reason": "again"}).status_code == 409
+    assert sup_api.post(f"/work-logs/{log_id}/verify").status_code == 409
+    listed = api.get(f"/work-logs?household_id={enrollment.household_id}&status=withdrawn")
+    assert [item["id"] for item in listed.get_json()["items"]] == [log_id]
+
+
+def test_verified_hours_cannot_be_withdrawn_through_the_api(
+    worker: tuple[ApiClient, User],
+    supervisor: tuple[ApiClient, User],
+    head: Member,
+    site: WorkSite,
+) -> None:
+    api, _user = worker
+    log_id = api.post("/work-logs", body(head, site)).get_json()["id"]
+    sup_api, _sup = supervisor
+    assert sup_api.post(f"/work-logs/{log_id}/verify").status_code == 200
+    refused = api.post(f"/work-logs/{log_id}/withdraw", {"reason": "Погрешно"})
+    assert refused.status_code == 409 and "decided already" in error_of(refused)["message"]
+    assert stored(log_id).status == LogStatus.VERIFIED.value

@@ -1082,3 +1082,68 @@ def test_a_decision_in_the_future_without_a_reason_reports_both(
         services.record_decision(coordinator, enrollment, data, today=TODAY)
     assert {field for field, _message in refused.value.errors} == {"decided_on", "reason"}
     assert enrollment.status == Status.APPLIED
+
+
+# --- forms: commission members present by default, only adults offered as signatories ----------
+
+
+def test_the_decision_form_starts_with_every_member_present_and_voting_for(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, full_commission_programme: Programme, today_is
+) -> None:
+    import re
+
+    today_is(TODAY)
+    browser, coordinator = login_as(Role.COORDINATOR)
+    enrollment = services.apply(
+        coordinator, family(make), full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    enrollment_id, members = enrollment.id, commission(full_commission_programme)
+    page = browser.get(f"/enrollments/{enrollment_id}/decision").get_data(as_text=True)
+    chosen = {
+        int(member_id): vote
+        for member_id, vote in re.findall(
+            r'name="vote-(\d+)">\s*(?:<option value="[^"]*" >[^<]*</option>)*'
+            r'<option value="([^"]*)" selected',
+            page,
+        )
+    }
+    assert chosen == {m.id: "for" for m in members}, "present and for, not absent"
+    # the coordinator changes nothing but the date and the reference: the browser sends it
+    sent = {f"vote-{member_id}": vote for member_id, vote in chosen.items()}
+    response = browser.post(
+        f"/enrollments/{enrollment_id}/decision",
+        {"decided_on": "2021-11-25", "outcome": "approved", "reference": "Записник 1"} | sent,
+    )
+    assert response.status_code == 302
+    decision = db.session.scalars(select(CommissionDecision)).one()
+    assert {(v.commission_member_id, v.vote) for v in decision.votes} == {
+        (m.id, "for") for m in members
+    }
+
+
+def test_the_agreement_offers_only_adults_and_refuses_a_minor_naming_the_field(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, full_commission_programme: Programme, today_is
+) -> None:
+    today_is(TODAY)
+    browser, coordinator = login_as(Role.COORDINATOR)
+    household = family(make)
+    enrollment = services.apply(
+        coordinator, household, full_commission_programme, applied_on=OPENED, today=TODAY
+    )
+    approve(coordinator, enrollment, full_commission_programme)
+    child = next(m for m in household.members if m.first_name.startswith("Лејла"))
+    enrollment_id, child_id, child_name = enrollment.id, child.id, child.full_name
+    adult_ids = adults(household)
+    page = browser.get(f"/enrollments/{enrollment_id}/agreement").get_data(as_text=True)
+    assert child_name not in page, "an 11-year-old is never offered"
+    assert all(f'value="{i}"' in page for i in adult_ids)
+    refused = browser.post(
+        f"/enrollments/{enrollment_id}/agreement",
+        {"signed_on": "2021-12-01", "reference": "Д-1", "signatories": [child_id]},
+    )
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 200
+    assert f"A minor cannot sign the agreement: {child_name}." in body
+    assert count(Agreement) == 0
+    db.session.expire_all()
+    assert db.session.get(Enrollment, enrollment_id).status == Status.APPROVED  # type: ignore[union-attr]

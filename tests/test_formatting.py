@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casework.formatting import day, hours, money, parse_money
+from casework.formatting import day, hours, money, parse_money, schedule
 
 
 def test_money_in_macedonian_uses_dot_groups_and_comma_decimals() -> None:
@@ -75,3 +75,31 @@ def test_the_refusal_of_a_missing_day_names_the_date(app: object) -> None:
     from casework.formatting import no_such_day
 
     assert no_such_day(" 31.02.1984 ") == "The date 31.02.1984 does not exist."
+
+
+def test_hours_group_thousands_as_the_locale_groups_money() -> None:
+    assert hours(77730, "mk") == "1.295:30 ч"
+    assert hours(600000, "en") == "10,000:00 h"
+    assert hours(-77730, "mk") == "−1.295:30 ч"
+    assert hours(59, "mk") == "0:59 ч"
+
+
+@pytest.mark.parametrize(
+    ("cron", "words"),
+    [
+        ("0 7 * * mon", "Mondays at 07:00"),
+        ("30 18 * * FRI", "Fridays at 18:30"),
+        ("0 7 * * mon-fri", "Monday to Friday at 07:00"),
+        ("5 6 * * *", "Every day at 06:05"),
+        ("0 7 1 * *", "On day 1 of each month at 07:00"),
+        # Any other shape is shown as written, never guessed at.
+        ("0 7 * * 1", "0 7 * * 1"),  # a numbered day: APScheduler and cron disagree on it
+        ("0 7 * 1 mon", "0 7 * 1 mon"),
+        ("*/15 7 * * mon", "*/15 7 * * mon"),
+        ("0 7 1 * mon", "0 7 1 * mon"),
+        ("0 7 * *", "0 7 * *"),
+        ("0 25 * * mon", "0 25 * * mon"),
+    ],
+)
+def test_a_check_schedule_reads_in_words_for_the_usual_shapes(cron: str, words: str) -> None:
+    assert schedule(cron, "en") == words

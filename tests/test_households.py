@@ -12,6 +12,7 @@ from casework.audit.models import AuditEvent
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households import queries
+from casework.households import services as household_services
 from casework.households.models import DuplicateReview, Household, Member
 from casework.households.services import HouseholdData, MemberData, create_household, update_member
 from casework.security.models import Role
@@ -572,3 +573,79 @@ def test_a_field_the_form_refuses_does_not_hide_the_services_refusals_of_the_oth
     assert "A phone number may contain digits" in body
     assert "Enter the household&#39;s address." not in body  # said once, by the form
     assert count(Household) == 0 and count(Member) == 0
+
+
+# --- forms: nothing preselected, precise messages, refusals that name their field ---------------
+
+
+def test_the_add_member_form_starts_with_no_relation_and_names_the_missing_one(  # type: ignore[no-untyped-def]
+    login_as, make: Factory
+) -> None:
+    household = make.household()
+    household_id = household.id
+    browser, _ = login_as(Role.COORDINATOR)
+    page = browser.get(f"/households/{household_id}/members/new").get_data(as_text=True)
+    relation = page.split('name="relation"', 1)[1].split("</select>", 1)[0]
+    first_option = relation.split("<option", 2)[1]
+    assert 'value=""' in first_option and "Choose…" in first_option
+    assert "selected" not in relation, "no relation (never Head) is preselected"
+    response = browser.post(
+        f"/households/{household_id}/members/new",
+        {"first_name": "Ајше", "last_name": "Мамудовска", "national_id": "", "relation": ""},
+    )
+    body = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 200
+    assert "Choose the member's relation to the head of the household." in body
+    assert count(Member) == 1, "only the head"
+
+
+@pytest.mark.parametrize("typed", ["150398543001", "1503 9854 3001"])
+def test_a_twelve_digit_national_id_is_told_it_needs_exactly_thirteen(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, typed: str
+) -> None:
+    household = make.household()
+    household_id = household.id
+    browser, coordinator = login_as(Role.COORDINATOR)
+    member = browser.post(
+        f"/households/{household_id}/members/new",
+        {
+            "first_name": "Ајше",
+            "last_name": "Мамудовска",
+            "national_id": typed,
+            "relation": "spouse",
+        },
+    ).get_data(as_text=True)
+    registered = browser.post(
+        "/households/new",
+        _new_household_form(
+            municipality_id=str(coordinator.roles[0].municipality_id),
+            **{"head-national_id": typed},
+        ),
+    ).get_data(as_text=True)
+    for body in (member, registered):
+        assert "A national ID (ЕМБГ) has exactly 13 digits." in body
+        assert "characters long" not in body
+    assert count(Member) == 1 and count(Household) == 1
+    with pytest.raises(ValidationError, match="exactly 13 digits") as refused:
+        household_services.add_member(
+            make.coordinator(household.municipality),
+            household,
+            MemberData("Ајше", "Мамудовска", None, national_id=typed, relation="spouse"),
+            today=TODAY,
+        )
+    assert refused.value.field == "national_id"
+
+
+def test_an_empty_case_note_is_refused_naming_the_note(login_as, make: Factory) -> None:  # type: ignore[no-untyped-def]
+    from casework.households.models import CaseNote
+
+    household = make.household()
+    household_id = household.id
+    browser, _ = login_as(Role.COORDINATOR)
+    response = browser.post(
+        f"/households/{household_id}/notes",
+        {"written_on": TODAY.isoformat(), "text": "", "visibility": "ngo"},
+        follow_redirects=True,
+    )
+    assert "Note: This field is required." in response.get_data(as_text=True)
+    assert count(CaseNote) == 0

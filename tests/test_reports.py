@@ -684,3 +684,170 @@ def test_targets_above_the_shared_bounds_are_refused_as_too_large_all_at_once(
     assert "too large" in fields["target_debt_deni"] and "too large" in fields["target_minutes"]
     db.session.expire_all()
     assert programme.target_debt_deni is None and programme.target_minutes is None
+
+
+def test_the_statement_page_speaks_to_the_user_in_its_language_and_to_the_family_in_its(
+    pilot: Pilot, login_as: Any
+) -> None:
+    from casework.i18n import translate
+
+    household = pilot.enrollments[0].household
+    household.language = "sq"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality, locale="mk")
+    page = browser.get(f"/households/{household.id}/statement").get_data(as_text=True)
+    controls = page[page.index("statement-controls") : page.index('<article class="statement"')]
+    for button in ("Download as PDF", "Back to the household"):
+        assert translate(button, "mk") in controls  # the coordinator's language
+        assert translate(button, "sq") not in controls
+    assert "data-print" in controls
+    content = page[page.index('<article class="statement" lang="sq">') :]
+    title = translate("Statement for household %(case)s", "sq") % {"case": household.case_number}
+    assert title in content  # the family's language
+    assert formatting.money(12_000_00, "sq") in content
+    assert '<html lang="mk"' in page
+
+
+# --- the PDFs: labels clear of their values, figures right, page x of y, issuer, charts -------
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """A run of text as the PDF places it: its left edge, baseline and size (in points)."""
+
+    text: str
+    x: float
+    y: float
+    size: float
+
+    def right(self, bold: bool) -> float:
+        """The right edge, measured with the document's own font."""
+        from fpdf import FPDF
+
+        from casework.reports.rendering import FONTS
+
+        ruler = FPDF(unit="pt")
+        style = "B" if bold else ""
+        ruler.add_font("DejaVu", style, str(FONTS / f"DejaVuSans{'-Bold' if bold else ''}.ttf"))
+        ruler.set_font("DejaVu", style, self.size)
+        return self.x + ruler.get_string_width(self.text.strip())
+
+
+def text_boxes(data: bytes, page: int = 0) -> list[TextBox]:
+    found: list[TextBox] = []
+
+    def visit(text: str, _cm: Any, tm: Any, _font: Any, size: float) -> None:
+        if text.strip():
+            found.append(TextBox(text, tm[4], tm[5], size))
+
+    PdfReader(io.BytesIO(data)).pages[page].extract_text(visitor_text=visit)
+    return found
+
+
+def assert_each_label_clear_of_its_value(data: bytes, facts: list[tuple[str, str]]) -> None:
+    """Every label's lines end left of where its value begins (wrapped, never run over)."""
+    boxes = text_boxes(data)
+    for label, value in facts:
+        start = next(i for i, b in enumerate(boxes) if label.startswith(b.text.strip()))
+        lines: list[TextBox] = []
+        while " ".join(b.text.strip() for b in lines) != label:
+            lines.append(boxes[start + len(lines)])
+            assert len(lines) <= 4, f"{label!r} is not drawn whole"
+        written = value.replace("\xa0", " ")
+        shown = next(
+            b for b in boxes[start + len(lines) :] if b.text.replace("\xa0", " ").strip() == written
+        )
+        for line in lines:
+            assert line.right(bold=True) < shown.x, f"{label!r} runs into {value!r}"
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    return [p.extract_text().replace("\xa0", " ") for p in PdfReader(io.BytesIO(data)).pages]
+
+
+@pytest.mark.parametrize("locale", ["mk", "sq"])
+def test_long_labels_of_the_statement_and_report_pdfs_wrap_clear_of_their_values(
+    pilot: Pilot, app: Flask, locale: str
+) -> None:
+    from flask_babel import force_locale
+
+    from casework.reports import rendering
+
+    household = pilot.enrollments[0].household
+    with app.test_request_context(), force_locale(locale):
+        statement = queries.statement(household, TODAY)
+        data = rendering.statement_pdf(statement, locale)
+        assert_each_label_clear_of_its_value(
+            data, statement.facts(locale) + statement.hours_facts(locale)
+        )
+        figures = queries.indicators(pilot.programme, *PERIOD)
+        report = rendering.report_pdf(figures, locale, issued_on=TODAY)
+        assert_each_label_clear_of_its_value(report, rendering.report_facts(figures, locale))
+
+
+def test_the_report_pdf_numbers_its_pages_names_its_issuer_and_shows_the_pages_figures(  # type: ignore[no-untyped-def]
+    pilot: Pilot, login_as: Any, today_is
+) -> None:
+    import re
+
+    today_is(TODAY)
+    programme = pilot.programme
+    browser, _user = login_as(Role.OFFICER, programme.municipality)
+    url = f"/programmes/{programme.id}/report?period_from=2021-11-01&period_to=2022-01-17"
+    page = browser.get(url).get_data(as_text=True).replace("\xa0", " ")
+    data = job_file(browser, browser.get(url.replace("/report?", "/report.pdf?"))).data
+    pages = pdf_pages(data)
+    issuer = f"{programme.ngo.name} · {programme.municipality.name}"
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in text
+        assert f"Issued by {issuer} on 17.01.2022" in text
+    text = " ".join(pages)
+    # Every figure of the page's indicators is in the PDF, as the page writes it ...
+    facts = re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", page)
+    assert len(facts) == 11
+    for name, value in facts:
+        assert name in text and value in text, name
+    # ... and they are the database's: the sums of the stored rows.
+    sums = independent_sums(programme)
+    assert formatting.money(sums["paid"], "en") in text
+    assert formatting.hours(sums["owed"], "en") in text
+    assert formatting.hours(sums["verified"], "en") in text
+    # The two charts of the page, with their figures over the bars.
+    figures = queries.indicators(programme, *PERIOD)
+    assert "Debt paid per month" in text and "Hours owed and verified per month" in text
+    assert f"{sums['paid'] // 100:,} MKD" in text  # December's bar: 15,000 MKD
+    bars = [m for m in figures.months if m.paid_deni] + [
+        m for m in figures.months if m.verified_minutes
+    ]
+    content = PdfReader(io.BytesIO(data)).pages[0].get_contents().get_data()  # type: ignore[union-attr]
+    assert content.count(b" re f") >= len(bars)
+
+
+def test_amounts_in_the_pdfs_tables_are_right_aligned(pilot: Pilot, app: Flask) -> None:
+    from flask_babel import force_locale
+
+    from casework.reports import rendering
+
+    household = pilot.enrollments[0].household
+    with app.test_request_context(), force_locale("mk"):
+        statement = queries.statement(household, TODAY)
+        boxes = text_boxes(rendering.statement_pdf(statement, "mk"))
+    header = next(b for b in boxes if b.text.strip() == "Долгови")
+    amount = next(b for b in boxes if b.text.strip() == formatting.money(12_000_00, "mk"))
+    assert abs(header.right(bold=True) - amount.right(bold=False)) < 1.5  # one right edge
+
+
+def test_the_statement_pdf_says_who_issued_it_on_what_day_and_numbers_its_pages(  # type: ignore[no-untyped-def]
+    pilot: Pilot, login_as: Any, today_is
+) -> None:
+    today_is(TODAY)
+    household = pilot.enrollments[0].household
+    household.language = "en"
+    db.session.commit()
+    browser, _user = login_as(Role.COORDINATOR, pilot.programme.municipality)
+    data = browser.get(f"/households/{household.id}/statement.pdf").data
+    (text,) = pdf_pages(data)
+    issuer = f"{pilot.programme.ngo.name} · {pilot.programme.municipality.name}"
+    assert f"Issued by {issuer} on 17.01.2022" in text and "Page 1 of 1" in text
+    assert formatting.money(12_000_00, "en") in text  # paid, as stored
+    assert formatting.hours(120 * 60, "en") in text  # owed: 12.000,00 ден. at 100,00 ден./h

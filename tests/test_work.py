@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
+from casework.audit.models import AuditEvent
 from casework.enrollment import services as enrollment_services
 from casework.enrollment.models import Enrollment
 from casework.errors import ConflictError, DomainError, PermissionDenied, ValidationError
@@ -406,6 +407,33 @@ def test_a_supervisor_confirms_the_week_on_the_timesheet(  # type: ignore[no-unt
     assert outsider.get(f"/work/sites/{site_id}/week").status_code == 404
 
 
+def test_a_phone_sees_the_timesheet_one_day_at_a_time_with_each_persons_week_total(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, enrollment: Enrollment, worker: User, site: WorkSite, today_is
+) -> None:
+    """Any day of a week opens that week on that day (today when none is asked for); the week's
+    total counts what stands: a rejected entry does not."""
+    head = enrollment.household.members[0]
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    log(worker, head, site, shift(tuesday, "08:00", "10:00"))
+    refused = log(worker, head, site, shift(wednesday, "08:00", "11:00"))
+    supervisor = make.user(Role.SUPERVISOR, organization=site.enterprise)
+    services.reject(supervisor, refused, "Не беше на локацијата", today=TODAY)
+    sheet = queries.timesheet(site, MONDAY)
+    assert [sheet.week_total(by_day) for _member, by_day in sheet.rows] == [120]
+    assert [sheet.entries_on(d) for d in sheet.days] == [0, 1, 1, 0, 0, 0, 0]
+    site_id = site.id
+    today_is(wednesday)
+    browser, _s = login_as(Role.SUPERVISOR, organization=site.enterprise)
+    page = browser.get(f"/work/sites/{site_id}/week").get_data(as_text=True)
+    assert f'start={wednesday.isoformat()}" aria-current="date"' in page
+    assert page.count('class="num picked"') == 2  # the day's header and the person's cell
+    asked = browser.get(f"/work/sites/{site_id}/week?start={tuesday.isoformat()}")
+    page = asked.get_data(as_text=True)
+    assert f'start={tuesday.isoformat()}" aria-current="date"' in page
+    assert "2:00 h</td>" in page  # the week total beside the day: the rejected 3:00 h is not in it
+    assert count(WorkLog) == 2
+
+
 @pytest.mark.parametrize(
     ("who", "changes", "message"),
     [
@@ -478,3 +506,196 @@ def test_a_shift_in_the_future_that_ends_before_it_starts_reports_both_at_once(
         log(worker, head, site, shift(TODAY + timedelta(days=1), "11:00", "08:00"))
     assert {field for field, _message in refused.value.errors} == {"work_date", "end_time"}
     assert count(WorkLog) == 0
+
+
+# --- the social worker's own entries: today's list, withdrawing an unverified one --------------
+
+
+def test_a_withdrawn_entry_is_kept_with_who_when_and_why_and_counts_nowhere(
+    worker: User, head: Member, site: WorkSite, enrollment: Enrollment
+) -> None:
+    wrong = log(worker, head, site, shift(MONDAY, "08:00", "12:00"))
+    services.withdraw_log(worker, wrong, "  Погрешно лице  ", today=TODAY)
+    db.session.expire_all()
+    kept = db.session.get(WorkLog, wrong.id)
+    assert kept is not None, "a withdrawal never deletes"
+    assert (kept.status, kept.withdrawn_by_id, kept.withdrawal_reason) == (
+        LogStatus.WITHDRAWN,
+        worker.id,
+        "Погрешно лице",
+    )
+    assert kept.withdrawn_at is not None
+    balance = queries.balances([enrollment.household_id])[enrollment.household_id]
+    assert (balance.verified, balance.pending, balance.last_work_date) == (0, 0, None)
+    assert queries.member_totals(enrollment.household) == {head.id: (0, 0)}
+    assert queries.timesheet(site, MONDAY).pending == 0
+    assert queries.pending_by_site([site.id]) == {}
+    # the withdrawn hours free the day's cap and the shift's time again
+    again = log(worker, head, site, shift(MONDAY, "08:00", "12:00"))
+    assert again.status == LogStatus.LOGGED
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "work_log.withdraw")
+    ).one()
+    assert (event.actor_id, event.entity_id) == (worker.id, wrong.id)
+
+
+def test_only_its_author_withdraws_an_entry_and_only_before_anyone_decided_it(
+    make: Factory, worker: User, head: Member, site: WorkSite, enrollment: Enrollment
+) -> None:
+    coordinator = make.coordinator(make.municipality())
+    entry = log(worker, head, site, shift(MONDAY, minutes=60))
+    with pytest.raises(PermissionDenied):
+        services.withdraw_log(coordinator, entry, "Погрешно", today=TODAY)
+    with pytest.raises(ValidationError) as no_reason:
+        services.withdraw_log(worker, entry, "  ", today=TODAY)
+    assert no_reason.value.field == "reason"
+    services.verify(coordinator, entry, today=TODAY)
+    with pytest.raises(ConflictError, match="decided already"):
+        services.withdraw_log(worker, entry, "Погрешно", today=TODAY)
+    db.session.expire_all()
+    assert db.session.get(WorkLog, entry.id).status == LogStatus.VERIFIED  # type: ignore[union-attr]
+    moved = log(worker, head, site, shift(MONDAY + timedelta(days=1), minutes=60))
+    enrollment.household.assigned_worker_id = make.user(Role.SOCIAL_WORKER).id
+    with pytest.raises(PermissionDenied):
+        services.withdraw_log(worker, moved, "Погрешно", today=TODAY)
+    assert count(WorkLog, WorkLog.status == LogStatus.WITHDRAWN) == 0
+
+
+def test_the_log_page_starts_with_nobody_chosen_and_names_the_missing_choice(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, site: WorkSite
+) -> None:
+    browser, worker = login_as(Role.SOCIAL_WORKER)
+    enrollment = make.active_enrollment(programme)
+    enrollment.household.assigned_worker_id = worker.id
+    make.paid(enrollment)
+    head_id = enrollment.household.members[0].id
+    page = browser.get("/work/log").get_data(as_text=True)
+    select_html = page.split('name="member_id"', 1)[1].split("</select>", 1)[0]
+    first_option = select_html.split("<option", 2)[1]
+    assert 'value="0"' in first_option and "Choose…" in first_option
+    assert "selected" not in select_html, "nobody is preselected"
+    empty = browser.post(
+        "/work/log",
+        {
+            "member_id": "0",
+            "site_id": site.id,
+            "work_date": date.today().isoformat(),
+            "duration": "1:00",
+        },
+    )
+    body = empty.get_data(as_text=True)
+    assert empty.status_code == 200 and "Choose who worked." in body
+    assert f'value="{head_id}" selected' not in body
+    assert count(WorkLog) == 0
+
+
+def test_after_logging_the_page_repeats_what_was_logged_and_lists_todays_entries(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, site: WorkSite
+) -> None:
+    browser, worker = login_as(Role.SOCIAL_WORKER)
+    enrollment = make.active_enrollment(programme)
+    enrollment.household.assigned_worker_id = worker.id
+    make.paid(enrollment)
+    head = enrollment.household.members[0]
+    name, site_name = head.full_name, site.name
+    today = date.today()
+    other_worker = make.user(Role.SOCIAL_WORKER)
+    other = make.active_enrollment(programme, make.household(head_name=("Амет", "Асановски")))
+    other.household.assigned_worker_id = other_worker.id
+    make.paid(other)
+    services.log_work(
+        other_worker, other.household.members[0], site, shift(today, minutes=90), "", today=today
+    )
+    done = browser.post(
+        "/work/log",
+        {
+            "member_id": head.id,
+            "site_id": site.id,
+            "work_date": today.isoformat(),
+            "start_time": "08:00",
+            "end_time": "11:15",
+        },
+        follow_redirects=True,
+    )
+    page = done.get_data(as_text=True)
+    stored = db.session.scalars(select(WorkLog).where(WorkLog.logged_by_id == worker.id)).one()
+    assert (stored.member_id, stored.minutes) == (head.id, 195)
+    confirmation = f"Hours logged for {name}: {today.strftime('%d.%m.%Y')}, 08:00–11:15, 3:15 h"
+    assert confirmation in page and site_name in page
+    entries = page.split('id="today"', 1)[1]
+    assert name in entries and "08:00–11:15" in entries and "3:15 h" in entries
+    assert "Асановски" not in entries, "only the user's own entries"
+    assert f"/work/logs/{stored.id}/withdraw" in entries
+    select_html = page.split('name="member_id"', 1)[1].split("</select>", 1)[0]
+    assert "selected" not in select_html, "the next person is chosen, not assumed"
+
+
+def test_a_social_worker_withdraws_its_own_entry_on_the_log_page(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, site: WorkSite
+) -> None:
+    browser, worker = login_as(Role.SOCIAL_WORKER)
+    enrollment = make.active_enrollment(programme)
+    enrollment.household.assigned_worker_id = worker.id
+    make.paid(enrollment)
+    today = date.today()
+    entry = services.log_work(
+        worker, enrollment.household.members[0], site, shift(today, minutes=120), "", today=today
+    )
+    entry_id = entry.id
+    no_reason = browser.post(f"/work/logs/{entry_id}/withdraw", {"reason": ""})
+    assert no_reason.status_code == 302
+    shown = browser.get("/work/log").get_data(as_text=True)
+    assert "Reason: This field is required." in shown, "the refusal names its field"
+    assert count(WorkLog, WorkLog.status == LogStatus.WITHDRAWN) == 0
+    done = browser.post(
+        f"/work/logs/{entry_id}/withdraw", {"reason": "Погрешно лице"}, follow_redirects=True
+    )
+    page = done.get_data(as_text=True)
+    db.session.expire_all()
+    kept = db.session.get(WorkLog, entry_id)
+    assert kept is not None and kept.status == LogStatus.WITHDRAWN
+    assert (kept.withdrawn_by_id, kept.withdrawal_reason) == (worker.id, "Погрешно лице")
+    entries = page.split('id="today"', 1)[1]
+    assert "log-withdrawn" in entries and "withdrawn: Погрешно лице" in entries
+    assert f"/work/logs/{entry_id}/withdraw" not in entries, "nothing left to withdraw"
+    balance = queries.balances([enrollment.household_id])[enrollment.household_id]
+    assert balance.pending == 0
+    coordinator_browser, _c = login_as(Role.COORDINATOR)
+    other = services.log_work(
+        worker, enrollment.household.members[0], site, shift(today, minutes=60), "", today=today
+    )
+    other_id = other.id
+    assert (
+        coordinator_browser.post(f"/work/logs/{other_id}/withdraw", {"reason": "x"}).status_code
+        == 403
+    )
+    assert db.session.get(WorkLog, other_id).status == LogStatus.LOGGED  # type: ignore[union-attr]
+
+
+def test_the_supervisors_week_strikes_out_a_withdrawn_entry_and_offers_nothing_on_it(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, site: WorkSite
+) -> None:
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment)
+    coordinator = make.coordinator(make.municipality())
+    this_monday = date.today() - timedelta(days=date.today().weekday())
+    entry = services.log_work(
+        coordinator,
+        enrollment.household.members[0],
+        site,
+        shift(this_monday, minutes=120),
+        "",
+        today=date.today(),
+    )
+    services.withdraw_log(coordinator, entry, "Двапати внесено", today=date.today())
+    entry_id, site_id = entry.id, site.id
+    browser, _s = login_as(Role.SUPERVISOR, organization=site.enterprise)
+    sheet = browser.get(f"/work/sites/{site_id}/week").get_data(as_text=True)
+    assert "log-withdrawn" in sheet and ">withdrawn<" in sheet
+    assert f"/work/logs/{entry_id}/verify" not in sheet
+    assert "Confirm the whole week" not in sheet
+    assert (
+        browser.post(f"/work/sites/{site_id}/week", {"start": this_monday.isoformat()}).status_code
+        == 302
+    )
+    assert db.session.get(WorkLog, entry_id).status == LogStatus.WITHDRAWN  # type: ignore[union-attr]

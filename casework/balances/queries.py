@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import selectinload
 
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot
 from casework.extensions import db
 from casework.households.models import Household
+from casework.households.queries import household_visibility
 from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
@@ -52,13 +53,25 @@ def history_of(household: Household) -> list[tuple[BalanceRun, BalanceSnapshot]]
     return list(rows)
 
 
+def alert_visibility(user: User) -> ColumnElement[bool]:
+    """The alerts a user is shown, and the ones "mark all as read" marks: its own, of the
+    households it may still see (a family moved to another caseload or municipality drops out
+    of both alike)."""
+    visible_households = select(Household.id).where(household_visibility(user))
+    return (Alert.user_id == user.id) & Alert.household_id.in_(visible_households)
+
+
 def alerts_for(user: User, unread_only: bool = True, limit: int = 50) -> list[Alert]:
-    stmt = select(Alert).where(Alert.user_id == user.id)
+    """Newest first; the home page groups them by family."""
+    stmt = select(Alert).where(alert_visibility(user))
     if unread_only:
         stmt = stmt.where(Alert.read_at.is_(None))
     return list(
         db.session.scalars(
-            stmt.options(selectinload(Alert.household).selectinload(Household.members))
+            stmt.options(
+                selectinload(Alert.household).selectinload(Household.members),
+                selectinload(Alert.snapshot).selectinload(BalanceSnapshot.run),
+            )
             .order_by(Alert.created_at.desc(), Alert.id.desc())
             .limit(limit)
         )

@@ -10,11 +10,12 @@ from datetime import date, datetime
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casework.audit.services import record
 from casework.balances.models import Alert, BalanceRun, BalanceSnapshot, CheckStatus, Trigger
+from casework.balances.queries import alert_visibility
 from casework.db import chunked
 from casework.enrollment.models import Enrollment, Status
 from casework.errors import PermissionDenied, ValidationError, describe_exception
@@ -409,6 +410,27 @@ def mark_read(user: User, alert: Alert, *, now: datetime) -> Alert:
         alert.read_at = now
         db.session.flush()
     return alert
+
+
+def mark_all_read(
+    user: User, *, up_to: int | None, now: datetime, household_id: int | None = None
+) -> int:
+    """Every unread alert the user is shown (or those of one family), in one UPDATE; ``up_to``
+    (the newest alert on the page) leaves unread an alert that arrived after the page was
+    drawn. Returns how many."""
+    if not policies.can_read_alerts(user):
+        raise PermissionDenied()
+    stmt = (
+        update(Alert)
+        .where(alert_visibility(user), Alert.read_at.is_(None))
+        .values(read_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if up_to is not None:
+        stmt = stmt.where(Alert.id <= up_to)
+    if household_id is not None:
+        stmt = stmt.where(Alert.household_id == household_id)
+    return int(db.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def start_check(actor: User, programme: Programme, *, today: date) -> Job:

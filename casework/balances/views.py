@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from casework import clock
+from casework import clock, formatting
 from casework.actions import allow, perform, visible
 from casework.balances import queries, services
 from casework.db import utcnow
@@ -40,6 +41,7 @@ def checks(programme_id: int) -> str | Response:
     return render_template(
         "balances/checks.html",
         programme=programme,
+        schedule=formatting.schedule(programme.check_schedule, str(get_locale() or "mk")),
         runs=queries.runs_of(programme),
         form=form,
         may_run=may_run,
@@ -55,5 +57,23 @@ def read_alert(alert_id: int) -> Response:
     return perform(
         lambda: services.mark_read(current_user, alert, now=utcnow()),
         then=lambda _read: back,
+        back=lambda: back,
+    )
+
+
+@bp.post("/alerts/read")
+def read_all_alerts() -> Response:
+    """ "Mark all as read": one button for every alert the page showed."""
+    allow(policies.can_read_alerts(current_user))
+    back = redirect(safe_next(request.form.get("next")))
+    if not ActionForm().validate_on_submit():
+        return back
+    up_to = request.form.get("up_to", type=int)
+    household_id = request.form.get("household_id", type=int)
+    return perform(
+        lambda: services.mark_all_read(
+            current_user, up_to=up_to, now=utcnow(), household_id=household_id
+        ),
+        then=lambda _marked: back,
         back=lambda: back,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from stdnum.si import emso
 
@@ -748,6 +748,8 @@ def _work_day(
             TASKS[crew.serial % len(TASKS)],
             today=today,
         )
+        # Entered on the day worked, as in the field (not all at the moment the demo is built).
+        entry.logged_at = datetime.combine(day, time(15, 0), clock.zone()).astimezone(UTC)
         crew.serial += 1
         if day >= crew.this_monday:
             continue  # this week's hours wait for the supervisor
@@ -873,6 +875,52 @@ def _corrected_statement(active: list[Household], users: DemoUsers, today: date)
         )
         return [f"{household.case_number} a statement corrected"]
     return []
+
+
+def _work_queues(active: list[Household], users: DemoUsers, today: date) -> list[str]:
+    """A second row on each work queue: a communal debt approved last week whose payment the
+    officer has still to record, and one rejected back to the coordinator for a missing copy."""
+    free = [
+        (household, arrear)
+        for household in active[12:]
+        if payment_services.active_enrollment_of(household) is not None
+        for account in payment_services.accounts_of(household)
+        for arrear in account.arrears
+        if arrear.counts
+        and arrear.account.creditor.short_name == "Комуналец"
+        and not payment_queries.requests_on(arrear)
+    ]
+    if len(free) < 2:
+        return []
+    (to_pay, first), (to_fix, second) = free[0], free[1]
+    asked = today - timedelta(days=9)
+    approved = payment_services.request_payment(
+        users.coordinator,
+        first,
+        first.total_deni,
+        "Долг за вода и отпад од периодот на повикот.",
+        today=asked,
+        submit_now=True,
+    )
+    payment_services.approve(users.officer2, approved, today=asked + timedelta(days=2))
+    returned = payment_services.request_payment(
+        users.coordinator,
+        second,
+        second.total_deni,
+        "Долг за вода и отпад; опомена пред тужба.",
+        today=asked,
+        submit_now=True,
+    )
+    payment_services.reject(
+        users.officer,
+        returned,
+        "Недостасува копија од опомената од Комуналец; приложете ја и поднесете повторно.",
+        today=asked + timedelta(days=3),
+    )
+    return [
+        f"{to_pay.case_number} approved, its payment to record",
+        f"{to_fix.case_number} rejected back to the coordinator",
+    ]
 
 
 def programme_opening(today: date) -> date:
@@ -1088,6 +1136,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         )
     _complete_finished(active, users, today)
     showcase += _closings(active, users, today)
+    showcase += _work_queues(active, users, today)
     set_targets(
         users.coordinator,
         kicevo_programme,

@@ -20,7 +20,7 @@ from casework.enrollment.forms import (
     ReopenForm,
     vote_choices,
 )
-from casework.enrollment.models import Enrollment
+from casework.enrollment.models import Enrollment, Vote
 from casework.households.queries import get_visible_household
 from casework.households.services import record_view
 from casework.payments.queries import household_money
@@ -92,7 +92,11 @@ def decision(enrollment_id: int) -> str | Response:
     today = clock.today()
     if request.method == "GET":
         form.decided_on.data = today
-    votes = {m.id: request.form.get(f"vote-{m.id}", "") for m in members}
+    # Present and for, at first: a usual unanimous decision is recorded without a change.
+    votes = {
+        m.id: request.form.get(f"vote-{m.id}", "") if request.method == "POST" else Vote.FOR
+        for m in members
+    }
     return submit(
         form,
         lambda: services.record_decision(
@@ -124,8 +128,12 @@ def agreement(enrollment_id: int) -> str | Response:
     enrollment = _managed(enrollment_id)
     form = AgreementForm()
     today = clock.today()
+    on = form.signed_on.data or today
+    # Only adults on the agreement's day are offered; the service refuses a minor all the same.
     form.signatories.choices = [
-        (m.id, f"{m.full_name} ({m.age_on(today)})") for m in enrollment.household.members
+        (m.id, f"{m.full_name} ({m.age_on(on)})")
+        for m in enrollment.household.members
+        if m.age_on(on) >= services.ADULT_AGE
     ]
     if request.method == "GET":
         form.signed_on.data = today

@@ -21,7 +21,6 @@ from casework.extensions import db
 from casework.households import queries as household_queries
 from casework.households.models import Household
 from casework.payments import queries as payment_queries
-from casework.payments.models import RequestStatus
 from casework.programmes.models import Programme
 from casework.programmes.queries import visible_programmes
 from casework.reports import queries as report_queries
@@ -100,7 +99,7 @@ def _coordinator(own: list[Programme], today: date) -> Panels:
             snapshot for snapshot, _run in statuses if snapshot.status in ("overdue", "behind")
         ][:15],
         "waiting_logs": report_queries.waiting_logs(ids),
-        "rejected_requests": report_queries.requests_in(ids, RequestStatus.REJECTED),
+        "rejected_requests": payment_queries.count_returned_requests(current_user),
         "weekly": report_queries.weekly_verified_minutes(ids, today),
         "monthly": report_queries.monthly_paid(ids, today),
     }
@@ -110,7 +109,7 @@ def _officer(own: list[Programme], _today: date) -> Panels:
     return {
         **_household_count(),
         "queue_count": len(payment_queries.officer_queue(current_user)),
-        "to_record": report_queries.requests_in([p.id for p in own], RequestStatus.APPROVED),
+        "to_record": payment_queries.count_payments_to_record(current_user),
         "budgets": [payment_queries.programme_budget(p) for p in own],
     }
 

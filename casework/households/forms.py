@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import Form, FormField, SelectField, StringField, TextAreaField
+from wtforms import FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from casework.bounds import form_id
 from casework.config import LOCALES
-from casework.forms_common import LANGUAGE_NAMES, DayField, KeyedForm
+from casework.forms_common import CHOOSE, LANGUAGE_NAMES, DayField, KeyedForm, SubForm
 from casework.households.models import Relation
 from casework.labels import EXEMPTION_LABELS, NOTE_VISIBILITY_LABELS, RELATION_LABELS, SEX_LABELS
 
 
 def relation_choices() -> list[tuple[str, str]]:
-    return [(r.value, str(RELATION_LABELS[r.value])) for r in Relation]
+    """Nothing chosen at first: a preselected "Head" is a second head, refused at the end."""
+    return [("", str(CHOOSE)), *((r.value, str(RELATION_LABELS[r.value])) for r in Relation)]
 
 
 def sex_choices() -> list[tuple[str, str]]:
     return [("", str(_l("From the national ID"))), *((k, str(v)) for k, v in SEX_LABELS.items())]
 
 
-class MemberFields(Form):
+class MemberFields(SubForm):
     """The fields of one person; used alone and nested in the new-household form."""
 
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=80)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=80)])
     national_id = StringField(
         _l("National ID (ЕМБГ)"),
-        validators=[Optional(), Length(min=13, max=16)],
+        # 13 digits; a few characters more for the spaces people type in it
+        validators=[
+            Optional(),
+            Length(min=13, max=16, message=_l("A national ID (ЕМБГ) has exactly 13 digits.")),
+        ],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     birth_date = DayField(_l("Birth date"), validators=[Optional()])
@@ -40,7 +45,10 @@ class MemberFields(Form):
 
 
 class MemberForm(KeyedForm, MemberFields):
-    relation = SelectField(_l("Relation to the head"), validators=[DataRequired()])
+    relation = SelectField(
+        _l("Relation to the head"),
+        validators=[DataRequired(_l("Choose the member's relation to the head of the household."))],
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -28,6 +28,7 @@ from casework.bounds import query_int
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
 from casework.extensions import db
+from casework.forms_common import named_errors
 from casework.households import queries, services
 from casework.households.forms import (
     DuplicateForm,
@@ -299,11 +300,8 @@ def add_note(household_id: int) -> Response:
     )
     if done is not None:
         return done
-    flash(
-        " ".join(str(e) for errors in form.errors.values() for e in errors)
-        or " ".join(form.form_errors),
-        "error",
-    )
+    for refusal in named_errors(form):
+        flash(refusal, "error")
     return notes
 
 

@@ -242,6 +242,11 @@ class RequestEvent(Base):
     request: Mapped[PaymentRequest] = relationship(back_populates="events")
     actor: Mapped[User] = relationship()
 
+    @property
+    def is_first_of_two_approvals(self) -> bool:
+        """An approval that left the request submitted: the first of two, not a submission."""
+        return self.from_status == self.to_status == RequestStatus.SUBMITTED
+
 
 class Payment(Base):
     """What the municipality actually paid to the utility. Never edited; see PaymentReversal."""

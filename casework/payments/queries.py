@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, String, case, cast, func, literal, or_, select
+from sqlalchemy import Exists, Select, String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from casework.enrollment.models import Enrollment
@@ -23,6 +24,7 @@ from casework.payments.models import (
     Payment,
     PaymentRequest,
     PaymentReversal,
+    RequestEvent,
     RequestStatus,
     UtilityAccount,
 )
@@ -329,13 +331,9 @@ class QueueRow:
     minutes_owed: int
 
 
-def officer_queue(user: User) -> list[QueueRow]:
-    """Submitted requests this officer may approve: its municipalities, not its own making,
-    not yet approved by it in this round. Household totals come from grouped subqueries."""
-    municipalities = policies.payment_officer_municipalities(user)
-    if not municipalities:
-        return []
-    mine = (
+def _approved_by(user: User) -> Exists:
+    """Whether the user's approval counts in the request's current round."""
+    return (
         select(Approval.id)
         .where(
             Approval.request_id == PaymentRequest.id,
@@ -344,6 +342,15 @@ def officer_queue(user: User) -> list[QueueRow]:
         )
         .exists()
     )
+
+
+def officer_queue(user: User) -> list[QueueRow]:
+    """Submitted requests this officer may approve: its municipalities, not its own making,
+    not yet approved by it in this round. Household totals come from grouped subqueries."""
+    municipalities = policies.payment_officer_municipalities(user)
+    if not municipalities:
+        return []
+    mine = _approved_by(user)
     arrears = (
         select(
             UtilityAccount.household_id.label("household_id"),
@@ -462,3 +469,106 @@ def programme_budget(programme: Programme) -> Budget:
         by_creditor=by_creditor,
         by_month=by_month,
     )
+
+
+# --- work queues: approved requests to pay, rejected requests back with their makers ----------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a work queue's rows, with the page's place among all of them."""
+
+    items: list[Any]
+    page: int
+    pages: int
+    total: int
+
+
+def _paged_rows(query: Select[*tuple[Any, ...]], page: int, per_page: int) -> Page:
+    """One count and one page of rows (each row a tuple of the query's entities)."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = total or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page([tuple(row) for row in rows], page, pages, total)
+
+
+def _requests_in(
+    status: RequestStatus, municipalities: set[int]
+) -> Select[PaymentRequest, Household]:
+    """Requests of one status in the given municipalities, with their household, creditor and
+    approvals loaded for the whole page at once."""
+    return (
+        select(PaymentRequest, Household)
+        .join(Enrollment, PaymentRequest.enrollment_id == Enrollment.id)
+        .join(Household, Enrollment.household_id == Household.id)
+        .where(PaymentRequest.status == status, Household.municipality_id.in_(municipalities))
+        .options(
+            selectinload(PaymentRequest.arrear)
+            .selectinload(Arrear.account)
+            .selectinload(UtilityAccount.creditor),
+            selectinload(PaymentRequest.approvals).selectinload(Approval.officer),
+            selectinload(Household.members),
+        )
+    )
+
+
+def payments_to_record_query(user: User) -> Select[PaymentRequest, Household]:
+    """(request, household) approved and not yet paid, in the municipalities where the user
+    decides payments; the oldest approval first (the longest waiting)."""
+    return _requests_in(
+        RequestStatus.APPROVED, policies.payment_officer_municipalities(user)
+    ).order_by(PaymentRequest.approved_on, PaymentRequest.id)
+
+
+def payments_to_record(user: User, *, page: int = 1, per_page: int = 50) -> Page:
+    return _paged_rows(payments_to_record_query(user), page, per_page)
+
+
+def count_payments_to_record(user: User) -> int:
+    """What the officer's home card counts: the rows of its list."""
+    query = payments_to_record_query(user).order_by(None)
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def returned_requests_query(
+    user: User,
+) -> Select[PaymentRequest, Household, RequestEvent, User]:
+    """(request, household, rejection event, officer) of every rejected request in the
+    municipalities the user coordinates; the latest rejection is the one that counts, the
+    newest first."""
+    latest = (
+        select(func.max(RequestEvent.id).label("event_id"))
+        .where(RequestEvent.to_status == RequestStatus.REJECTED)
+        .group_by(RequestEvent.request_id)
+        .subquery()
+    )
+    return (
+        _requests_in(RequestStatus.REJECTED, policies.returned_request_municipalities(user))
+        .add_columns(RequestEvent, User)
+        .join(RequestEvent, RequestEvent.request_id == PaymentRequest.id)
+        .join(latest, latest.c.event_id == RequestEvent.id)
+        .join(User, RequestEvent.actor_id == User.id)
+        .order_by(RequestEvent.id.desc())
+    )
+
+
+def returned_requests(user: User, *, page: int = 1, per_page: int = 50) -> Page:
+    return _paged_rows(returned_requests_query(user), page, per_page)
+
+
+def count_returned_requests(user: User) -> int:
+    """What the coordinator's home card counts: the rows of its list."""
+    query = _requests_in(RequestStatus.REJECTED, policies.returned_request_municipalities(user))
+    return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def waiting_for_second_officer(user: User) -> list[tuple[PaymentRequest, Household]]:
+    """(request, household) of the submitted requests this officer approved first in their
+    current round: another officer decides them now (the queue shows them apart)."""
+    mine = _approved_by(user)
+    query = _requests_in(
+        RequestStatus.SUBMITTED, policies.payment_officer_municipalities(user)
+    ).where(mine)
+    return [(r, h) for r, h in db.session.execute(query.order_by(PaymentRequest.id))]

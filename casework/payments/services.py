@@ -723,7 +723,7 @@ def approve(actor: User, request: PaymentRequest, *, today: date) -> PaymentRequ
         raise PermissionDenied(
             _("You prepared or changed this request: another officer must approve it.")
         )
-    if any(a.officer_id == actor.id and a.round == request.round for a in request.approvals):
+    if policies.has_given_first_approval(actor, request):
         raise ConflictError(_("You have approved this request already: a second officer must."))
     seen_count, round_ = request.approvals_count, request.round
     final = seen_count + 1 >= request.approvals_needed

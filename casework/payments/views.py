@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,6 +25,7 @@ from casework import clock
 from casework.actions import allow, each, recorded, submit, visible
 from casework.audit.models import AccessAction
 from casework.audit.services import log_households_seen
+from casework.bounds import query_int
 from casework.households.models import Household
 from casework.payments import queries, services
 from casework.payments.forms import (
@@ -304,6 +314,8 @@ def _render_request(item: PaymentRequest, **forms: object) -> str:
         item=item,
         household=item.enrollment.household,
         is_officer=policies.can_decide_request(current_user, item),
+        may_decide=policies.may_decide_now(current_user, item),
+        waits_for_second=policies.has_given_first_approval(current_user, item),
         is_coordinator=policies.can_prepare_request(current_user, item),
         outstanding=services.outstanding(item.arrear),
         **(defaults | {k: v for k, v in forms.items() if v is not None}),
@@ -488,12 +500,57 @@ def queue() -> str | Response:
             flash(message, "error")
         return redirect(url_for("payments.queue"))
     rows = queries.officer_queue(current_user)
+    waiting = queries.waiting_for_second_officer(current_user)
     return recorded(
-        render_template("payments/queue.html", rows=rows, form=form),
+        render_template("payments/queue.html", rows=rows, form=form, waiting=waiting),
         lambda: log_households_seen(
             current_user,
-            (row.household.id for row in rows),
+            [row.household.id for row in rows] + [household.id for _r, household in waiting],
             "payment queue",
+            AccessAction.VIEW_MONEY,
+        ),
+    )
+
+
+# --- work queues: approved requests to pay, rejected requests back with their makers ----------
+
+
+def _page_number() -> int:
+    return request.args.get("page", 1, type=query_int) or 1
+
+
+@bp.get("/payments/to-record")
+def to_record() -> str:
+    """The officer's "approved, payment to record": each row links to the request's page,
+    where the payment is recorded."""
+    allow(policies.can_open_payments_to_record(current_user))
+    found = queries.payments_to_record(
+        current_user, page=_page_number(), per_page=current_app.config["CASEWORK"].page_size
+    )
+    return recorded(
+        render_template("payments/to_record.html", found=found),
+        lambda: log_households_seen(
+            current_user,
+            (household.id for _item, household in found.items),
+            "payments to record",
+            AccessAction.VIEW_MONEY,
+        ),
+    )
+
+
+@bp.get("/payments/returned")
+def returned() -> str:
+    """The coordinator's requests rejected back to it, each with the officer's reason."""
+    allow(policies.can_open_returned_requests(current_user))
+    found = queries.returned_requests(
+        current_user, page=_page_number(), per_page=current_app.config["CASEWORK"].page_size
+    )
+    return recorded(
+        render_template("payments/returned.html", found=found),
+        lambda: log_households_seen(
+            current_user,
+            (row[1].id for row in found.items),
+            "payment requests returned",
             AccessAction.VIEW_MONEY,
         ),
     )

@@ -229,9 +229,11 @@ ANONYMISATION: dict[str, dict[str, Erase]] = {
     "work_logs": {
         **_keep(
             "id member_id household_id enrollment_id site_id work_date start_minute end_minute "
-            "minutes task status reverses_id logged_by_id logged_at decided_by_id decided_at"
+            "minutes task status reverses_id logged_by_id logged_at decided_by_id decided_at "
+            "withdrawn_by_id withdrawn_at"
         ),
         "rejection_reason": Erase.REDACT,
+        "withdrawal_reason": Erase.REDACT,
     },
     "balance_snapshots": _keep(
         "id run_id household_id owed verified pending expected status behind_streak flagged"

@@ -356,6 +356,7 @@ class Statement:
     balance: Balance
     due_on: date | None
     as_of: date
+    issuer: str = ""  # the NGO of the family's programme and the municipality
 
     @property
     def head(self) -> Member | None:
@@ -407,4 +408,18 @@ def statement(household: Household, as_of: date) -> Statement:
     money = household_money(household, None)
     balance = balances([household.id])[household.id]
     due_on = max((o.due_on for o in money.obligations if o.payment.reversal is None), default=None)
-    return Statement(household, money, balance, due_on, as_of)
+    return Statement(household, money, balance, due_on, as_of, issuer_of(household))
+
+
+def issuer_of(household: Household) -> str:
+    """Who issues a family's papers: the NGO of its newest programme and its municipality."""
+    ngo = db.session.scalar(
+        select(Organization)
+        .join(Programme, Programme.ngo_id == Organization.id)
+        .join(Enrollment, Enrollment.programme_id == Programme.id)
+        .where(Enrollment.household_id == household.id)
+        .order_by(Enrollment.id.desc())
+        .limit(1)
+    )
+    municipality = household.municipality.name
+    return f"{ngo.name} · {municipality}" if ngo is not None else municipality

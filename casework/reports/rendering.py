@@ -7,8 +7,10 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from flask_babel import gettext as _
 
 from casework import formatting
 from casework.extensions import db
+from casework.reports import charts
 from casework.reports.exports import BATCH, Export, money
 from casework.reports.queries import Indicators, MonthRow
 
@@ -91,32 +94,85 @@ def write_xlsx(
 # --- documents -------------------------------------------------------------------------------
 
 
-def pdf_document(title: str) -> Any:
-    """An A4 page in DejaVu (Cyrillic and Albanian alike) that starts with ``title``: every
-    printable document of the programme begins so (the subject access export too)."""
+@dataclass(frozen=True)
+class Issue:
+    """Who issues a document and on what day: the footer of every page says so, beside its
+    number ("page 2 of 3"), so that a printed page on its own still says where it came from."""
+
+    issuer: str
+    on: date
+    locale: str
+
+
+@cache
+def _document_class() -> type:
+    """FPDF with a footer (built on first use: fpdf is imported only when a PDF is made)."""
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4")
+    class Document(FPDF):
+        footer_left = ""
+        footer_right = ""  # "Page {page} of {nb}": fpdf fills in {nb} when the file is done
+
+        def footer(self) -> None:
+            if not self.footer_right:
+                return
+            self.set_y(-13)
+            self.set_font("DejaVu", "", 7.5)
+            self.set_text_color(90, 90, 90)
+            page = self.footer_right.replace("{page}", str(self.page_no()))
+            self.cell(self.epw * 0.78, 5, self.footer_left, align="L")
+            self.cell(self.epw * 0.22, 5, page, align="R")
+            self.set_text_color(0, 0, 0)
+
+    return Document
+
+
+def pdf_document(title: str, issue: Issue | None = None) -> Any:
+    """An A4 page in DejaVu (Cyrillic and Albanian alike) that starts with ``title``: every
+    printable document of the programme begins so (the subject access export too); with
+    ``issue``, every page ends with the issuer, the day and "page x of y"."""
+    pdf = _document_class()(format="A4")
+    if issue is not None:
+        pdf.footer_left = _(
+            "Issued by %(issuer)s on %(date)s",
+            issuer=issue.issuer,
+            date=formatting.day(issue.on, issue.locale),
+        )
+        pdf.footer_right = _("Page %(page)s of %(pages)s", page="{page}", pages="{nb}")
     pdf.set_title(title)
     pdf.set_creator("casework")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 15)
-    pdf.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, title, align="L", new_x="LMARGIN", new_y="NEXT")
     return pdf
 
 
-def _pdf(title: str) -> Any:
-    pdf = pdf_document(title)
+def _pdf(title: str, issue: Issue | None = None) -> Any:
+    pdf = pdf_document(title, issue)
     pdf.ln(2)
     return pdf
 
 
-def _table(pdf: Any, headers: list[str], rows: list[list[str]], widths: list[int]) -> None:
+# Figures are right-aligned, so that their digits line up; text stays on the left.
+LEFT, RIGHT = "LEFT", "RIGHT"
+
+
+def _table(
+    pdf: Any,
+    headers: list[str],
+    rows: list[list[str]],
+    widths: list[int],
+    align: tuple[str, ...] | None = None,
+) -> None:
+    """A table whose cells wrap their text (a long Macedonian or Albanian header included)."""
+    aligns = align or (LEFT,) * len(widths)
     pdf.set_font("DejaVu", "B", 9)
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=6) as table:
+    with pdf.table(
+        col_widths=widths, text_align=aligns, line_height=5, padding=1.2, v_align="MIDDLE"
+    ) as table:
         header = table.row()
         for text in headers:
             header.cell(text)
@@ -128,18 +184,43 @@ def _table(pdf: Any, headers: list[str], rows: list[list[str]], widths: list[int
     pdf.ln(3)
 
 
+def _heading(pdf: Any, text: str) -> None:
+    """A section's heading, as on the page; kept on the page of the table it heads."""
+    if pdf.will_page_break(20):
+        pdf.add_page()
+    pdf.set_font("DejaVu", "B", 11)
+    pdf.cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+
+
 def _facts(pdf: Any, facts: list[tuple[str, str]]) -> None:
-    for name, value in facts:
-        pdf.set_font("DejaVu", "B", 10)
-        pdf.cell(70, 6, name)
-        pdf.set_font("DejaVu", "", 10)
-        pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
+    """Label and value side by side, each in its own column: a long label wraps within its
+    own column and never runs over the value."""
+    from fpdf.fonts import FontFace
+
+    pdf.set_font("DejaVu", "", 10)
+    bold = FontFace(emphasis="BOLD")
+    with pdf.table(
+        col_widths=(80, 110),
+        text_align=(LEFT, LEFT),
+        borders_layout="HORIZONTAL_LINES",
+        first_row_as_headings=False,
+        line_height=5.5,
+        padding=1,
+        v_align="TOP",
+    ) as table:
+        for name, value in facts:
+            row = table.row()
+            row.cell(name, style=bold)
+            row.cell(value)
+    pdf.ln(4)
 
 
 def statement_pdf(statement: Any, locale: str) -> bytes:
     """The family statement as one printable page (the caller sets the family's language)."""
-    pdf = _pdf(_("Statement for household %(case)s", case=statement.household.case_number))
+    pdf = _pdf(
+        _("Statement for household %(case)s", case=statement.household.case_number),
+        Issue(statement.issuer, statement.as_of, locale),
+    )
     _facts(pdf, statement.facts(locale))
     _table(
         pdf,
@@ -154,6 +235,7 @@ def statement_pdf(statement: Any, locale: str) -> bytes:
             for line in statement.money.by_creditor
         ],
         [70, 40, 40, 40],
+        (LEFT, RIGHT, RIGHT, RIGHT),
     )
     _facts(pdf, statement.hours_facts(locale))
     pdf.set_font("DejaVu", "", 8)
@@ -161,16 +243,29 @@ def statement_pdf(statement: Any, locale: str) -> bytes:
     return bytes(pdf.output())
 
 
-def report_pdf(figures: Indicators, locale: str) -> bytes:
+def report_issuer(programme: Any) -> str:
+    """The NGO that runs the programme and the municipality it serves."""
+    return f"{programme.ngo.name} · {programme.municipality.name}"
+
+
+def report_pdf(figures: Indicators, locale: str, *, issued_on: date) -> bytes:
+    """The programme report as on its page: the indicators, the two charts, the tables."""
     programme = figures.programme
-    pdf = _pdf(_("Programme report: %(name)s", name=programme.name))
+    pdf = _pdf(
+        _("Programme report: %(name)s", name=programme.name),
+        Issue(report_issuer(programme), issued_on, locale),
+    )
     _facts(pdf, report_facts(figures, locale))
+    charts.report_charts(pdf, figures, locale)
+    _heading(pdf, _("Debt paid by creditor"))
     _table(
         pdf,
         [_("Creditor"), _("Debt paid")],
         [[name, formatting.money(total, locale)] for name, total in figures.by_creditor],
         [110, 80],
+        (LEFT, RIGHT),
     )
+    _heading(pdf, _("By month"))
     _table(
         pdf,
         [
@@ -192,7 +287,8 @@ def report_pdf(figures: Indicators, locale: str) -> bytes:
             ]
             for row in figures.months
         ],
-        [25, 30, 25, 40, 35, 35],
+        [22, 28, 30, 40, 35, 35],
+        (LEFT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT),
     )
     return bytes(pdf.output())
 

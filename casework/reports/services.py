@@ -171,7 +171,7 @@ def export_job(job: Job, progress: Progress) -> Outcome:
 
 
 def start_report_file(
-    user: User, programme: Programme, figures: Indicators, fmt: str, *, locale: str
+    user: User, programme: Programme, figures: Indicators, fmt: str, *, locale: str, today: date
 ) -> Job:
     if not policies.can_view_budget(user, programme):
         raise PermissionDenied()
@@ -184,6 +184,7 @@ def start_report_file(
             "period_to": figures.period_to.isoformat(),
             "fmt": fmt,
             "locale": locale,
+            "today": today.isoformat(),  # the day the PDF says it was issued
         },
     )
 
@@ -202,7 +203,10 @@ def report_file_job(job: Job, progress: Progress) -> Outcome:
     )
     with force_locale(params["locale"]):
         if params["fmt"] == "pdf":
-            data, mimetype = report_pdf(figures, params["locale"]), "application/pdf"
+            # (a job queued before the day was kept in its parameters: the period's end)
+            issued_on = date.fromisoformat(params.get("today") or params["period_to"])
+            data = report_pdf(figures, params["locale"], issued_on=issued_on)
+            mimetype = "application/pdf"
         else:
             data, mimetype = report_xlsx(figures, params["locale"]), XLSX_MIMETYPE
     progress.advance()

@@ -16,6 +16,7 @@ from flask import (
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from casework import clock
@@ -75,7 +76,10 @@ def _log_statement(found: queries.Statement, detail: str) -> None:
 def statement(household_id: int) -> str:
     found = _statement(household_id)
     with force_locale(found.household.language):  # the family reads it in its own language
-        page = render_template("reports/statement.html", statement=found)
+        # A rendered template, escaped by Jinja already: the page embeds it as it is.
+        content = Markup(render_template("reports/_statement.html", statement=found))  # noqa: S704
+    # ... and the page's own controls are the user's, in the user's language.
+    page = render_template("reports/statement.html", statement=found, content=content)
     return recorded(page, lambda: _log_statement(found, "page"))
 
 
@@ -176,7 +180,9 @@ def _report_file(programme_id: int, fmt: str) -> Response:
     # The worker draws the file; the job's page offers it for download.
     return done(
         _job_page(
-            services.start_report_file(current_user, programme, figures, fmt, locale=_page_locale())
+            services.start_report_file(
+                current_user, programme, figures, fmt, locale=_page_locale(), today=clock.today()
+            )
         )
     )
 

@@ -13,10 +13,10 @@ from casework.balances.models import Alert
 from casework.enrollment.models import Enrollment
 from casework.households.models import DuplicateReview, Household, Member
 from casework.organizations.models import Organization
-from casework.payments.models import Arrear, PaymentRequest, UtilityAccount
+from casework.payments.models import Arrear, PaymentRequest, RequestStatus, UtilityAccount
 from casework.programmes.models import Programme
 from casework.security.models import Role, User
-from casework.work.models import WorkLog, WorkSite
+from casework.work.models import LogStatus, WorkLog, WorkSite
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,41 @@ def can_open_payment_queue(user: User) -> bool:
     return bool(payment_officer_municipalities(user))
 
 
+def can_open_payments_to_record(user: User) -> bool:
+    """The officer's list of approved requests whose payment is still to be recorded: officers
+    (of any municipality; the list holds its own municipalities' only)."""
+    return can_open_payment_queue(user)
+
+
+def returned_request_municipalities(user: User) -> set[int]:
+    """Where rejected requests come back to the user: the municipalities it coordinates (the
+    makers' side, where a request is changed and submitted again)."""
+    return user.municipalities_as(Role.COORDINATOR)
+
+
+def can_open_returned_requests(user: User) -> bool:
+    """The coordinator's list of requests rejected back to it, with each reason."""
+    return bool(returned_request_municipalities(user))
+
+
+def has_given_first_approval(user: User, request: PaymentRequest) -> bool:
+    """The officer's approval already counts in this round: a second, different officer must
+    decide now (the officer is not offered Approve or Reject again)."""
+    return request.status == RequestStatus.SUBMITTED and any(
+        a.officer_id == user.id and a.round == request.round for a in request.approvals
+    )
+
+
+def may_decide_now(user: User, request: PaymentRequest) -> bool:
+    """Approve or reject is offered: a submitted request of the officer's municipality that
+    does not wait for another officer."""
+    return (
+        can_decide_request(user, request)
+        and request.status == RequestStatus.SUBMITTED
+        and not has_given_first_approval(user, request)
+    )
+
+
 def can_prepare_request(user: User, request: PaymentRequest) -> bool:
     """Change or submit a request: the maker's side (its household's coordinators)."""
     return can_prepare_payment(user, request.enrollment.household)
@@ -244,6 +279,23 @@ def can_decide_log(user: User, log: WorkLog, *, correcting: bool = False) -> boo
     return can_verify_at(user, site.municipality_id, site.enterprise_id) or (
         correcting and can_log_work(user, log.household)
     )
+
+
+def can_withdraw_log(user: User, log: WorkLog) -> bool:
+    """Taking back a log: only whoever logged it, and while the household is still theirs to
+    log for (a worker moved off the case no longer may). That nobody has decided it yet is
+    the service's rule (a 409 saying so, not a 403: the log may have been confirmed since the
+    page was drawn); ``log_is_withdrawable`` is the page's question, both together."""
+    return (
+        log.logged_by_id == user.id
+        and log.reverses_id is None
+        and can_log_work(user, log.household)
+    )
+
+
+def log_is_withdrawable(user: User, log: WorkLog) -> bool:
+    """Whether the log page offers "Withdraw": the user's own, still waiting for a decision."""
+    return log.status == LogStatus.LOGGED and can_withdraw_log(user, log)
 
 
 def can_verify_site(user: User, site: WorkSite) -> bool:
@@ -357,6 +409,12 @@ def can_read_alert(user: User, alert: Alert) -> bool:
     return alert.user_id == user.id
 
 
+def can_read_alerts(user: User) -> bool:
+    """ "Mark all as read": the people alerts are sent to (social workers and coordinators);
+    each marks only its own, within the households it may see."""
+    return bool(user.municipalities_as(Role.SOCIAL_WORKER, Role.COORDINATOR))
+
+
 # --- users, logging pages, payment steps, jobs ------------------------------------------------
 
 
@@ -398,10 +456,9 @@ def can_view_job(user: User, requested_by_id: int) -> bool:
 
 
 def shows_work_sites(user: User) -> bool:
-    """The work sites: a coordinator of any municipality, or a supervisor of an enterprise."""
-    return bool(user.municipalities_as(Role.COORDINATOR)) or any(
-        r.role == Role.SUPERVISOR for r in user.roles
-    )
+    """The work sites: whoever adds them in a municipality (its coordinators and admins), or a
+    supervisor of an enterprise. A global admin has no site page yet: no link to one."""
+    return bool(site_municipalities(user)) or any(r.role == Role.SUPERVISOR for r in user.roles)
 
 
 def home_municipalities(user: User, role: Role) -> set[int]:

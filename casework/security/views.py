@@ -21,6 +21,7 @@ from casework.actions import allow, done, perform, submit, visible
 from casework.api import queries as api_queries
 from casework.api import services as api_services
 from casework.db import utcnow
+from casework.forms_common import named_errors
 from casework.plain_text import strip_control
 from casework.security import policies, queries
 from casework.security.forms import LoginForm, PasswordChangeForm, ReauthForm, TokenForm
@@ -133,7 +134,8 @@ def create_api_token() -> str | Response:
     """A personal API token, shown once on the page that answers this form."""
     form = TokenForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        for refusal in named_errors(form):
+            flash(refusal, "error")
         return _tokens()
     return perform(
         lambda: api_services.create_token(current_user, current_user, form.name.data or ""),

@@ -1,4 +1,5 @@
-"""API: work sites, logging hours, and confirming, rejecting or correcting them at the site.
+"""API: work sites, logging hours (and withdrawing one's own), and confirming, rejecting or
+correcting them at the site.
 
 The same loading, scope and permission checks as the pages in ``work/views.py``, then one
 service call each: every cap, date and who-may-work rule is ``casework.work.services``'.
@@ -142,6 +143,11 @@ class WorkLogSchema(RecordSchema):
     )
     logged_by_id = ma.fields.Integer(required=True)
     decided_by_id = ma.fields.Integer(allow_none=True)
+    withdrawn_by_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Whoever logged it, when it was withdrawn"}
+    )
+    withdrawn_at = ma.fields.DateTime(allow_none=True)
+    withdrawal_reason = ma.fields.String(required=True)
 
 
 WorkLogPage = page_schema(WorkLogSchema)
@@ -307,3 +313,19 @@ def reverse_log(args: dict[str, Any], log_id: int) -> WorkLog:
     log = visible(queries.get_visible_log(current_user, log_id))
     allow(policies.can_decide_log(current_user, log, correcting=True))
     return services.correct(current_user, log, args["reason"], today=clock.today())
+
+
+@blp.route(f"/work-logs/<{ID_IN_PATH}:log_id>/withdraw", methods=["POST"])
+@write
+@blp.arguments(WorkLogReasonIn)
+@blp.response(200, WorkLogSchema)
+@blp.alt_response(422, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(403, schema=ErrorEnvelope)
+def withdraw_log(args: dict[str, Any], log_id: int) -> WorkLog:
+    """Take back hours one logged oneself, before anyone decided them (whoever logged them):
+    the log is kept as withdrawn, with the reason, and counts nowhere."""
+    log = visible(queries.get_visible_log(current_user, log_id))
+    allow(policies.can_withdraw_log(current_user, log))
+    return services.withdraw_log(current_user, log, args["reason"], today=clock.today())

@@ -12,6 +12,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from casework.bounds import form_id
 from casework.forms_common import DayField, KeyedForm
 
+# The value of the "Choose…" option of a select of ids (no row has id 0).
+NOBODY = 0
+
 DURATION_RE = re.compile(r"^\s*(\d{1,2})(?:[:.,h]\s*(\d{1,2}))?\s*$")
 
 
@@ -39,7 +42,13 @@ class DurationField(StringField):
 
 class LogForm(KeyedForm):
     # The service says why a member may not work; a plain "not a valid choice" would not.
-    member_id = SelectField(_l("Who worked"), coerce=form_id, validate_choice=False)
+    # Nobody is preselected (``NOBODY`` first): hours on the wrong person are worse than none.
+    member_id = SelectField(
+        _l("Who worked"),
+        coerce=form_id,
+        validate_choice=False,
+        validators=[DataRequired(_l("Choose who worked."))],
+    )
     site_id = SelectField(_l("Work site"), coerce=form_id, validate_choice=False)
     work_date = DayField(_l("Date"), validators=[DataRequired()])
     start_time = TimeField(_l("From"), validators=[Optional()])

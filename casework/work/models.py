@@ -2,7 +2,8 @@
 
 A ``WorkLog`` is never edited once verified. A wrong verified log is answered by a correcting
 entry: a log with ``reverses_id`` set and the opposite minutes, verified at once, so that the
-sum of verified minutes is always what was really worked.
+sum of verified minutes is always what was really worked. A log its author got wrong before
+anyone decided it is withdrawn (who, when, why), never deleted; it counts nowhere.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class LogStatus(StrEnum):
     LOGGED = "logged"
     VERIFIED = "verified"
     REJECTED = "rejected"
+    # Taken back by whoever logged it, before anyone decided it: kept, counted nowhere.
+    WITHDRAWN = "withdrawn"
+
+
+# Logs that count neither as worked nor as pending, nor towards a cap or a last day of work.
+COUNTED_NOWHERE = (LogStatus.REJECTED, LogStatus.WITHDRAWN)
 
 
 class WorkSite(Base):
@@ -59,6 +66,10 @@ class WorkLog(Base):
             "AND end_minute <= 1440)",
             name="shift_in_day",
         ),
+        CheckConstraint(
+            "(status = 'withdrawn') = (withdrawn_by_id IS NOT NULL AND withdrawn_at IS NOT NULL)",
+            name="withdrawal_recorded",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,12 +92,16 @@ class WorkLog(Base):
     logged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawal_reason: Mapped[str] = mapped_column(Text, default="")
 
     member: Mapped[Member] = relationship()
     household: Mapped[Household] = relationship()
     site: Mapped[WorkSite] = relationship()
     logged_by: Mapped[User] = relationship(foreign_keys=[logged_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
     reverses: Mapped[WorkLog | None] = relationship(
         remote_side=[id], foreign_keys=[reverses_id], back_populates="reversed_by"
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from casework.db import chunked
@@ -21,7 +21,7 @@ from casework.organizations.models import Organization, OrganizationKind
 from casework.payments.models import Obligation, Payment, PaymentReversal
 from casework.security import policies
 from casework.security.models import Role, User
-from casework.work.models import LogStatus, WorkLog, WorkSite
+from casework.work.models import COUNTED_NOWHERE, LogStatus, WorkLog, WorkSite
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def balances(household_ids: Iterable[int], as_of: date | None = None) -> dict[in
         )
     verified = func.sum(case((WorkLog.status == LogStatus.VERIFIED, WorkLog.minutes), else_=0))
     pending = func.sum(case((WorkLog.status == LogStatus.LOGGED, WorkLog.minutes), else_=0))
-    last = func.max(case((WorkLog.status != LogStatus.REJECTED, WorkLog.work_date)))
+    last = func.max(case((WorkLog.status.not_in(COUNTED_NOWHERE), WorkLog.work_date)))
     worked: dict[int, tuple[Any, ...]] = {}
     for chunk in chunked(ids):
         worked.update(
@@ -121,6 +121,26 @@ def logs_of(household: Household) -> list[WorkLog]:
                 selectinload(WorkLog.logged_by),
             )
             .order_by(WorkLog.work_date.desc(), WorkLog.id.desc())
+        )
+    )
+
+
+def entries_of_today(user: User, today: date, since: datetime) -> list[WorkLog]:
+    """What the user logged today (``since``: the day's start) or for today, withdrawn ones
+    included (struck out), newest first: one query, however many."""
+    return list(
+        db.session.scalars(
+            select(WorkLog)
+            .where(
+                WorkLog.logged_by_id == user.id,
+                WorkLog.reverses_id.is_(None),
+                or_(WorkLog.work_date == today, WorkLog.logged_at >= since),
+            )
+            .options(
+                selectinload(WorkLog.member).selectinload(Member.household),
+                selectinload(WorkLog.site),
+            )
+            .order_by(WorkLog.logged_at.desc(), WorkLog.id.desc())
         )
     )
 
@@ -200,6 +220,20 @@ class Timesheet:
     days: list[date]
     rows: list[tuple[Member, dict[date, list[WorkLog]]]]
     pending: int
+
+    def week_total(self, by_day: dict[date, list[WorkLog]]) -> int:
+        """One person's minutes of the week that stand (rejected and corrected entries do not):
+        the phone shows one day at a time, and this total beside it."""
+        return sum(
+            log.minutes
+            for logs in by_day.values()
+            for log in logs
+            if log.status != LogStatus.REJECTED and log.reversed_by is None
+        )
+
+    def entries_on(self, day: date) -> int:
+        """How many entries the site has on one day (the phone's day picker shows it)."""
+        return sum(len(by_day.get(day, [])) for _member, by_day in self.rows)
 
 
 def timesheet(site: WorkSite, monday: date) -> Timesheet:

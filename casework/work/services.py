@@ -22,7 +22,7 @@ from casework.organizations.models import Organization, OrganizationKind
 from casework.programmes.models import Programme
 from casework.security import policies
 from casework.security.models import User
-from casework.work.models import LogStatus, WorkLog, WorkSite
+from casework.work.models import COUNTED_NOWHERE, LogStatus, WorkLog, WorkSite
 
 MINUTES_IN_DAY = 24 * 60
 
@@ -107,12 +107,12 @@ class Shift:
 
 
 def _live_logs(member: Member) -> Select[WorkLog]:
-    """Logs that count towards caps and overlaps: not rejected, not cancelled by a correction,
-    and not corrections themselves."""
+    """Logs that count towards caps and overlaps: not rejected or withdrawn, not cancelled by
+    a correction, and not corrections themselves."""
     corrected = select(WorkLog.reverses_id).where(WorkLog.reverses_id.is_not(None))
     return select(WorkLog).where(
         WorkLog.member_id == member.id,
-        WorkLog.status != LogStatus.REJECTED,
+        WorkLog.status.not_in(COUNTED_NOWHERE),
         WorkLog.reverses_id.is_(None),
         WorkLog.id.not_in(corrected),
     )
@@ -264,6 +264,41 @@ def reject(actor: User, log: WorkLog, reason: str, *, today: date) -> WorkLog:
     if not reason.strip():
         raise ValidationError(_("Give the reason, for the social worker."), "reason")
     _decide(actor, log, LogStatus.REJECTED, reason.strip())
+    return log
+
+
+def withdraw_log(actor: User, log: WorkLog, reason: str, *, today: date) -> WorkLog:
+    """Its author takes back a log nobody has decided yet (the wrong person, a typo in the
+    hours): the log is kept, marked withdrawn with who, when and why, and counts nowhere.
+    Once decided, a log is answered by the supervisor or by a correction instead."""
+    if log.logged_by_id != actor.id or not policies.can_log_work(actor, log.household):
+        raise PermissionDenied(_("Only whoever logged these hours may withdraw them."))
+    if log.reverses_id is not None or log.status != LogStatus.LOGGED:
+        raise ConflictError(_("These hours have been decided already."))
+    if not reason.strip():
+        raise ValidationError(_("Give the reason for the withdrawal."), "reason")
+    result = db.session.execute(
+        update(WorkLog)
+        .where(WorkLog.id == log.id, WorkLog.status == LogStatus.LOGGED)
+        .values(
+            status=LogStatus.WITHDRAWN,
+            withdrawn_by_id=actor.id,
+            withdrawn_at=utcnow(),
+            withdrawal_reason=reason.strip(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(_("These hours have been decided already."))
+    db.session.expire(log)
+    record(
+        actor,
+        "work_log.withdraw",
+        "work_log",
+        log.id,
+        municipality_id=log.household.municipality_id,
+        changes={"status": ["logged", "withdrawn"], "reason": reason.strip()},
+    )
     return log
 
 

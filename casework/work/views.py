@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from casework import clock
+from casework import clock, formatting
 from casework.actions import allow, chosen, perform, recorded, submit, visible
 from casework.audit.services import log_households_seen
 from casework.bounds import query_int
+from casework.forms_common import CHOOSE, named_errors
 from casework.households import queries as household_queries
+from casework.households.models import Member
 from casework.security import policies
 from casework.urls import safe_next
 from casework.work import queries, services
-from casework.work.forms import ActionForm, LogForm, ReasonForm, SiteForm
+from casework.work.forms import NOBODY, ActionForm, LogForm, ReasonForm, SiteForm
 from casework.work.models import WorkLog
 
 bp = Blueprint("work", __name__, url_prefix="/work")
@@ -42,7 +46,10 @@ def log() -> str | Response:
     today = clock.today()
     members = queries.members_who_may_work(current_user, today)
     form = LogForm()
-    form.member_id.choices = [(m.id, f"{m.full_name} · {m.household.case_number}") for m in members]
+    form.member_id.choices = [
+        (NOBODY, str(CHOOSE)),
+        *((m.id, f"{m.full_name} · {m.household.case_number}") for m in members),
+    ]
     form.site_id.choices = [(s.id, str(s)) for s in queries.sites_for_logging(current_user)]
     if request.method == "GET":
         form.work_date.data = today
@@ -59,12 +66,74 @@ def log() -> str | Response:
     return submit(
         form,
         _log,
-        then=lambda made: redirect(url_for("work.log", member=made.member_id)),
-        success=lambda made: _("Hours logged for %(name)s.", name=made.member.full_name),
-    ) or recorded(
-        render_template("work/log.html", form=form, has_members=bool(members)),
+        # Back to an empty choice (the next person is chosen, not assumed), today's entries below.
+        then=lambda _made: redirect(url_for("work.log", _anchor="today")),
+        success=_logged,
+    ) or _log_page(form, members, today)
+
+
+def _log_page(form: LogForm, members: list[Member], today: date) -> str:
+    """The form, and below it what the user logged today, each entry it may still take back
+    with its own "Withdraw"."""
+    entries = queries.entries_of_today(current_user, today, _start_of(today))
+    return recorded(
+        render_template(
+            "work/log.html",
+            form=form,
+            has_members=bool(members),
+            entries=entries,
+            withdrawable={e.id for e in entries if policies.log_is_withdrawable(current_user, e)},
+        ),
         lambda: log_households_seen(
             current_user, (m.household_id for m in members), "log hours: members who may work"
+        ),
+    )
+
+
+def _start_of(day: date) -> datetime:
+    """The first moment of the programme's ``day``, as stored (UTC)."""
+    return datetime.combine(day, time(0), clock.zone()).astimezone(UTC)
+
+
+def _time_of_day(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _logged(made: WorkLog) -> str:
+    """The confirmation repeats what was stored, so a slip (the day, the hours, the site)
+    is seen while the family is still there."""
+    locale = str(get_locale())
+    when = formatting.day(made.work_date, locale)
+    if made.start_minute is not None and made.end_minute is not None:
+        when += f", {_time_of_day(made.start_minute)}–{_time_of_day(made.end_minute)}"
+    return _(
+        "Hours logged for %(name)s: %(when)s, %(hours)s at %(site)s.",
+        name=made.member.full_name,
+        when=when,
+        hours=formatting.hours(made.minutes, locale),
+        site=made.site.name,
+    )
+
+
+@bp.post("/logs/<int:log_id>/withdraw")
+def withdraw(log_id: int) -> Response:
+    """Its author takes back an entry nobody has decided yet, from the log page."""
+    log = visible(queries.get_visible_log(current_user, log_id))
+    allow(policies.can_withdraw_log(current_user, log))
+    form = ReasonForm()
+    back = redirect(url_for("work.log"))
+    if not form.validate_on_submit():
+        for refusal in named_errors(form):
+            flash(refusal, "error")
+        return back
+    return perform(
+        lambda: services.withdraw_log(
+            current_user, log, form.reason.data or "", today=clock.today()
+        ),
+        then=lambda _log: back,
+        back=lambda: back,
+        success=lambda made: _(
+            "Entry withdrawn for %(name)s: it counts nowhere.", name=made.member.full_name
         ),
     )
 
@@ -89,7 +158,18 @@ def _decide(log_id: int, form: ActionForm | ReasonForm, action: str) -> Response
         "reject": lambda: services.reject(current_user, log, reason, today=today),
         "correct": lambda: services.correct(current_user, log, reason, today=today),
     }
-    return perform(acts[action], then=lambda _done: back, back=lambda: back, success=_("Recorded."))
+    return perform(acts[action], then=lambda _done: back, back=lambda: back, success=_done(action))
+
+
+def _done(action: str) -> Callable[[WorkLog], str]:
+    """The supervisor's confirmation names whose hours and how many; the other steps say done."""
+    if action == "verify":
+        return lambda log: _(
+            "Confirmed %(hours)s for %(name)s.",
+            hours=formatting.clock_hours(log.minutes),
+            name=log.member.full_name,
+        )
+    return lambda _log: _("Recorded.")
 
 
 @bp.post("/logs/<int:log_id>/verify")
@@ -107,20 +187,26 @@ def correct(log_id: int) -> Response:
     return _decide(log_id, ReasonForm(), "correct")
 
 
-def _monday(value: str | None) -> date:
+def _day(value: str | None) -> date:
+    """The day asked for (any day of a week opens that week, on that day), else today."""
     try:
-        day = date.fromisoformat(value) if value else clock.today()
+        return date.fromisoformat(value) if value else clock.today()
     except ValueError:
-        day = clock.today()
+        return clock.today()
+
+
+def _monday(value: str | None) -> date:
+    day = _day(value)
     return day - timedelta(days=day.weekday())
 
 
 @bp.route("/sites/<int:site_id>/week", methods=["GET", "POST"])
 def week(site_id: int) -> str | Response:
     site = visible(queries.get_verifiable_site(current_user, site_id))
+    day = _day(request.values.get("start"))
     monday = _monday(request.values.get("start"))
     form = ActionForm()
-    this_week = redirect(url_for("work.week", site_id=site.id, start=monday.isoformat()))
+    this_week = redirect(url_for("work.week", site_id=site.id, start=day.isoformat()))
     if request.method == "POST" and form.validate_on_submit():
         return perform(
             lambda: services.verify_week(current_user, site, monday, today=clock.today()),
@@ -132,6 +218,7 @@ def week(site_id: int) -> str | Response:
     page = render_template(
         "work/week.html",
         sheet=sheet,
+        day=day,
         form=form,
         reason_form=ReasonForm(formdata=None),
         previous=(monday - timedelta(days=7)).isoformat(),

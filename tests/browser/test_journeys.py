@@ -57,7 +57,7 @@ def test_a_social_worker_logs_hours_on_a_phone_and_a_supervisor_confirms_them(
     worker = Session(browser, demo_server, phone=True).login(social_worker)
     page = worker.page
     assert "My caseload" in page.inner_text("h1")
-    page.click("main >> text=Log hours >> nth=0")  # the home page's button, not the menu's
+    page.click("text=Log hours >> visible=true >> nth=0")  # on a phone the header's is in its menu
     page.select_option("#member_id", str(member_id))
     page.fill("#duration", "2:00")
     page.fill("#task", "Чистење на паркот")
