@@ -99,7 +99,8 @@ AXE_RUN = """(fails) => axe.run(document, {resultTypes: ['violations']}).then((r
 # field, which the server refuses when it is empty. A POST of buttons only (confirm, approve,
 # mark as read, run the check) would do its work, so it is left alone.
 SAFE_FORMS = """(notSent) => [...document.forms].map((form, index) => {
-  const action = new URL(form.action || location.href, location.href).pathname;
+  // getAttribute: a field named `action` (the audit's filter) shadows form.action
+  const action = new URL(form.getAttribute('action') || location.href, location.href).pathname;
   const method = (form.getAttribute('method') || 'get').toLowerCase();
   const skip = ['hidden', 'submit', 'button', 'reset', 'image', 'checkbox', 'radio'];
   const fields = [...form.elements].filter(
