@@ -268,9 +268,7 @@ def with_list_facts(stmt: Select[Any], programme_id: int | None) -> tuple[Select
             func.sum(case((WorkLog.status == LogStatus.LOGGED, WorkLog.minutes), else_=0)).label(
                 "pending"
             ),
-            func.max(case((WorkLog.status != LogStatus.REJECTED, WorkLog.work_date))).label(
-                "last"
-            ),
+            func.max(case((WorkLog.status != LogStatus.REJECTED, WorkLog.work_date))).label("last"),
         )
         .group_by(WorkLog.household_id)
         .subquery("worked")

@@ -293,6 +293,11 @@ class Listed:
     check: str | None
     balance: Balance
 
+    @property
+    def id(self) -> int:
+        """The family's id: the home page's access log names each family it lists."""
+        return self.household.id
+
 
 def listed(rows: Iterable[Any]) -> list[Listed]:
     """The rows of ``households.queries.household_list`` as the pages show them."""
