@@ -335,13 +335,21 @@ def _head_name(part: Any) -> Any:
 
 
 def list_order(facts: ListFacts, sort: str) -> list[Any]:
-    """Urgency: overdue first, then behind, then the most hours left; or by case or name."""
+    """Urgency: overdue first, then behind, then the other active families, the most hours
+    left first; then applications waiting for a step, families never enrolled, and last the
+    closed ones (their hours left are no one's work today). Or by case number or name."""
     if sort == "name":
         return [_head_name(Member.last_name), _head_name(Member.first_name), Household.case_number]
     if sort == "case":
         return [Household.case_number]
+    status = facts.enrollment.status
     rank = case(
-        (facts.check == CheckStatus.OVERDUE, 0), (facts.check == CheckStatus.BEHIND, 1), else_=2
+        (facts.check == CheckStatus.OVERDUE, 0),
+        (facts.check == CheckStatus.BEHIND, 1),
+        (status == Status.ACTIVE, 2),
+        (status.in_(OPEN_STATUSES), 3),
+        (facts.enrollment.id.is_(None), 4),
+        else_=5,
     )
     return [rank, facts.left.desc(), Household.case_number]
 
