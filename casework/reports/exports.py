@@ -141,9 +141,9 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         .group_by(Member.household_id)
         .subquery()
     )
-    stmt, facts = with_list_facts(select(Household).where(scope), wanted.programme_id)
-    stmt = (
-        list_filtered(stmt, facts, wanted.list_filter())
+    households, facts = with_list_facts(select(Household).where(scope), wanted.programme_id)
+    stmt: Rows = (
+        list_filtered(households, facts, wanted.list_filter())
         .outerjoin_from(
             Household, head, and_(head.household_id == Household.id, head.is_head.is_(True))
         )
