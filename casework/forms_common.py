@@ -125,6 +125,13 @@ class SubForm(Form):
     Meta = CatalogueMeta
 
 
+class QueryForm(Form):
+    """A form read from the URL (a list's filters): a GET changes nothing, so no CSRF token and
+    no one-time key, but its messages are translated like every other form's."""
+
+    Meta = CatalogueMeta
+
+
 def named_errors(form: Any) -> list[str]:
     """Each of the form's refusals with the label of its field ("Note: This field is
     required."), for a page that can only show them above everything (a flash)."""

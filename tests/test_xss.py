@@ -378,6 +378,11 @@ def build_world(app: Flask) -> World:
     work.reject(supervisor, logs[1], c("LogRefusal", 2000), today=TODAY)
     work.verify(supervisor, logs[2], today=TODAY)
     work.correct(coordinator, logs[2], c("Correction", 200), today=TODAY)
+    # ... and one its author withdrew (the wrong day), with the reason.
+    typo = work.log_work(
+        worker, spouse, site, work.Shift(date(2022, 1, 14), 8 * 60, 9 * 60), "", today=TODAY
+    )
+    work.withdraw_log(worker, typo, c("WithdrawWhy", 2000), today=TODAY)
 
     # A token for a program that uses the API, named by its owner.
     create_token(coordinator, coordinator, c("Token", 80))

@@ -1137,6 +1137,7 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
     _complete_finished(active, users, today)
     showcase += _closings(active, users, today)
     showcase += _work_queues(active, users, today)
+    showcase += _overdue_family(registered, users, kicevo, ngo, evn, sites[0], today)
     set_targets(
         users.coordinator,
         kicevo_programme,
@@ -1192,3 +1193,114 @@ def fill_demo(password: str, households: int = 30, today: date | None = None) ->
         "answer for a monitor."
     )
     return "\n".join(lines)
+
+
+def _overdue_family(
+    registered: list[Household],
+    users: DemoUsers,
+    kicevo: Municipality,
+    ngo: Organization,
+    evn: Organization,
+    site: WorkSite,
+    today: date,
+) -> list[str]:
+    """A family of last winter's call, still working off its electricity debt after that
+    call's 90-day deadline: overdue at the check (the commission turned down its application
+    to the new call: its debts belong to the earlier one)."""
+    household = registered[19]
+    opened = today - timedelta(days=300)
+    winter = create_programme(
+        users.admin,
+        kicevo,
+        ngo,
+        ProgrammeData(
+            name="Зимски повик за одговорна социјална поддршка – Кичево",
+            donor="Општина Кичево",
+            starts_on=opened,
+            ends_on=opened + timedelta(days=270),
+            budget_deni=150_000_00,
+            hourly_value_deni=100_00,
+            approval_threshold_deni=25_000_00,
+            work_deadline_days=90,
+        ),
+        [evn],
+    )
+    commission = [
+        enrollment_services.add_commission_member(users.coordinator, winter, name, seat)
+        for name, seat in COMMISSION
+    ]
+    coordinator = users.coordinator
+    enrollment = enrollment_services.apply(
+        coordinator, household, winter, applied_on=opened + timedelta(days=4), today=today
+    )
+    enrollment_services.record_decision(
+        coordinator,
+        enrollment,
+        enrollment_services.DecisionData(
+            decided_on=opened + timedelta(days=18),
+            outcome="approved",
+            votes={m.id: "for" for m in commission},
+            reference="Записник бр. 08-031",
+        ),
+        today=today,
+    )
+    signed_on = opened + timedelta(days=25)
+    enrollment_services.sign_agreement(
+        coordinator,
+        enrollment,
+        signed_on=signed_on,
+        reference=f"З-07/{signed_on.year}",
+        signatory_ids=[household.members[0].id],
+        today=today,
+    )
+    account = next(a for a in payment_services.accounts_of(household) if a.creditor_id == evn.id)
+    arrear = payment_services.record_arrear(
+        coordinator,
+        account,
+        payment_services.ArrearData(
+            period_from=opened - timedelta(days=400),
+            period_to=opened - timedelta(days=200),
+            principal_deni=11_200_00,
+            penalty_deni=800_00,
+            statement_ref="Опомена ЕВН бр. 2207-118",
+            received_on=opened + timedelta(days=6),
+        ),
+        today=today,
+    )
+    day = signed_on + timedelta(days=3)
+    request = payment_services.create_request(
+        coordinator, enrollment, arrear, 12_000_00, "Опомена пред исклучување, зимски период.",
+        today=day,
+    )  # fmt: skip
+    payment_services.submit(coordinator, request, today=day)
+    payment_services.approve(users.officer, request, today=day + timedelta(days=2))
+    paid_on = day + timedelta(days=5)
+    payment_services.record_payment(
+        users.officer,
+        request,
+        payment_services.PaymentData(
+            paid_on, f"Извод бр. {paid_on:%m}-{request.id:04d}", 12_000_00
+        ),
+        today=today,
+    )
+    # 36 of its 120 hours, one morning a week; then the work stopped
+    for week in range(12):
+        work_day = paid_on + timedelta(days=3 + 7 * week)
+        worker = next(
+            m
+            for m in household.members
+            if enrollment_services.work_refusal(m, enrollment, work_day) is None
+        )
+        entry = work_services.log_work(
+            household.assigned_worker or coordinator,
+            worker,
+            site,
+            work_services.Shift(work_day, 8 * 60, 11 * 60),
+            TASKS[week % len(TASKS)],
+            today=today,
+        )
+        work_services.verify(users.supervisor, entry, today=today)
+    run_check(
+        winter, today - timedelta(days=today.weekday()), today=today, trigger=Trigger.SCHEDULED
+    )
+    return [f"{household.case_number}: overdue in the winter call (90-day deadline)"]

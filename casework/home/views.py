@@ -115,15 +115,17 @@ def _officer(own: list[Programme], _today: date) -> Panels:
 
 
 def _social_worker(_own: list[Programme], _today: date) -> Panels:
-    caseload = db.session.scalars(
-        household_queries.visible_households(current_user).where(
-            Household.assigned_worker_id == current_user.id
+    # Its own families, the most urgent first (overdue, behind, then the most hours left).
+    caseload = work_queries.listed(
+        db.session.execute(
+            household_queries.household_list(
+                current_user, household_queries.ListFilter(worker_id=current_user.id)
+            )
         )
-    ).all()
+    )
     return {
         **_household_count(),
         "caseload": caseload,
-        "balances": work_queries.balances(h.id for h in caseload),
         "alerts": balance_queries.alerts_for(current_user),
     }
 

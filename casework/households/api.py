@@ -14,7 +14,6 @@ from flask import jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from casework import clock
@@ -27,13 +26,13 @@ from casework.api.views import (
     ErrorEnvelope,
     PageArgs,
     page_schema,
-    paginate,
     write,
 )
 from casework.balances.api import BalanceSchema, household_balance
+from casework.bounds import MAX_ID
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment.api import EnrollmentSchema, EnrollmentSummarySchema
-from casework.enrollment.models import Enrollment, Status
+from casework.enrollment.models import Status
 from casework.errors import ValidationError
 from casework.households import queries, services
 from casework.households.models import (
@@ -102,6 +101,15 @@ class HouseholdItemSchema(ma.Schema):
     head_name = ma.fields.String(allow_none=True)
     members = ma.fields.Integer(required=True, metadata={"description": "how many"})
     assigned_worker_id = ma.fields.Integer(allow_none=True)
+    enrollment_status = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the shown enrollment's status; null: never enrolled"},
+    )
+    programme = ma.fields.String(allow_none=True, metadata={"description": "its programme"})
+    check_status = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the latest balance check while the enrollment is active"},
+    )
     balance = ma.fields.Nested(ListBalanceSchema, required=True)
 
 
@@ -145,13 +153,40 @@ class HouseholdListArgs(PageArgs):
         },
     )
     programme_id = ma.fields.Integer(
-        validate=ID, metadata={"description": "households with an enrollment in this programme"}
+        validate=ID,
+        metadata={
+            "description": "households with an enrollment in this programme (the status and "
+            "check shown are then that enrollment's)"
+        },
     )
     status = ma.fields.String(
-        validate=ma.validate.OneOf([s.value for s in Status]),
+        validate=ma.validate.OneOf([queries.NOT_ENROLLED, *(s.value for s in Status)]),
         metadata={
-            "description": "households with an enrollment in this status (in the programme "
-            "given by programme_id, if any)"
+            "description": "the status of the enrollment each row shows (its open one, else "
+            f"its latest; in the programme given by programme_id, if any); "
+            f"`{queries.NOT_ENROLLED}`: never enrolled"
+        },
+    )
+    worker_id = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=MAX_ID),
+        metadata={"description": "the assigned social worker's user id; 0: none assigned"},
+    )
+    settlement = ma.fields.String(
+        validate=ma.validate.Length(max=120), metadata={"description": "the settlement, exactly"}
+    )
+    check = ma.fields.String(
+        validate=ma.validate.OneOf(queries.CHECK_CHOICES),
+        metadata={
+            "description": "the latest balance check of an active enrollment: behind, overdue, "
+            f"or `{queries.LATE}` (either)"
+        },
+    )
+    sort = ma.fields.String(
+        load_default="urgency",
+        validate=ma.validate.OneOf(queries.SORTS),
+        metadata={
+            "description": "urgency (overdue, then behind, then the most hours left), case "
+            "(case number) or name (the head's last and first name)"
         },
     )
 
@@ -282,31 +317,42 @@ def _detail(household: Household, today: date) -> dict[str, Any]:
 def list_households(args: dict[str, Any]) -> Response:
     """The households the caller may see (a social worker: its caseload), as the list page."""
     allow(policies.can_list_households(current_user))
-    stmt = queries.visible_households(current_user, args["q"])
-    if "programme_id" in args or "status" in args:
-        enrolled = select(Enrollment.household_id)
-        if "programme_id" in args:
-            enrolled = enrolled.where(Enrollment.programme_id == args["programme_id"])
-        if "status" in args:
-            enrolled = enrolled.where(Enrollment.status == args["status"])
-        stmt = stmt.where(Household.id.in_(enrolled))
-    page = paginate(stmt, args["page"], args["per_page"])
-    households: list[Household] = page["items"]
-    balances = work_queries.balances(h.id for h in households)
-    page["items"] = [
-        {
-            "id": h.id,
-            "case_number": h.case_number,
-            "municipality_id": h.municipality_id,
-            "address": h.address,
-            "settlement": h.settlement,
-            "head_name": h.head.full_name if h.head else None,
-            "members": len(h.members),
-            "assigned_worker_id": h.assigned_worker_id,
-            "balance": balances[h.id],
-        }
-        for h in households
-    ]
+    wanted = queries.ListFilter(
+        q=args["q"],
+        status=args.get("status"),
+        worker_id=args.get("worker_id"),
+        settlement=args.get("settlement"),
+        programme_id=args.get("programme_id"),
+        check=args.get("check"),
+        sort=args["sort"],
+    )
+    pagination = queries.paginate_rows(
+        queries.household_list(current_user, wanted), args["page"], args["per_page"]
+    )
+    rows = work_queries.listed(pagination.items)
+    households: list[Household] = [row.household for row in rows]
+    page = {
+        "page": args["page"],
+        "pages": max(1, pagination.pages),
+        "total": pagination.total,
+        "items": [
+            {
+                "id": h.id,
+                "case_number": h.case_number,
+                "municipality_id": h.municipality_id,
+                "address": h.address,
+                "settlement": h.settlement,
+                "head_name": h.head.full_name if h.head else None,
+                "members": len(h.members),
+                "assigned_worker_id": h.assigned_worker_id,
+                "enrollment_status": row.status,
+                "programme": row.programme,
+                "check_status": row.check,
+                "balance": row.balance,
+            }
+            for h, row in zip(households, rows, strict=True)
+        ],
+    }
     body = jsonify(HouseholdPageSchema().dump(page))
     return recorded(
         body,

@@ -8,7 +8,14 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from casework.bounds import form_id
 from casework.config import LOCALES
-from casework.forms_common import CHOOSE, LANGUAGE_NAMES, DayField, KeyedForm, SubForm
+from casework.forms_common import (
+    CHOOSE,
+    LANGUAGE_NAMES,
+    DayField,
+    KeyedForm,
+    QueryForm,
+    SubForm,
+)
 from casework.households.models import Relation
 from casework.labels import EXEMPTION_LABELS, NOTE_VISIBILITY_LABELS, RELATION_LABELS, SEX_LABELS
 
@@ -116,3 +123,37 @@ class RevealForm(KeyedForm):
         validators=[DataRequired(), Length(max=500)],
         description=_l("For example: the utility asks for it to match the account."),
     )
+
+
+class ListFilterForm(QueryForm):
+    """The household list's filters, read from the URL (a GET form: no CSRF, nothing changes).
+    The choices are set by the view from the user's scope; a value that is none of them is
+    ignored and named back (``refused``), never an error page."""
+
+    q = StringField(_l("Search"), validators=[Length(max=100)])
+    status = SelectField(_l("Status"))
+    worker_id = SelectField(_l("Social worker"))
+    settlement = SelectField(_l("Settlement"))
+    programme_id = SelectField(_l("Programme"))
+    check = SelectField(_l("Balance check"))
+    sort = SelectField(_l("Sort by"))
+
+    FILTERS = ("status", "worker_id", "settlement", "programme_id", "check", "sort")
+
+    def chosen(self) -> dict[str, str | None]:
+        """Each filter's value when it is one of its choices, else None ("any")."""
+        values: dict[str, str | None] = {}
+        for name in self.FILTERS:
+            field = self[name]
+            offered = {str(value) for value, _label in field.choices or () if value != ""}
+            values[name] = field.data if field.data in offered else None
+        return values
+
+    def refused(self) -> list[str]:
+        """The labels of the filters whose value in the URL is not one of their choices."""
+        chosen = self.chosen()
+        return [
+            str(self[name].label.text)
+            for name in self.FILTERS
+            if self[name].data not in (None, "") and chosen[name] is None
+        ]

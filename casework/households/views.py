@@ -6,6 +6,8 @@ Each view loads the object within the user's scope (outside it is a 404), checks
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import (
     Blueprint,
     abort,
@@ -27,6 +29,7 @@ from casework.balances import queries as balance_queries
 from casework.bounds import query_int
 from casework.enrollment import queries as enrollment_queries
 from casework.enrollment import services as enrollment_services
+from casework.enrollment.models import Status as EnrollmentStatus
 from casework.extensions import db
 from casework.forms_common import named_errors
 from casework.households import queries, services
@@ -34,13 +37,16 @@ from casework.households.forms import (
     DuplicateForm,
     ExemptionForm,
     HouseholdForm,
+    ListFilterForm,
     MemberForm,
     NewHouseholdForm,
     NoteForm,
     RevealForm,
 )
 from casework.households.models import Relation
+from casework.labels import CHECK_STATUS_LABELS, ENROLLMENT_STATUS_LABELS, label
 from casework.organizations.models import Municipality
+from casework.programmes.queries import visible_programmes
 from casework.security import policies
 from casework.work import queries as work_queries
 
@@ -85,25 +91,108 @@ def _chosen_municipality(municipality_id: int) -> Municipality:
     return municipality
 
 
+def _status_choices() -> list[tuple[str, str]]:
+    return [
+        ("", _("Any")),
+        (queries.NOT_ENROLLED, _("not enrolled")),
+        *((s.value, label(ENROLLMENT_STATUS_LABELS, s.value)) for s in EnrollmentStatus),
+    ]
+
+
+def _check_choices() -> list[tuple[str, str]]:
+    return [
+        ("", _("Any")),
+        (queries.LATE, _("behind or overdue")),
+        *((code, label(CHECK_STATUS_LABELS, code)) for code in ("behind", "overdue")),
+    ]
+
+
+def _list_filter_form() -> ListFilterForm:
+    """The list's filters from the URL, offering only what lies in the user's scope."""
+    form = ListFilterForm(request.args)
+    workers = queries.list_workers(current_user)
+    form.status.choices = _status_choices()
+    form.worker_id.choices = [
+        ("", _("Any")),
+        *([(str(queries.UNASSIGNED), _("no social worker"))] if workers else []),
+        *((str(w.id), w.full_name) for w in workers),
+    ]
+    form.settlement.choices = [
+        ("", _("Any")),
+        *((s, s) for s in queries.list_settlements(current_user)),
+    ]
+    form.programme_id.choices = [
+        ("", _("Any")),
+        *((str(p.id), p.name) for p in db.session.scalars(visible_programmes(current_user))),
+    ]
+    form.check.choices = _check_choices()
+    form.sort.choices = [
+        ("urgency", _("urgency")),
+        ("case", _("Case number")),
+        ("name", _("Head of household")),
+    ]
+    return form
+
+
+def _as_int(value: str | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def list_filter_of(form: ListFilterForm, q: str) -> queries.ListFilter:
+    chosen = form.chosen()
+    return queries.ListFilter(
+        q=q,
+        status=chosen["status"],
+        worker_id=_as_int(chosen["worker_id"]),
+        settlement=chosen["settlement"],
+        programme_id=_as_int(chosen["programme_id"]),
+        check=chosen["check"],
+        sort=chosen["sort"] or "urgency",
+    )
+
+
+def _filter_args(wanted: queries.ListFilter) -> dict[str, object]:
+    """The chosen filters as URL parameters: for the pager, the export and the way back."""
+    args = {
+        "q": wanted.q,
+        "status": wanted.status,
+        "worker_id": wanted.worker_id,
+        "settlement": wanted.settlement,
+        "programme_id": wanted.programme_id,
+        "check": wanted.check,
+    }
+    return {k: v for k, v in args.items() if v not in (None, "")}
+
+
 @bp.get("/")
 def index() -> str:
     allow(policies.can_list_households(current_user))
     q = request.args.get("q", "")[:100]
     national_id = queries.national_id_searched(q)
     page = request.args.get("page", 1, type=query_int)
-    pagination = db.paginate(
-        queries.visible_households(current_user, q),
-        page=page,
+    form = _list_filter_form()
+    wanted = list_filter_of(form, q)
+    pagination = queries.paginate_rows(
+        queries.household_list(current_user, wanted),
+        page=page or 1,
         per_page=current_app.config["CASEWORK"].page_size,
-        error_out=False,
     )
+    households = [row[0] for row in pagination.items]
+    # A national ID searched for is never shown back: not in the search box, nor in the
+    # pager, nor in the language switch's way back to this page.
+    shown_q = "" if national_id else q
+    form.q.data = shown_q
+    filters = _filter_args(dataclasses.replace(wanted, q=shown_q))
     rendered = render_template(
         "households/index.html",
         pagination=pagination,
-        balances=work_queries.balances(h.id for h in pagination.items),
-        # A national ID searched for is never shown back: not in the search box, nor in the
-        # language switch's way back to this page.
-        q="" if national_id else q,
+        rows=work_queries.listed(pagination.items),
+        form=form,
+        refused=form.refused(),
+        filters=filters,
+        sort=wanted.sort,
+        filtered=bool(filters) or national_id is not None,
+        q=shown_q,
         by_national_id=national_id is not None,
         language_next=url_for("households.index") if national_id else None,
         can_create=policies.can_create_households(current_user),
@@ -111,7 +200,7 @@ def index() -> str:
     return recorded(
         rendered,
         lambda: services.record_list_view(
-            current_user, pagination.items, f"households page {pagination.page}", national_id
+            current_user, households, f"households page {pagination.page}", national_id
         ),
     )
 

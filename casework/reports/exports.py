@@ -15,14 +15,19 @@ from decimal import Decimal
 from typing import Any, TypeAlias
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from casework import formatting
 from casework.balances.models import BalanceRun, BalanceSnapshot
-from casework.enrollment.models import OPEN_STATUSES, Enrollment
+from casework.enrollment.models import Enrollment
 from casework.households.models import Household, Member
-from casework.households.queries import household_visibility, search_filter
+from casework.households.queries import (
+    ListFilter,
+    household_visibility,
+    list_filtered,
+    with_list_facts,
+)
 from casework.households.services import mask_national_id
 from casework.labels import (
     CHECK_STATUS_LABELS,
@@ -33,7 +38,6 @@ from casework.labels import (
 from casework.organizations.models import Organization
 from casework.payments.models import (
     Arrear,
-    Obligation,
     Payment,
     PaymentRequest,
     PaymentReversal,
@@ -41,7 +45,7 @@ from casework.payments.models import (
 )
 from casework.security import policies
 from casework.security.models import User
-from casework.work.models import LogStatus, WorkLog, WorkSite
+from casework.work.models import WorkLog, WorkSite
 
 KINDS = ("households", "payments", "work_logs", "snapshots")
 FORMATS = ("csv", "xlsx")
@@ -58,6 +62,22 @@ class ExportFilter:
     period_from: date | None = None
     period_to: date | None = None
     pseudonymised: bool = False
+    # The household list's filters (``households.queries.ListFilter``), for its export.
+    status: str | None = None
+    worker_id: int | None = None
+    settlement: str | None = None
+    check: str | None = None
+
+    def list_filter(self) -> ListFilter:
+        """The household list's filter this export applies: the rows are the list's rows."""
+        return ListFilter(
+            q=self.q,
+            status=self.status,
+            worker_id=self.worker_id,
+            settlement=self.settlement,
+            programme_id=self.programme_id,
+            check=self.check,
+        )
 
 
 @dataclass
@@ -121,22 +141,14 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
         .group_by(Member.household_id)
         .subquery()
     )
-    owed = (
-        select(Obligation.household_id, func.sum(Obligation.minutes).label("minutes"))
-        .join(Payment, Obligation.payment_id == Payment.id)
-        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-        .where(PaymentReversal.id.is_(None))
-        .group_by(Obligation.household_id)
-        .subquery()
-    )
-    verified = (
-        select(WorkLog.household_id, func.sum(WorkLog.minutes).label("minutes"))
-        .where(WorkLog.status == LogStatus.VERIFIED)
-        .group_by(WorkLog.household_id)
-        .subquery()
-    )
-    stmt = (
-        select(
+    households, facts = with_list_facts(select(Household).where(scope), wanted.programme_id)
+    stmt: Rows = (
+        list_filtered(households, facts, wanted.list_filter())
+        .outerjoin_from(
+            Household, head, and_(head.household_id == Household.id, head.is_head.is_(True))
+        )
+        .outerjoin_from(Household, members, members.c.household_id == Household.id)
+        .with_only_columns(
             Household.case_number,
             Household.settlement,
             Household.address,
@@ -146,22 +158,13 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
             head.last_name,
             head.national_id,
             members.c.n,
-            Enrollment.status,
-            func.coalesce(owed.c.minutes, 0),
-            func.coalesce(verified.c.minutes, 0),
+            facts.enrollment.status,
+            facts.owed,
+            facts.verified,
+            maintain_column_froms=True,
         )
-        .outerjoin(head, and_(head.household_id == Household.id, head.is_head.is_(True)))
-        .outerjoin(members, members.c.household_id == Household.id)
-        .outerjoin(Enrollment, Enrollment.id == _shown_enrollment(wanted.programme_id))
-        .outerjoin(owed, owed.c.household_id == Household.id)
-        .outerjoin(verified, verified.c.household_id == Household.id)
-        .where(scope)
         .order_by(Household.case_number)
     )
-    if wanted.q.strip():
-        stmt = stmt.where(search_filter(wanted.q))
-    if wanted.programme_id is not None:
-        stmt = stmt.where(Enrollment.id.is_not(None))  # the programme's families only
 
     def status(code: str | None) -> str:
         return str(label(ENROLLMENT_STATUS_LABELS, code)) if code else ""
@@ -199,22 +202,6 @@ def _households(wanted: ExportFilter, scope: ColumnElement[bool]) -> Columns:
             *_minutes_and_hours(r[10]),
             *_minutes_and_hours(r[11]),
         ],
-    )
-
-
-def _shown_enrollment(programme_id: int | None) -> Any:
-    """The enrollment whose status a family's row shows, whether open or closed: its open one,
-    else its latest (completed, withdrawn, rejected); within the programme when one is
-    chosen."""
-    chosen = select(Enrollment.id).where(Enrollment.household_id == Household.id)
-    if programme_id is not None:
-        chosen = chosen.where(Enrollment.programme_id == programme_id)
-    still_open = case((Enrollment.status.in_(OPEN_STATUSES), 0), else_=1)
-    return (
-        chosen.order_by(still_open, Enrollment.id.desc())
-        .limit(1)
-        .correlate(Household)
-        .scalar_subquery()
     )
 
 

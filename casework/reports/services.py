@@ -9,6 +9,7 @@ Drawing the files is ``rendering``'s.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -19,9 +20,12 @@ from sqlalchemy import Select, func, select
 
 from casework.audit.models import AccessAction
 from casework.audit.services import log_households_seen, record
+from casework.bounds import MAX_ID
+from casework.enrollment.models import Status as EnrollmentStatus
 from casework.errors import PermissionDenied, ValidationError
 from casework.extensions import db
 from casework.households.models import Household
+from casework.households.queries import CHECK_CHOICES, NOT_ENROLLED
 from casework.jobs import services as jobs
 from casework.jobs.models import Job, JobKind
 from casework.jobs.services import Outcome, Progress
@@ -71,6 +75,34 @@ def check_period(period_from: date | None, period_to: date | None) -> None:
         raise ValidationError(_("The period must end on or after its start."), "period_to")
     if period_from and period_to and (period_to - period_from).days > MAX_PERIOD_DAYS:
         raise ValidationError(_("A period may be at most ten years long."), "period_to")
+
+
+def list_filter_args(args: Mapping[str, str]) -> dict[str, Any]:
+    """The household list's filters in an export link, as ``ExportFilter`` fields. A value
+    that is none of the list's choices is refused by its field's name: an export never
+    widens silently to rows that were not asked for."""
+    status = args.get("status") or None
+    check = args.get("check") or None
+    worker = args.get("worker_id", "")
+    statuses = (NOT_ENROLLED, *(s.value for s in EnrollmentStatus))
+    for value, allowed, name, field in (
+        (status, statuses, _("Status"), "status"),
+        (check, CHECK_CHOICES, _("Balance check"), "check"),
+    ):
+        if value is not None and value not in allowed:
+            raise ValidationError(not_a_choice(name), field)
+    if worker and not (worker.isdigit() and int(worker) <= MAX_ID):
+        raise ValidationError(not_a_choice(_("Social worker")), "worker_id")
+    return {
+        "status": status,
+        "worker_id": int(worker) if worker else None,
+        "settlement": args.get("settlement") or None,
+        "check": check,
+    }
+
+
+def not_a_choice(field: str) -> str:
+    return _("%(field)s: that value is not one of the choices.", field=field)
 
 
 def build_export(user: User, wanted: ExportFilter) -> Export:

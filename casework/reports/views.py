@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 from flask import (
@@ -230,18 +231,24 @@ def export(kind: str, fmt: str) -> Response:
         pseudonymised=request.args.get("pseudonymised") == "1"
         or not policies.can_export(current_user, pseudonymised=False),
     )
+
+    def _listed() -> services.ExportFilter:
+        """With the household list's filters: a value none of them offers is refused."""
+        return dataclasses.replace(wanted, **services.list_filter_args(request.args))
+
     if fmt == "xlsx":  # a workbook is built by the worker, then downloaded from its page
         return respond(
             lambda: services.start_export(
-                current_user, wanted, locale=_page_locale(), today=clock.today()
+                current_user, _listed(), locale=_page_locale(), today=clock.today()
             ),
             then=_job_page,
             refused=_refused_link,
         )
 
     def _built() -> Export:
-        built = services.build_export(current_user, wanted)
-        services.record_export(current_user, wanted, built)
+        listed = _listed()
+        built = services.build_export(current_user, listed)
+        services.record_export(current_user, listed, built)
         return built
 
     return respond(

@@ -314,3 +314,39 @@ def pending_by_site(site_ids: list[int]) -> dict[int, int]:
         .group_by(WorkLog.site_id)
     )
     return {site_id: int(n) for site_id, n in rows}
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A row of the household list or the caseload: the family, the status of the enrollment
+    it shows, that programme, its latest balance check (while active) and its balance."""
+
+    household: Household
+    status: str | None
+    programme: str | None
+    check: str | None
+    balance: Balance
+
+    @property
+    def id(self) -> int:
+        """The family's id: the home page's access log names each family it lists."""
+        return self.household.id
+
+
+def listed(rows: Iterable[Any]) -> list[Listed]:
+    """The rows of ``households.queries.household_list`` as the pages show them."""
+    return [
+        Listed(
+            household=row[0],
+            status=row.status,
+            programme=row.programme,
+            check=row.check,
+            balance=Balance(
+                owed=int(row.owed or 0),
+                verified=int(row.verified or 0),
+                pending=int(row.pending or 0),
+                last_work_date=row.last_worked,
+            ),
+        )
+        for row in rows
+    ]
