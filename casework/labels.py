@@ -174,6 +174,7 @@ AUDIT_ACTION_LABELS = {
     "work_log.rejected": _l("Work hours rejected"),
     "work_log.edit": _l("Work log changed"),
     "work_log.correct": _l("Work hours corrected"),
+    "work_log.withdraw": _l("Work hours withdrawn by whoever logged them"),
     "balance_check.run": _l("Balance check run"),
     "import.households": _l("Households imported"),
     "import.arrears": _l("Statements imported"),

@@ -111,6 +111,18 @@ def demo_output(demo_database: Path) -> Path:
     return demo_database.with_suffix(".out")
 
 
+def scheduled_programmes(db: Path, today: str) -> list[int]:
+    """The demo programmes the scheduler checks on ``today`` (the rule in
+    ``balances.scheduler.sync_jobs``: not past its end and work deadline)."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT id FROM programmes WHERE ends_on IS NULL"
+            " OR date(ends_on, '+' || work_deadline_days || ' days') >= ? ORDER BY id",
+            (today,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def copy_demo(demo_database: Path, folder: Path) -> Path:
     """A private copy of the demo database (SQLite's backup API: consistent, WAL included)."""
     folder.mkdir(parents=True, exist_ok=True)
