@@ -1,16 +1,25 @@
 """Property-based testing of the whole API against its own OpenAPI document: schemathesis
 generates valid and invalid requests for every operation and sends them to a real gunicorn
 server holding the demo's data, as the coordinator and as an officer. No answer may be a server
-error, and every answer must match the document (status code, content type, body schema)."""
+error, and every answer must match the document (status code, content type, body schema).
+
+The server uses the suite's database: a copy of the demo on SQLite, or, when the suite runs
+on PostgreSQL (``CASEWORK_TEST_DATABASE_URL``), the demo filled into a database of its own
+on that server, made for the run and dropped after it (most of the defects a fuzzer finds,
+an integer past a column's range or a NUL byte in a text, are PostgreSQL's only)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from tests.browser.conftest import free_port, wait_for
 from tests.conftest import copy_demo, demo_output, gunicorn, process_env
@@ -43,16 +52,82 @@ def demo_tokens(output: str) -> dict[str, str]:
     return tokens
 
 
+# What `casework demo` does, into the database given as the argument (its --db is SQLite's).
+FILL_DEMO = """
+import sys
+from flask_migrate import upgrade
+from casework import create_app
+from casework.demo.data import fill_demo
+from casework.extensions import db
+app = create_app(database_url=sys.argv[1])
+with app.app_context():
+    upgrade()
+    print(fill_demo(password="casework-demo"))
+    db.session.commit()
+"""
+
+
+@contextmanager
+def postgresql_demo(server_url: str, home: Path) -> Iterator[tuple[str, str]]:
+    """The demo in a fresh database on the suite's PostgreSQL server, named after the xdist
+    worker (two workers never share it), dropped afterwards: its URL and the demo's output."""
+    base = make_url(server_url)
+    name = f"{base.database}_fuzz_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    drop()  # left over by an interrupted run
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        made = subprocess.run(
+            [sys.executable, "-c", FILL_DEMO, url],
+            env=process_env(home),
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        yield url, made.stdout
+    finally:
+        drop()
+        admin.dispose()
+
+
+@contextmanager
+def demo_in_suite_database(request: pytest.FixtureRequest, home: Path) -> Iterator[tuple[str, str]]:
+    """The demo on the database the suite runs on: its URL and what `casework demo` printed.
+    (The session's SQLite demo is made only when it is used.)"""
+    server_url = os.environ.get("CASEWORK_TEST_DATABASE_URL", "")
+    if server_url:
+        with postgresql_demo(server_url, home) as made:
+            yield made
+        return
+    demo_database: Path = request.getfixturevalue("demo_database")
+    copy = copy_demo(demo_database, home)
+    yield f"sqlite:///{copy}", demo_output(demo_database).read_text()
+
+
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory, demo_database: Path):  # type: ignore[no-untyped-def]
+def demo_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     home = tmp_path_factory.mktemp("schemathesis")
-    db = copy_demo(demo_database, home)
-    output = demo_output(demo_database).read_text()
+    with demo_in_suite_database(request, home) as (url, output):
+        yield from served(home, url, output)
+
+
+def served(home: Path, url: str, output: str):  # type: ignore[no-untyped-def]
+    """The demo's database behind a real gunicorn: its base URL, the tokens, the folder."""
     tokens = demo_tokens(output)
     assert {"coordinator", "officer"} <= set(tokens), output
     env = process_env(
         home,
-        CASEWORK_DATABASE_URL=f"sqlite:///{db}",
+        CASEWORK_DATABASE_URL=url,
         # The fuzzer sends thousands of requests a minute: the limit is tested elsewhere.
         CASEWORK_API_REQUESTS_PER_MINUTE="1000000",
     )

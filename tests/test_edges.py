@@ -231,3 +231,83 @@ def test_a_work_log_of_2_31_minutes_through_the_api_is_a_422_naming_the_minutes(
     assert response.status_code == 422, response.get_json()
     assert "minutes" in error_of(response)["fields"]
     assert count(WorkLog) == 0
+
+
+# --- integers are whole numbers in JSON, never truncated ---------------------------------------
+
+
+def test_a_work_log_naming_its_member_as_a_fraction_is_a_422_not_the_member_truncated(
+    api_as: Any, enrollment: Enrollment, make: Any, today_is: Any
+) -> None:
+    """``member_id: 7.9`` used to be read as member 7 (marshmallow truncates a float unless
+    the field is strict): a script's rounding error logged hours for someone."""
+    today_is(TODAY)
+    site = make.site(enrollment.household.municipality)
+    api, _user = api_as("coordinator", enrollment.household.municipality)
+    ids = {"member_id": enrollment.household.members[0].id, "site_id": site.id}
+    for field in ("member_id", "site_id"):
+        body = API_BODIES["api_work.log_work"](ids) | {field: ids[field] + 0.9}
+        response = api.post("/work-logs", body)
+        assert response.status_code == 422, (field, response.get_json())
+        assert field in error_of(response)["fields"], (field, response.get_json())
+    assert count(WorkLog) == 0
+    assert api.post("/work-logs", API_BODIES["api_work.log_work"](ids)).status_code == 201
+
+
+FRACTION_IDS = {**BODY_IDS, "api_payments.add_account": {"creditor_id"}}
+
+
+@pytest.mark.parametrize("endpoint", sorted(FRACTION_IDS))
+@pytest.mark.parametrize("written", [1.5, 2.0], ids=["1.5", "2.0"])
+def test_an_api_body_naming_an_id_as_a_json_float_is_a_422_naming_the_field(
+    app: Flask, api_as: Any, programme: Programme, endpoint: str, written: float
+) -> None:
+    api, _user = api_as("coordinator", programme.municipality)
+    (rule,) = [r for r in guarded_rules(app) if r.endpoint == endpoint]
+    for name in sorted(FRACTION_IDS[endpoint]):
+        ids: dict[str, int] = defaultdict(lambda: programme.id)
+        url = url_of(rule, ids, role="coordinator").removeprefix("/api/v1")
+        response = api.post(url, API_BODIES[endpoint](ids) | {name: written})
+        assert response.status_code == 422, (endpoint, name, response.get_json())
+        assert name in error_of(response)["fields"], (endpoint, name, response.get_json())
+    assert count(Household) == 0 and count(PaymentRequest) == 0 and count(WorkLog) == 0
+
+
+def test_every_integer_of_every_api_body_is_strict(client: Any) -> None:
+    """Each integer a write operation reads from JSON (the document's request bodies) refuses
+    a float: the rule is on the schema, so a new field is checked here too."""
+    bodies = _request_schemas(client.http.application)
+    assert len(bodies) > 10, bodies
+    lax = [
+        f"{type(schema).__name__}.{name}"
+        for schema in bodies
+        for name, field in schema.fields.items()
+        if _integers(field) and not all(f.strict for f in _integers(field))
+    ]
+    assert not lax, lax
+
+
+def _integers(field: Any) -> list[Any]:
+    import marshmallow as ma
+
+    if isinstance(field, ma.fields.Integer):
+        return [field]
+    if isinstance(field, ma.fields.List):
+        return _integers(field.inner)
+    if isinstance(field, ma.fields.Nested):
+        schema = field.schema
+        return [f for inner in schema.fields.values() for f in _integers(inner)]
+    return []
+
+
+def _request_schemas(app: Flask) -> list[Any]:
+    """The body schema of every API operation (flask-smorest's ``arguments`` in the body)."""
+    found = []
+    for endpoint, view in app.view_functions.items():
+        if not endpoint.startswith("api_"):
+            continue
+        for argument in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+            if argument["in"] == "json":
+                schema = argument["schema"]
+                found.append(schema() if isinstance(schema, type) else schema)
+    return found
