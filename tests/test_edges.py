@@ -155,6 +155,42 @@ def test_an_arrear_of_3e28_is_refused_on_the_page_naming_the_amount(
     assert count(Arrear) == 1
 
 
+THIRTY_DIGITS = "1" * 30  # past Decimal's 28 digits of precision
+
+
+def test_an_amount_of_thirty_digits_reads_as_too_large_never_as_a_decimal_error() -> None:
+    """Found by the forms' fuzzing: ``quantize`` of a 30-digit amount raised InvalidOperation
+    (a 500); it is read exactly, and the bound refuses it."""
+    assert parse_money(THIRTY_DIGITS) == int(THIRTY_DIGITS) * 100
+    assert parse_money("9" * 27 + ",99") == int("9" * 29)
+    with pytest.raises(ValueError, match="two decimals"):
+        parse_money("1" * 30 + ",0001")
+
+
+def test_an_arrear_of_thirty_digits_is_refused_on_the_page_as_too_large(
+    login_as: Any, enrollment: Enrollment, make: Any, today_is: Any
+) -> None:
+    today_is(TODAY)
+    household = enrollment.household
+    account = make.arrear(enrollment).account  # one arrear already
+    browser, _user = login_as("coordinator", household.municipality)
+    response = browser.post(
+        f"/households/{household.id}/arrears",
+        {
+            "arrear-account_id": account.id,
+            "arrear-period_from": "2020-11-01",
+            "arrear-period_to": "2021-10-31",
+            "arrear-principal": THIRTY_DIGITS,
+            "arrear-penalty": "",
+            "arrear-statement_ref": "Опомена 4",
+            "arrear-received_on": "2021-11-20",
+        },
+    )
+    assert response.status_code == 200, response.status_code
+    assert "is too large: at most" in response.get_data(as_text=True)
+    assert count(Arrear) == 1
+
+
 def test_an_arrear_of_3e28_is_refused_by_the_api_naming_the_amount(
     api_as: Any, enrollment: Enrollment, make: Any, today_is: Any
 ) -> None:
