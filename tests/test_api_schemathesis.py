@@ -32,6 +32,10 @@ CHECKS = ",".join(
         "status_code_conformance",
         "content_type_conformance",
         "response_schema_conformance",
+        "response_headers_conformance",
+        # Anything the document forbids (a control character in a text, an id past INTEGER,
+        # a float for an integer, an unknown field) is refused with a 4xx.
+        "negative_data_rejection",
     ]
 )
 

@@ -243,11 +243,14 @@ def me() -> Any:
     return current_user
 
 
-def plain_text_pattern(_converter: Any, _field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
-    """apispec's attribute function: every free text property (not an enumeration or a date)
-    states the plain-text rule as its ``pattern``, as the body check applies it
-    (``_plain_text_body``)."""
+def plain_text_pattern(_converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec's attribute function: every free text property of a body (not an enumeration
+    or a date) states the plain-text rule as its ``pattern``, as the body check applies it
+    (``_plain_text_body``). A query string's control characters are dropped, not refused
+    (``PlainTextRequest``): its parameters (``PageArgs`` and its kin) carry no pattern."""
     ret = kwargs["ret"]
+    if isinstance(field.parent, PageArgs):
+        return {}
     if ret.get("type") == "string" and not {"enum", "format", "pattern"} & set(ret):
         return {"pattern": JSON_SCHEMA_PATTERN}
     return {}
