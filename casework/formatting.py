@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -120,9 +120,13 @@ def parse_money(text: str) -> int:
         raise ValueError("not a number") from None
     if not value.is_finite():
         raise ValueError("not a number")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError("more than two decimals")
-    return int(value * 100)
+    with localcontext() as exact:
+        # Every digit kept: Decimal's 28 would make a 30-digit amount an InvalidOperation
+        # (a 500) instead of an amount the caller's bound refuses as too large.
+        exact.prec = len(written) + 2
+        if value != value.quantize(Decimal("0.01")):
+            raise ValueError("more than two decimals")
+        return int(value * 100)
 
 
 def _with_decimal_point(raw: str) -> str:

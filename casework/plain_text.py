@@ -26,6 +26,10 @@ from werkzeug.utils import cached_property
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # The same and the line breaks and tabs: what a single-line field may not hold.
 SINGLE_LINE_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# ``CONTROL`` as the OpenAPI document states it, a JSON Schema ``pattern`` (ECMA 262 escapes,
+# no control character in the document itself) on every text field: a client, or a fuzzer,
+# reads the rule there. Lone surrogates are left out: JSON text in UTF-8 cannot hold one.
+JSON_SCHEMA_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 
 
 def has_control(text: str, *, multiline: bool = True) -> bool:

@@ -258,3 +258,59 @@ def test_a_nul_byte_in_an_uploaded_file_name_is_dropped(login_as, make) -> None:
     response = upload(browser, programme, csv_bytes(row), f"list{NUL}.csv", "households")
     assert response.status_code == 302
     assert db.session.scalars(select(ImportUpload.filename)).one() == "list.csv"
+
+
+def test_the_openapi_document_states_the_plain_text_rule_on_every_text_field(client) -> None:  # type: ignore[no-untyped-def]
+    """A client (and the schemathesis run) reads the rule from the document: each free text
+    property of every request body carries the pattern, and the pattern is the app's rule."""
+    import re
+
+    from casework.plain_text import JSON_SCHEMA_PATTERN
+
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert "control character" in document["info"]["description"]
+    schemas = document["components"]["schemas"]
+    texts = [
+        (name, field, prop)
+        for name in _request_body_schemas(document)
+        for field, prop in schemas[name].get("properties", {}).items()
+        if prop.get("type") == "string" and not {"enum", "format"} & set(prop)
+    ]
+    assert len(texts) > 20, texts
+    unstated = [(n, f) for n, f, prop in texts if prop.get("pattern") != JSON_SCHEMA_PATTERN]
+    assert not unstated, unstated
+    search = [
+        parameter["schema"]
+        for op in document["paths"]["/api/v1/households"].values()
+        if isinstance(op, dict)
+        for parameter in op.get("parameters", [])
+        if parameter["name"] == "q"
+    ]
+    assert search and "pattern" not in search[0]  # a query string's are dropped, not refused
+    pattern = re.compile(JSON_SCHEMA_PATTERN)
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # no lone surrogate in JSON text (UTF-8)
+        char = chr(code)
+        assert (pattern.match(f"a{char}b") is None) == has_control(f"a{char}b"), hex(code)
+
+
+def _request_body_schemas(document: dict[str, Any]) -> set[str]:
+    """The components sent in request bodies, with those they nest."""
+    names: set[str] = set()
+    todo = [
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        for item in document["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "requestBody" in op
+    ]
+    while todo:
+        name = todo.pop().rsplit("/", 1)[1]
+        if name in names:
+            continue
+        names.add(name)
+        for prop in document["components"]["schemas"][name].get("properties", {}).values():
+            ref = prop.get("$ref") or prop.get("items", {}).get("$ref")
+            if ref:
+                todo.append(ref)
+    return names

@@ -155,6 +155,42 @@ def test_an_arrear_of_3e28_is_refused_on_the_page_naming_the_amount(
     assert count(Arrear) == 1
 
 
+THIRTY_DIGITS = "1" * 30  # past Decimal's 28 digits of precision
+
+
+def test_an_amount_of_thirty_digits_reads_as_too_large_never_as_a_decimal_error() -> None:
+    """Found by the forms' fuzzing: ``quantize`` of a 30-digit amount raised InvalidOperation
+    (a 500); it is read exactly, and the bound refuses it."""
+    assert parse_money(THIRTY_DIGITS) == int(THIRTY_DIGITS) * 100
+    assert parse_money("9" * 27 + ",99") == int("9" * 29)
+    with pytest.raises(ValueError, match="two decimals"):
+        parse_money("1" * 30 + ",0001")
+
+
+def test_an_arrear_of_thirty_digits_is_refused_on_the_page_as_too_large(
+    login_as: Any, enrollment: Enrollment, make: Any, today_is: Any
+) -> None:
+    today_is(TODAY)
+    household = enrollment.household
+    account = make.arrear(enrollment).account  # one arrear already
+    browser, _user = login_as("coordinator", household.municipality)
+    response = browser.post(
+        f"/households/{household.id}/arrears",
+        {
+            "arrear-account_id": account.id,
+            "arrear-period_from": "2020-11-01",
+            "arrear-period_to": "2021-10-31",
+            "arrear-principal": THIRTY_DIGITS,
+            "arrear-penalty": "",
+            "arrear-statement_ref": "Опомена 4",
+            "arrear-received_on": "2021-11-20",
+        },
+    )
+    assert response.status_code == 200, response.status_code
+    assert "is too large: at most" in response.get_data(as_text=True)
+    assert count(Arrear) == 1
+
+
 def test_an_arrear_of_3e28_is_refused_by_the_api_naming_the_amount(
     api_as: Any, enrollment: Enrollment, make: Any, today_is: Any
 ) -> None:
@@ -235,3 +271,83 @@ def test_a_work_log_of_2_31_minutes_through_the_api_is_a_422_naming_the_minutes(
     assert response.status_code == 422, response.get_json()
     assert "minutes" in error_of(response)["fields"]
     assert count(WorkLog) == 0
+
+
+# --- integers are whole numbers in JSON, never truncated ---------------------------------------
+
+
+def test_a_work_log_naming_its_member_as_a_fraction_is_a_422_not_the_member_truncated(
+    api_as: Any, enrollment: Enrollment, make: Any, today_is: Any
+) -> None:
+    """``member_id: 7.9`` used to be read as member 7 (marshmallow truncates a float unless
+    the field is strict): a script's rounding error logged hours for someone."""
+    today_is(TODAY)
+    site = make.site(enrollment.household.municipality)
+    api, _user = api_as("coordinator", enrollment.household.municipality)
+    ids = {"member_id": enrollment.household.members[0].id, "site_id": site.id}
+    for field in ("member_id", "site_id"):
+        body = API_BODIES["api_work.log_work"](ids) | {field: ids[field] + 0.9}
+        response = api.post("/work-logs", body)
+        assert response.status_code == 422, (field, response.get_json())
+        assert field in error_of(response)["fields"], (field, response.get_json())
+    assert count(WorkLog) == 0
+    assert api.post("/work-logs", API_BODIES["api_work.log_work"](ids)).status_code == 201
+
+
+FRACTION_IDS = {**BODY_IDS, "api_payments.add_account": {"creditor_id"}}
+
+
+@pytest.mark.parametrize("endpoint", sorted(FRACTION_IDS))
+@pytest.mark.parametrize("written", [1.5, 2.0], ids=["1.5", "2.0"])
+def test_an_api_body_naming_an_id_as_a_json_float_is_a_422_naming_the_field(
+    app: Flask, api_as: Any, programme: Programme, endpoint: str, written: float
+) -> None:
+    api, _user = api_as("coordinator", programme.municipality)
+    (rule,) = [r for r in guarded_rules(app) if r.endpoint == endpoint]
+    for name in sorted(FRACTION_IDS[endpoint]):
+        ids: dict[str, int] = defaultdict(lambda: programme.id)
+        url = url_of(rule, ids, role="coordinator").removeprefix("/api/v1")
+        response = api.post(url, API_BODIES[endpoint](ids) | {name: written})
+        assert response.status_code == 422, (endpoint, name, response.get_json())
+        assert name in error_of(response)["fields"], (endpoint, name, response.get_json())
+    assert count(Household) == 0 and count(PaymentRequest) == 0 and count(WorkLog) == 0
+
+
+def test_every_integer_of_every_api_body_is_strict(client: Any) -> None:
+    """Each integer a write operation reads from JSON (the document's request bodies) refuses
+    a float: the rule is on the schema, so a new field is checked here too."""
+    bodies = _request_schemas(client.http.application)
+    assert len(bodies) > 10, bodies
+    lax = [
+        f"{type(schema).__name__}.{name}"
+        for schema in bodies
+        for name, field in schema.fields.items()
+        if _integers(field) and not all(f.strict for f in _integers(field))
+    ]
+    assert not lax, lax
+
+
+def _integers(field: Any) -> list[Any]:
+    import marshmallow as ma
+
+    if isinstance(field, ma.fields.Integer):
+        return [field]
+    if isinstance(field, ma.fields.List):
+        return _integers(field.inner)
+    if isinstance(field, ma.fields.Nested):
+        schema = field.schema
+        return [f for inner in schema.fields.values() for f in _integers(inner)]
+    return []
+
+
+def _request_schemas(app: Flask) -> list[Any]:
+    """The body schema of every API operation (flask-smorest's ``arguments`` in the body)."""
+    found = []
+    for endpoint, view in app.view_functions.items():
+        if not endpoint.startswith("api_"):
+            continue
+        for argument in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+            if argument["in"] == "json":
+                schema = argument["schema"]
+                found.append(schema() if isinstance(schema, type) else schema)
+    return found

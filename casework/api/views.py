@@ -26,7 +26,7 @@ from casework.bounds import MAX_ID
 from casework.db import utcnow
 from casework.errors import DomainError
 from casework.extensions import csrf, db, login_manager
-from casework.plain_text import control_refused, first_control, has_control
+from casework.plain_text import JSON_SCHEMA_PATTERN, control_refused, first_control, has_control
 from casework.security.models import User
 
 # Each area's api module imports these from here, beside the rest of the API's frame.
@@ -68,7 +68,9 @@ API_DESCRIPTION = (
     "the request's Accept-Language asks for (mk, sq or en), else in the caller's own (its "
     "profile, then its municipality's). A work log is sent from start_time to end_time, as "
     "on the page, so that two overlapping shifts of one member are refused; a duration alone "
-    "(minutes) is deprecated."
+    "(minutes) is deprecated. No text may hold a control character (C0 but tab, line feed "
+    "and carriage return, or DEL; each text field's pattern): a body holding one is a 422 "
+    "naming the field, and a query string's are dropped."
 )
 
 # --- errors are documented once, as the default response of every operation
@@ -241,6 +243,19 @@ def me() -> Any:
     return current_user
 
 
+def plain_text_pattern(_converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec's attribute function: every free text property of a body (not an enumeration
+    or a date) states the plain-text rule as its ``pattern``, as the body check applies it
+    (``_plain_text_body``). A query string's control characters are dropped, not refused
+    (``PlainTextRequest``): its parameters (``PageArgs`` and its kin) carry no pattern."""
+    ret = kwargs["ret"]
+    if isinstance(field.parent, PageArgs):
+        return {}
+    if ret.get("type") == "string" and not {"enum", "format", "pattern"} & set(ret):
+        return {"pattern": JSON_SCHEMA_PATTERN}
+    return {}
+
+
 def init_app(app: Flask, blueprints: list[Blueprint]) -> None:
     app.config.setdefault("API_TITLE", "casework")
     app.config.setdefault("API_VERSION", "v1")
@@ -249,6 +264,7 @@ def init_app(app: Flask, blueprints: list[Blueprint]) -> None:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = CaseworkApi(spec_kwargs={"info": {"description": API_DESCRIPTION}})  # one per app
     api.init_app(app)
+    api.ma_plugin.converter.add_attribute_function(plain_text_pattern)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     for blueprint in [me_blp, *blueprints]:

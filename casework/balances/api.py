@@ -135,7 +135,7 @@ def _run_body(run: BalanceRun) -> dict[str, Any]:
 
 @blp.route(f"/programmes/<{ID_IN_PATH}:programme_id>/balance-checks", methods=["POST"])
 @write
-@blp.arguments(CheckArgs)
+@blp.arguments(CheckArgs, required=False)  # as_of is optional, and so the body
 @blp.response(201, RunSchema, description="The check ran now")
 @blp.alt_response(200, schema=RunSchema, description="The check had run for that day already")
 @blp.alt_response(403, schema=ErrorEnvelope)

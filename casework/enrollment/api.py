@@ -141,7 +141,7 @@ class EnrollmentActionSchema(ma.Schema):
     """One step of an enrollment: ``action`` and the fields that step takes."""
 
     action = ma.fields.String(required=True, validate=ma.validate.OneOf(list(ACTION_FIELDS)))
-    programme_id = ma.fields.Integer(validate=ID)
+    programme_id = ma.fields.Integer(strict=True, validate=ID)
     applied_on = ma.fields.Date()
     decided_on = ma.fields.Date()
     votes = ma.fields.Dict(
@@ -152,7 +152,7 @@ class EnrollmentActionSchema(ma.Schema):
     reason = ma.fields.String()
     signed_on = ma.fields.Date()
     agreement_ref = ma.fields.String()
-    signatory_ids = ma.fields.List(ma.fields.Integer(validate=ID))
+    signatory_ids = ma.fields.List(ma.fields.Integer(strict=True, validate=ID))
     on = ma.fields.Date(
         metadata={"description": "the day a withdrawal, completion or early closing counts from"}
     )

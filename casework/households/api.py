@@ -226,6 +226,7 @@ class NewHouseholdSchema(ma.Schema):
 
     programme_id = ma.fields.Integer(
         required=True,
+        strict=True,
         validate=ID,
         metadata={
             "description": "the household applies to it; it is registered in its municipality"

@@ -71,7 +71,7 @@ class CreditorSchema(ma.Schema):
 
 
 class UtilityAccountIn(ma.Schema):
-    creditor_id = ma.fields.Integer(required=True, validate=ID)
+    creditor_id = ma.fields.Integer(required=True, strict=True, validate=ID)
     customer_number = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
 
 
@@ -144,7 +144,7 @@ class ReplacementIn(ArrearIn):
 
 
 class PaymentRequestIn(ma.Schema):
-    arrear_id = ma.fields.Integer(required=True, validate=ID)
+    arrear_id = ma.fields.Integer(required=True, strict=True, validate=ID)
     amount_deni = ma.fields.Integer(required=True, strict=True, validate=amount_range())
     justification = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
 

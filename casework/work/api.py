@@ -76,8 +76,8 @@ class WorkSiteSchema(ma.Schema):
 
 
 class WorkLogIn(ma.Schema):
-    member_id = ma.fields.Integer(required=True, validate=ID)
-    site_id = ma.fields.Integer(required=True, validate=ID)
+    member_id = ma.fields.Integer(required=True, strict=True, validate=ID)
+    site_id = ma.fields.Integer(required=True, strict=True, validate=ID)
     work_date = ma.fields.Date(required=True)
     start_time = ma.fields.Time(
         load_default=None,
