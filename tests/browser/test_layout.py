@@ -73,6 +73,9 @@ def pages(server: Server) -> dict[str, list[str]]:
     return {
         "coordinator": [
             "/",
+            "/households",
+            "/households?status=active&sort=urgency",
+            "/payments/returned",
             f"/households/{household}",
             f"/households/{household}/money",
             f"/households/{household}/statement",
@@ -88,6 +91,7 @@ def pages(server: Server) -> dict[str, list[str]]:
         "officer": [
             "/",
             "/payments/queue",
+            "/payments/to-record",
             f"/households/{household}/money",
             f"/payments/requests/{request}",
             f"{p}/budget",
@@ -123,6 +127,19 @@ def one_day_at_a_time(page: Any) -> None:
 
 
 CHECKS = {"/payments/queue": amount_beside_each_checkbox, "/week": one_day_at_a_time}
+
+# A page's main action is on the phone's first screen, above alerts and lists.
+MAIN_ACTIONS = {
+    ("worker", "/"): "main a[role=button][href$='/work/log']",
+    ("coordinator", "/households"): "main a[role=button][href$='/households/new']",
+}
+
+
+def main_action_on_first_screen(page: Any, selector: str) -> None:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], (selector, box)
+
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
@@ -164,6 +181,8 @@ def test_no_page_of_a_role_scrolls_sideways_on_a_phone_nor_hides_columns_at_a_de
         session.open(path)
         status = page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStatus")
         assert status == 200, f"{role} {path}: {status}"
+        if (role, path) in MAIN_ACTIONS:
+            main_action_on_first_screen(page, MAIN_ACTIONS[role, path])
         problems += measured(page, path)
     if role == "coordinator":
         problems += import_report(page, demo_server)
