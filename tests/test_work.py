@@ -699,3 +699,36 @@ def test_the_supervisors_week_strikes_out_a_withdrawn_entry_and_offers_nothing_o
         == 302
     )
     assert db.session.get(WorkLog, entry_id).status == LogStatus.WITHDRAWN  # type: ignore[union-attr]
+
+
+def test_the_sites_list_counts_each_sites_waiting_entries_and_opens_the_oldest_week(  # type: ignore[no-untyped-def]
+    login_as, make: Factory, programme: Programme, site: WorkSite, today_is
+) -> None:
+    """The coordinator's card "hours waiting for confirmation" opens the sites list: each site
+    says how many entries wait there and links to the week of the oldest."""
+    today = date(2026, 11, 26)
+    today_is(today)
+    enrollment = make.active_enrollment(programme)
+    make.paid(enrollment)
+    member = enrollment.household.members[0]
+    browser, coordinator = login_as(Role.COORDINATOR, programme.municipality)
+    quiet = make.site(programme.municipality)
+    logs = [
+        services.log_work(coordinator, member, site, shift(day, minutes=60), "", today=today)
+        for day in (date(2026, 11, 17), date(2026, 11, 24), date(2026, 11, 25))
+    ]
+    services.verify(coordinator, logs[2], today=today)  # decided: no longer waiting
+    home = browser.get("/home/coordinator").get_data(as_text=True)
+    card = home[home.index("Hours waiting for confirmation") :][:400]
+    assert ">2<" in card and 'href="/work/sites"' in card
+    page = browser.get("/work/sites").get_data(as_text=True)
+    rows = {
+        site_id: next(r for r in page.split("</tr>") if f'/work/sites/{site_id}/week"' in r)
+        for site_id in (site.id, quiet.id)
+    }
+    assert "2 logs to confirm" in rows[site.id]
+    assert f"/work/sites/{site.id}/week?start=2026-11-17" in rows[site.id]
+    assert "logs to confirm" not in rows[quiet.id]
+    assert queries.waiting_at([site.id, quiet.id]) == {
+        site.id: queries.Waiting(2, date(2026, 11, 17))
+    }

@@ -213,6 +213,27 @@ def sites_to_verify(user: User) -> list[WorkSite]:
     return [s for s in sites if policies.can_verify_at(user, s.municipality_id, s.enterprise_id)]
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Entries at a site nobody has confirmed or rejected yet, and the day of the oldest (its
+    week is where the supervisor starts)."""
+
+    count: int
+    oldest: date
+
+
+def waiting_at(site_ids: list[int]) -> dict[int, Waiting]:
+    """Per site, its entries waiting for confirmation: one grouped query for the whole list."""
+    if not site_ids:
+        return {}
+    rows = db.session.execute(
+        select(WorkLog.site_id, func.count(), func.min(WorkLog.work_date))
+        .where(WorkLog.site_id.in_(site_ids), WorkLog.status == LogStatus.LOGGED)
+        .group_by(WorkLog.site_id)
+    ).all()
+    return {site_id: Waiting(count, oldest) for site_id, count, oldest in rows}
+
+
 @dataclass
 class Timesheet:
     site: WorkSite

@@ -256,5 +256,8 @@ def sites() -> str | Response:
         success=_("Work site added."),
     )
     return done or render_template(
-        "work/sites.html", sites=verifiable, form=form if managed else None
+        "work/sites.html",
+        sites=verifiable,
+        waiting=queries.waiting_at([s.id for s in verifiable]),
+        form=form if managed else None,
     )
